@@ -1,0 +1,251 @@
+package seal
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/rand"
+	"crypto/subtle"
+	"fmt"
+	"io"
+)
+
+// Config configures one handshake.
+type Config struct {
+	// Room is the room name, bound into the transcript hash. Required,
+	// at most MaxRoomSize bytes.
+	Room string
+	// Role is this side's role: RoleOfferer or RoleAnswerer. Required.
+	Role Role
+	// LocalFingerprint is SHA-256 of this side's own DTLS certificate
+	// (DER), 32 bytes. Required unless NoChannelBinding.
+	LocalFingerprint []byte
+	// RemoteFingerprint is SHA-256 of the DTLS certificate this side
+	// really sees on the connection (DTLSTransport.GetRemoteCertificate),
+	// 32 bytes. The peer's claimed fingerprint must equal it. Required
+	// unless NoChannelBinding.
+	RemoteFingerprint []byte
+	// NoChannelBinding must be set, with both fingerprints empty, on a
+	// path without DTLS (the server relay). The SAS and the signed
+	// identities then carry all of the authentication. Both peers must
+	// agree: a hello with a fingerprint is rejected on a handshake without
+	// channel binding and vice versa.
+	NoChannelBinding bool
+	// Rand supplies the 32 bytes of the ephemeral X25519 private key.
+	// Nil means crypto/rand. Set it only in tests and known-answer vectors.
+	Rand io.Reader
+}
+
+func (c *Config) validate() error {
+	switch {
+	case !c.Role.Valid():
+		return fmt.Errorf("%w: role %v", ErrConfig, c.Role)
+	case c.Room == "" || len(c.Room) > MaxRoomSize:
+		return fmt.Errorf("%w: room must be 1..%d bytes", ErrConfig, MaxRoomSize)
+	case c.NoChannelBinding && (len(c.LocalFingerprint) != 0 || len(c.RemoteFingerprint) != 0):
+		return fmt.Errorf("%w: fingerprints given with NoChannelBinding", ErrConfig)
+	case !c.NoChannelBinding && (len(c.LocalFingerprint) != FingerprintSize || len(c.RemoteFingerprint) != FingerprintSize):
+		return fmt.Errorf("%w: fingerprints must be %d bytes (or set NoChannelBinding)", ErrConfig, FingerprintSize)
+	}
+	return nil
+}
+
+type hsState uint8
+
+const (
+	stateNew hsState = iota
+	stateWaitHello
+	stateWaitReveal
+	stateDone
+	stateFailed
+)
+
+// Handshake runs one side of the seal handshake. It is not safe for
+// concurrent use: feed it the peer's handshake messages in the order they
+// arrive, from one goroutine.
+//
+// The flow (offerer O, answerer A), every message a JSON text message:
+//
+//	O → A  hello  {role: offerer, commit: H(keyO), fp: fpO}
+//	A → O  hello  {role: answerer, key: keyA, fp: fpA}   (only after O's hello)
+//	O → A  reveal {key: keyO}                            (O now has its Session)
+//	                                                     (A checks H(keyO), has its Session)
+//
+// The offerer commits to its key before it sees the answerer's, and the
+// answerer sends its key only after it holds that commitment, so a
+// man in the middle cannot search for keys that make two SASes equal.
+type Handshake struct {
+	cfg   Config
+	state hsState
+	priv  []byte // 32-byte X25519 scalar; zeroed once finished or failed
+	pub   []byte
+	// answerer only: the offerer's hello, kept until its reveal.
+	commit []byte
+	peerFP []byte
+}
+
+// NewHandshake validates cfg and draws an ephemeral X25519 key pair.
+func NewHandshake(cfg Config) (*Handshake, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := cfg.Rand
+	if r == nil {
+		r = rand.Reader
+	}
+	cfg.LocalFingerprint = bytes.Clone(cfg.LocalFingerprint)
+	cfg.RemoteFingerprint = bytes.Clone(cfg.RemoteFingerprint)
+	cfg.Rand = nil
+	h := &Handshake{cfg: cfg, priv: make([]byte, 32)}
+	if _, err := io.ReadFull(r, h.priv); err != nil {
+		return nil, fmt.Errorf("read ephemeral key: %w", err)
+	}
+	k, err := ecdh.X25519().NewPrivateKey(h.priv)
+	if err != nil {
+		wipe(h.priv)
+		return nil, fmt.Errorf("ephemeral key: %w", err)
+	}
+	h.pub = k.PublicKey().Bytes()
+	return h, nil
+}
+
+// Role returns this side's role.
+func (h *Handshake) Role() Role { return h.cfg.Role }
+
+// PublicKey returns this side's ephemeral X25519 public key.
+func (h *Handshake) PublicKey() []byte { return bytes.Clone(h.pub) }
+
+// Start returns the first message this side must send: the offerer's
+// hello (with the commitment), or nil for the answerer, which speaks only
+// once it has the offerer's hello. Call it exactly once, before Handle.
+func (h *Handshake) Start() ([]byte, error) {
+	if h.state != stateNew {
+		return nil, ErrState
+	}
+	h.state = stateWaitHello
+	if h.cfg.Role == RoleAnswerer {
+		return nil, nil
+	}
+	msg, err := Hello{Version: Version, Role: RoleOfferer, Commit: Commitment(h.pub),
+		Fingerprint: h.cfg.LocalFingerprint}.Marshal()
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return msg, nil
+}
+
+// Handle processes one handshake message from the peer. It returns the
+// message to send back (nil if none) and, once the handshake is complete,
+// the Session. Send reply (if any) before any sealed frame. Any error is
+// final: the handshake zeroes its key and refuses further calls with
+// ErrState.
+func (h *Handshake) Handle(msg []byte) (reply []byte, s *Session, err error) {
+	switch h.state {
+	case stateWaitHello:
+		hello, err := ParseHello(msg)
+		if err != nil {
+			return nil, nil, h.fail(err)
+		}
+		if err := h.checkHello(hello); err != nil {
+			return nil, nil, h.fail(err)
+		}
+		if h.cfg.Role == RoleAnswerer {
+			h.commit, h.peerFP = hello.Commit, hello.Fingerprint
+			reply, err := Hello{Version: Version, Role: RoleAnswerer, Key: h.pub,
+				Fingerprint: h.cfg.LocalFingerprint}.Marshal()
+			if err != nil {
+				return nil, nil, h.fail(err)
+			}
+			h.state = stateWaitReveal
+			return reply, nil, nil
+		}
+		reply, err := Reveal{Key: h.pub}.Marshal()
+		if err != nil {
+			return nil, nil, h.fail(err)
+		}
+		s, err := h.finish(h.pub, h.cfg.LocalFingerprint, hello.Key, hello.Fingerprint)
+		if err != nil {
+			return nil, nil, h.fail(err)
+		}
+		return reply, s, nil
+	case stateWaitReveal:
+		rv, err := ParseReveal(msg)
+		if err != nil {
+			return nil, nil, h.fail(err)
+		}
+		if subtle.ConstantTimeCompare(Commitment(rv.Key), h.commit) != 1 {
+			return nil, nil, h.fail(ErrCommitMismatch)
+		}
+		s, err := h.finish(rv.Key, h.peerFP, h.pub, h.cfg.LocalFingerprint)
+		if err != nil {
+			return nil, nil, h.fail(err)
+		}
+		return nil, s, nil
+	}
+	return nil, nil, ErrState
+}
+
+// checkHello checks the peer hello's version, role and fingerprint.
+func (h *Handshake) checkHello(hello Hello) error {
+	if hello.Version != Version {
+		return fmt.Errorf("%w: peer speaks v%d, we speak v%d", ErrVersion, hello.Version, Version)
+	}
+	if hello.Role != h.cfg.Role.Peer() {
+		return fmt.Errorf("%w: both sides are %v", ErrRole, h.cfg.Role)
+	}
+	if h.cfg.NoChannelBinding {
+		if len(hello.Fingerprint) != 0 {
+			return fmt.Errorf("%w: peer binds a DTLS fingerprint on a path without one", ErrFingerprintMismatch)
+		}
+		return nil
+	}
+	if subtle.ConstantTimeCompare(hello.Fingerprint, h.cfg.RemoteFingerprint) != 1 {
+		return ErrFingerprintMismatch
+	}
+	return nil
+}
+
+// finish computes the shared secret, TH and the session keys, then zeroes
+// the private key and the secret.
+func (h *Handshake) finish(offKey, offFP, ansKey, ansFP []byte) (*Session, error) {
+	peerKey := ansKey
+	if h.cfg.Role == RoleAnswerer {
+		peerKey = offKey
+	}
+	if bytes.Equal(peerKey, h.pub) {
+		return nil, fmt.Errorf("%w: peer key equals ours", ErrBadKey)
+	}
+	pk, err := ecdh.X25519().NewPublicKey(peerKey)
+	if err != nil {
+		return nil, ErrBadKey
+	}
+	sk, err := ecdh.X25519().NewPrivateKey(h.priv)
+	if err != nil {
+		return nil, fmt.Errorf("ephemeral key: %w", err)
+	}
+	wipe(h.priv)
+	shared, err := sk.ECDH(pk) // fails on an all-zero result: low-order key
+	if err != nil {
+		return nil, ErrBadKey
+	}
+	defer wipe(shared)
+	th := TranscriptHash(h.cfg.Room, offKey, offFP, ansKey, ansFP)
+	k, err := deriveKeys(shared, th)
+	if err != nil {
+		return nil, err
+	}
+	defer k.wipe()
+	s, err := newSession(h.cfg.Role, h.cfg.Room, th, k)
+	if err != nil {
+		return nil, err
+	}
+	h.state = stateDone
+	h.commit, h.peerFP = nil, nil
+	return s, nil
+}
+
+// fail marks the handshake failed, zeroes the key and returns err.
+func (h *Handshake) fail(err error) error {
+	h.state = stateFailed
+	wipe(h.priv)
+	return err
+}
