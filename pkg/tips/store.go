@@ -1,0 +1,169 @@
+package tips
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// DefaultLockTimeout is how long OpenStore waits for another process to
+// release the store file.
+const DefaultLockTimeout = time.Second
+
+var (
+	bucketSeen   = []byte("seen")   // messageHash → accepted at (unix ns, 8 bytes)
+	bucketOutbox = []byte("outbox") // messageHash → outboxEntry JSON
+)
+
+// StoreOptions configure OpenStore. A nil *StoreOptions uses the defaults.
+type StoreOptions struct {
+	// LockTimeout bounds the wait for the file lock held by another process
+	// (0 = DefaultLockTimeout). After it OpenStore fails with ErrStoreInUse.
+	LockTimeout time.Duration
+	// Logger receives debug logs (nil = discard).
+	Logger *slog.Logger
+}
+
+func (o *StoreOptions) validate() error {
+	if o.LockTimeout < 0 {
+		return fmt.Errorf("tips: store options: negative LockTimeout")
+	}
+	return nil
+}
+
+// Store is the receiver's persistent state in one bbolt file: the hashes of
+// accepted tips (replay protection that survives restarts) and the
+// forwarder's outbox. One process at a time may open it. It is safe for
+// concurrent use.
+type Store struct {
+	db  *bolt.DB
+	log *slog.Logger
+}
+
+// OpenStore opens or creates the store file at path (0600, parent directory
+// created 0700).
+func OpenStore(path string, opts *StoreOptions) (*Store, error) {
+	var o StoreOptions
+	if opts != nil {
+		o = *opts
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = DefaultLockTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("tips: open store: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w (%s)", ErrStoreInUse, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tips: open store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketSeen, bucketOutbox} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("tips: open store %s: %w", path, err)
+	}
+	return &Store{db: db, log: o.Logger}, nil
+}
+
+// Close closes the file. Methods called afterwards fail with ErrStoreClosed.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	err := s.db.Update(fn)
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return ErrStoreClosed
+	}
+	return err
+}
+
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	err := s.db.View(fn)
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return ErrStoreClosed
+	}
+	return err
+}
+
+// Record stores hash as accepted at the given time, atomically refusing one
+// already recorded with ErrReplay. Call it after Verify succeeds and before
+// acting on the tip.
+func (s *Store) Record(hash common.Hash, at time.Time) error {
+	return s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSeen)
+		if b.Get(hash[:]) != nil {
+			return fmt.Errorf("%w %s", ErrReplay, hash.Hex())
+		}
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], uint64(at.UnixNano()))
+		return b.Put(hash[:], v[:])
+	})
+}
+
+// Seen reports whether hash was recorded.
+func (s *Store) Seen(hash common.Hash) (bool, error) {
+	var seen bool
+	err := s.view(func(tx *bolt.Tx) error {
+		seen = tx.Bucket(bucketSeen).Get(hash[:]) != nil
+		return nil
+	})
+	return seen, err
+}
+
+// Prune deletes the replay records made before olderThan and returns how many
+// it deleted. Pass now minus the verifier's MaxAge: a tip whose nonce signs
+// its timestamp cannot verify after MaxAge anyway. A tip from another client
+// (no signed timestamp) is accepted again once its record is pruned, so keep
+// the window generous when such clients are expected. Outbox entries are
+// never pruned.
+func (s *Store) Prune(olderThan time.Time) (int, error) {
+	n := 0
+	cutoff := olderThan.UnixNano()
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSeen)
+		var old [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < cutoff {
+				old = append(old, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if n > 0 {
+		s.log.Debug("pruned replay records", "count", n)
+	}
+	return n, err
+}
