@@ -1,0 +1,43 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLayers keeps the import graph as STYLE.md draws it: each package
+// reaches only the libraries that are its job, and nothing in pkg/ reaches
+// up into another layer it should only talk to through an interface.
+func TestLayers(t *testing.T) {
+	t.Parallel()
+	const mod = "github.com/verytippers/vtpeer/"
+	tests := []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{"pkg/signal", []string{"github.com/pion/", "github.com/ethereum/", mod + "pkg/peer", mod + "pkg/seal", mod + "pkg/tips", "github.com/spf13/cobra"}},
+		{"pkg/peer", []string{"github.com/coder/websocket", "github.com/ethereum/", mod + "pkg/signal", mod + "pkg/tips", "github.com/spf13/cobra"}},
+		{"pkg/seal", []string{"github.com/", mod + "pkg/"}},
+		{"pkg/tips", []string{"github.com/pion/", "github.com/coder/websocket", mod + "pkg/signal", mod + "pkg/peer", mod + "pkg/seal", "github.com/spf13/cobra"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pkg, func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command("go", "list", "-deps", mod+tt.pkg).Output()
+			if err != nil {
+				t.Fatalf("go list -deps %s: %v", tt.pkg, err)
+			}
+			for _, dep := range strings.Fields(string(out)) {
+				if dep == mod+tt.pkg {
+					continue
+				}
+				for _, bad := range tt.forbidden {
+					if strings.HasPrefix(dep, bad) {
+						t.Errorf("%s imports %s (forbidden prefix %s)", tt.pkg, dep, bad)
+					}
+				}
+			}
+		})
+	}
+}
