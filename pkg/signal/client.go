@@ -1,0 +1,355 @@
+package signal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// ClientOptions configure a Client. A nil *ClientOptions, and every zero
+// field, means the documented default.
+type ClientOptions struct {
+	// Token is sent in the join frame's token field when the server
+	// requires authentication.
+	Token string
+	// Header is added to the WebSocket upgrade request.
+	Header http.Header
+	// PeerID is the peer id to ask for on the first join (8–64 characters
+	// of [A-Za-z0-9_-]). Empty: the server assigns one. Either way the
+	// client keeps the id across reconnects.
+	PeerID string
+	// MinBackoff and MaxBackoff bound the delay between reconnection
+	// attempts (defaults 100ms and 10s); each failure doubles the delay, and
+	// a random jitter takes up to half of it off.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// MaxFrame is the largest frame accepted from the server (default
+	// 2×DefaultMaxFrame, room for a relayed frame plus the fields the server adds).
+	MaxFrame int64
+	// Logger receives reconnection events. Nil: discard.
+	Logger *slog.Logger
+}
+
+func (o *ClientOptions) withDefaults() ClientOptions {
+	var v ClientOptions
+	if o != nil {
+		v = *o
+	}
+	if v.MinBackoff == 0 {
+		v.MinBackoff = 100 * time.Millisecond
+	}
+	if v.MaxBackoff == 0 {
+		v.MaxBackoff = 10 * time.Second
+	}
+	if v.MaxFrame == 0 {
+		v.MaxFrame = 2 * DefaultMaxFrame
+	}
+	if v.Logger == nil {
+		v.Logger = slog.New(slog.DiscardHandler)
+	}
+	return v
+}
+
+func (o *ClientOptions) validate() error {
+	if o.PeerID != "" && !validPeerID(o.PeerID) {
+		return fmt.Errorf("%w: PeerID must be 8-64 characters of [A-Za-z0-9_-]", ErrBadOptions)
+	}
+	if o.MinBackoff < 0 || o.MaxBackoff < o.MinBackoff || o.MaxFrame < 0 {
+		return fmt.Errorf("%w: backoff bounds or MaxFrame", ErrBadOptions)
+	}
+	return nil
+}
+
+// Client is a signaling client. It keeps one WebSocket to the server,
+// reconnects with exponential backoff and jitter when the connection drops,
+// and re-joins its room with the same peer id and resume secret. Recv
+// reports a lost link as a local TypeReconnecting frame and the re-join as
+// a new TypeJoined frame. All methods are safe for concurrent use.
+type Client struct {
+	url    string
+	opts   ClientOptions
+	resume string
+	in     chan Frame
+	done   chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	ws     *websocket.Conn // nil while reconnecting
+	room   string
+	peerID string
+	closed bool
+
+	recvMu  sync.Mutex
+	pending []Frame
+}
+
+// Dial connects to the signaling server at url (ws:// or wss://). It does
+// not retry the first connection: a failure is returned.
+func Dial(ctx context.Context, url string, opts *ClientOptions) (*Client, error) {
+	o := opts.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	var secret [16]byte
+	_, _ = rand.Read(secret[:])
+	c := &Client{url: url, opts: o, resume: hex.EncodeToString(secret[:]), peerID: o.PeerID,
+		in: make(chan Frame, 64), done: make(chan struct{})}
+	ws, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.ws = ws
+	life, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.wg.Add(1)
+	go c.run(life, ws)
+	return c, nil
+}
+
+func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
+	ws, _, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
+		HTTPHeader:      c.opts.Header,
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dial signal server: %w", err)
+	}
+	ws.SetReadLimit(c.opts.MaxFrame)
+	return ws, nil
+}
+
+// Join enters room and returns the server's joined frame: the peer id,
+// the peers already present and the ICE servers. An error frame in answer
+// returns an error wrapping ErrJoinRefused and a *ServerError.
+func (c *Client) Join(ctx context.Context, room string) (Frame, error) {
+	c.mu.Lock()
+	c.room = room
+	c.mu.Unlock()
+	if err := c.sendJoin(ctx); err != nil {
+		return Frame{}, err
+	}
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	var later []Frame
+	defer func() { c.pending = append(later, c.pending...) }()
+	for {
+		f, err := c.next(ctx)
+		if err != nil {
+			return Frame{}, err
+		}
+		switch {
+		case f.Type == TypeJoined && f.Room == room:
+			return f, nil
+		case f.Type == TypeError:
+			return Frame{}, fmt.Errorf("%w: %w", ErrJoinRefused, &ServerError{Code: f.Code, Message: f.Error})
+		default:
+			later = append(later, f)
+		}
+	}
+}
+
+// PeerID returns the peer id the server gave this client ("" before the
+// first join).
+func (c *Client) PeerID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peerID
+}
+
+func (c *Client) sendJoin(ctx context.Context) error {
+	c.mu.Lock()
+	f := Frame{Type: TypeJoin, V: ProtocolVersion, Room: c.room, PeerID: c.peerID, Resume: c.resume, Token: c.opts.Token}
+	c.mu.Unlock()
+	return c.write(ctx, f)
+}
+
+// Send sends f to the server, filling in Room with the joined room when it
+// is empty. It returns ErrNotConnected while the client is reconnecting.
+func (c *Client) Send(ctx context.Context, f Frame) error {
+	if f.Room == "" {
+		c.mu.Lock()
+		f.Room = c.room
+		c.mu.Unlock()
+	}
+	return c.write(ctx, f)
+}
+
+func (c *Client) write(ctx context.Context, f Frame) error {
+	b, err := EncodeFrame(f)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	ws, closed := c.ws, c.closed
+	c.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if ws == nil {
+		return ErrNotConnected
+	}
+	if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+		return fmt.Errorf("send %s frame: %w", f.Type, err)
+	}
+	return nil
+}
+
+// Recv returns the next frame from the server, or a local TypeReconnecting
+// frame. It returns ErrClosed after Close, and ctx's error when ctx is done.
+func (c *Client) Recv(ctx context.Context) (Frame, error) {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	if len(c.pending) > 0 {
+		f := c.pending[0]
+		c.pending = c.pending[1:]
+		return f, nil
+	}
+	return c.next(ctx)
+}
+
+func (c *Client) next(ctx context.Context) (Frame, error) {
+	select {
+	case <-c.done:
+		return Frame{}, ErrClosed
+	default:
+	}
+	select {
+	case f := <-c.in:
+		return f, nil
+	case <-c.done:
+		return Frame{}, ErrClosed
+	case <-ctx.Done():
+		return Frame{}, fmt.Errorf("signal: receive: %w", ctx.Err())
+	}
+}
+
+// Close closes the connection (1000) and stops reconnecting; it waits for
+// the client's goroutine. Close is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	ws := c.ws
+	c.mu.Unlock()
+	close(c.done)
+	if ws != nil {
+		_ = ws.Close(websocket.StatusNormalClosure, "")
+	}
+	c.cancel()
+	c.wg.Wait()
+	return nil
+}
+
+// run reads frames and reconnects until Close.
+func (c *Client) run(ctx context.Context, ws *websocket.Conn) {
+	defer c.wg.Done()
+	for {
+		err := c.readAll(ctx, ws)
+		c.mu.Lock()
+		c.ws = nil
+		closed := c.closed
+		c.mu.Unlock()
+		_ = ws.CloseNow()
+		if closed || ctx.Err() != nil {
+			return
+		}
+		c.opts.Logger.Info("signal connection lost, reconnecting", "err", err)
+		if !c.deliver(Frame{Type: TypeReconnecting, Error: err.Error()}) {
+			return
+		}
+		if ws = c.reconnect(ctx); ws == nil {
+			return
+		}
+	}
+}
+
+// readAll delivers frames from ws until it fails.
+func (c *Client) readAll(ctx context.Context, ws *websocket.Conn) error {
+	for {
+		typ, b, err := ws.Read(ctx)
+		if err != nil {
+			return err
+		}
+		if typ != websocket.MessageText {
+			continue
+		}
+		f, err := DecodeFrame(b)
+		if err != nil {
+			c.opts.Logger.Debug("ignoring bad frame from server", "err", err)
+			continue
+		}
+		if f.Type == TypeJoined && f.PeerID != "" {
+			c.mu.Lock()
+			c.peerID = f.PeerID
+			c.mu.Unlock()
+		}
+		if !c.deliver(f) {
+			return ErrClosed
+		}
+	}
+}
+
+func (c *Client) deliver(f Frame) bool {
+	select {
+	case c.in <- f:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// reconnect dials with backoff until it succeeds (and re-joins the room)
+// or the client is closed, then returns nil.
+func (c *Client) reconnect(ctx context.Context) *websocket.Conn {
+	d := c.opts.MinBackoff
+	for attempt := 1; ; attempt++ {
+		wait := d/2 + mrand.N(d/2+1)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		ws, err := c.dial(ctx)
+		if err == nil {
+			c.mu.Lock()
+			if c.closed {
+				c.mu.Unlock()
+				_ = ws.CloseNow()
+				return nil
+			}
+			c.ws = ws
+			joined := c.room != ""
+			c.mu.Unlock()
+			if !joined {
+				return ws
+			}
+			if err = c.sendJoin(ctx); err == nil {
+				return ws
+			}
+			_ = ws.CloseNow()
+			c.mu.Lock()
+			c.ws = nil
+			c.mu.Unlock()
+		}
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return nil
+		}
+		c.opts.Logger.Debug("reconnect failed", "attempt", attempt, "err", err)
+		d = min(2*d, c.opts.MaxBackoff)
+	}
+}

@@ -1,0 +1,52 @@
+package signal
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the server's Prometheus metrics; they live on the Server and
+// are registered in the caller's registry, never a global one.
+type metrics struct {
+	conns    prometheus.Gauge
+	rooms    prometheus.Gauge
+	relayed  prometheus.Counter
+	rejected *prometheus.CounterVec
+	bytesIn  prometheus.Counter
+	bytesOut prometheus.Counter
+	dropped  *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		conns: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "connections", Help: "Open WebSocket connections."}),
+		rooms: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "rooms", Help: "Rooms with at least one member."}),
+		relayed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "frames_relayed_total", Help: "Frames delivered to another member (one per recipient)."}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "frames_rejected_total", Help: "Frames refused, by error code."}, []string{"code"}),
+		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "bytes_received_total", Help: "Payload bytes of frames received from clients."}),
+		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "bytes_sent_total", Help: "Payload bytes of frames written to clients."}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "connections_dropped_total", Help: "Connections closed by the server, by reason."}, []string{"reason"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.conns, m.rooms, m.relayed, m.rejected, m.bytesIn, m.bytesOut, m.dropped} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return nil, fmt.Errorf("%w: metrics already registered in this registry", ErrBadOptions)
+			}
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,116 @@
+package signal
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+)
+
+// ServerOptions configure a Server. A nil *ServerOptions, and every zero
+// field, means the documented default.
+type ServerOptions struct {
+	// MaxFrame is the largest WebSocket message accepted, in bytes. Default
+	// DefaultMaxFrame (64 KiB). A larger frame closes the connection with
+	// 1009 (CloseTooBig).
+	MaxFrame int64
+	// Rate is the sustained number of frames per second one connection may
+	// send, and Burst the bucket size. Defaults 20/s and 40. A frame over
+	// the limit is refused with rate_limited; MaxViolations refusals in a
+	// row (default 20) close the connection with 1008.
+	Rate          rate.Limit
+	Burst         int
+	MaxViolations int
+	// MaxConnsPerIP caps concurrent connections from one remote IP (default
+	// 64, negative: no cap). The IP is the TCP peer's: put no proxy in front
+	// or the cap applies to the proxy.
+	MaxConnsPerIP int
+	// MaxRooms caps the number of rooms (default 10,000); MaxMembers the
+	// members of one room (default 8).
+	MaxRooms   int
+	MaxMembers int
+	// PingInterval is how often the server pings each client (default 30s);
+	// a client that has not answered within PongTimeout (default 10s) is
+	// dropped.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
+	// WriteTimeout bounds one write to a client (default 10s); SendQueue
+	// bounds the frames waiting for that client (default 32). A client that
+	// exceeds either is dropped, so a slow reader never slows the others.
+	WriteTimeout time.Duration
+	SendQueue    int
+	// AllowOrigins are the browser origins (host patterns, path.Match
+	// syntax, e.g. "app.example.com" or "*") accepted besides the server's
+	// own host. Clients that send no Origin header are always accepted.
+	AllowOrigins []string
+	// Auth, when set, requires a valid token on every join. Nil: no auth.
+	Auth *Verifier
+	// ICEServers, when set, returns the ICE servers told to a peer in its
+	// joined frame. Nil: an empty list.
+	ICEServers func(peerID string) []ICEServer
+	// Logger receives connection-level events, never frame contents or
+	// tokens. Nil: discard.
+	Logger *slog.Logger
+	// Registry, when set, receives the server's Prometheus metrics.
+	Registry prometheus.Registerer
+}
+
+func (o *ServerOptions) withDefaults() ServerOptions {
+	var v ServerOptions
+	if o != nil {
+		v = *o
+	}
+	if v.MaxFrame == 0 {
+		v.MaxFrame = DefaultMaxFrame
+	}
+	if v.Rate == 0 {
+		v.Rate = 20
+	}
+	if v.Burst == 0 {
+		v.Burst = 40
+	}
+	if v.MaxViolations == 0 {
+		v.MaxViolations = 20
+	}
+	if v.MaxConnsPerIP == 0 {
+		v.MaxConnsPerIP = 64
+	}
+	if v.MaxRooms == 0 {
+		v.MaxRooms = 10000
+	}
+	if v.MaxMembers == 0 {
+		v.MaxMembers = 8
+	}
+	if v.PingInterval == 0 {
+		v.PingInterval = 30 * time.Second
+	}
+	if v.PongTimeout == 0 {
+		v.PongTimeout = 10 * time.Second
+	}
+	if v.WriteTimeout == 0 {
+		v.WriteTimeout = 10 * time.Second
+	}
+	if v.SendQueue == 0 {
+		v.SendQueue = 32
+	}
+	if v.Logger == nil {
+		v.Logger = slog.New(slog.DiscardHandler)
+	}
+	return v
+}
+
+func (o *ServerOptions) validate() error {
+	switch {
+	case o.MaxFrame < 64:
+		return fmt.Errorf("%w: MaxFrame %d below 64", ErrBadOptions, o.MaxFrame)
+	case o.Rate < 0 || o.Burst < 1 || o.MaxViolations < 1:
+		return fmt.Errorf("%w: Rate, Burst and MaxViolations must be positive", ErrBadOptions)
+	case o.MaxRooms < 1 || o.MaxMembers < 2:
+		return fmt.Errorf("%w: MaxRooms must be ≥ 1 and MaxMembers ≥ 2", ErrBadOptions)
+	case o.PingInterval < 0 || o.PongTimeout < 0 || o.WriteTimeout < 0 || o.SendQueue < 1:
+		return fmt.Errorf("%w: negative timeout or queue", ErrBadOptions)
+	}
+	return nil
+}

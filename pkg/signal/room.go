@@ -1,0 +1,241 @@
+package signal
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+)
+
+// room is a set of at most MaxMembers connections.
+type room struct {
+	name    string
+	members []*conn
+}
+
+// notice is a frame to deliver to some connections once s.mu is released.
+type notice struct {
+	to []*conn
+	f  Frame
+}
+
+func (n notice) notify() {
+	if len(n.to) == 0 {
+		return
+	}
+	b, err := EncodeFrame(n.f)
+	if err != nil {
+		return
+	}
+	for _, c := range n.to {
+		c.send(b)
+	}
+}
+
+// handle dispatches one text frame from c.
+func (s *Server) handle(c *conn, b []byte) {
+	f, err := DecodeFrame(b)
+	if err != nil {
+		c.sendError(CodeBadFrame, "unparsable frame")
+		return
+	}
+	switch f.Type {
+	case TypeJoin:
+		s.handleJoin(c, f)
+	case TypeLeave:
+		s.mu.Lock()
+		left := s.leaveLocked(c)
+		s.mu.Unlock()
+		left.notify()
+	case TypeJoined, TypePeerJoined, TypePeerLeft, TypeError, TypeReconnecting:
+		c.sendError(CodeBadFrame, "type "+f.Type+" is sent by the server only")
+	default:
+		s.handleRelay(c, f)
+	}
+}
+
+// handleJoin puts c in the frame's room.
+func (s *Server) handleJoin(c *conn, f Frame) {
+	if f.Room == "" {
+		c.sendError(CodeRoomRequired, "room required")
+		return
+	}
+	if len(f.Room) > MaxRoomLen {
+		c.sendError(CodeBadRoom, fmt.Sprintf("room longer than %d bytes", MaxRoomLen))
+		return
+	}
+	if f.PeerID != "" && !validPeerID(f.PeerID) {
+		c.sendError(CodeBadPeerID, "peerId must be 8-64 characters of A-Z a-z 0-9 _ -")
+		return
+	}
+	if err := s.authorize(c, f); err != nil {
+		c.sendError(CodeUnauthorized, "unauthorized")
+		return
+	}
+	v := min(max(f.V, 1), ProtocolVersion)
+	var resume [32]byte
+	if f.Resume != "" {
+		resume = sha256.Sum256([]byte(f.Resume))
+	}
+
+	s.mu.Lock()
+	left := s.leaveLocked(c)
+	r := s.rooms[f.Room]
+	if r == nil && len(s.rooms) >= s.opts.MaxRooms {
+		s.mu.Unlock()
+		left.notify()
+		c.sendError(CodeTooManyRooms, "too many rooms on this server")
+		return
+	}
+	id := f.PeerID
+	var replaced *conn
+	if r != nil && id != "" {
+		for _, m := range r.members {
+			if m.id != id {
+				continue
+			}
+			if f.Resume == "" || m.resume == [32]byte{} || subtle.ConstantTimeCompare(m.resume[:], resume[:]) != 1 {
+				s.mu.Unlock()
+				left.notify()
+				c.sendError(CodePeerIDTaken, "peerId is in use")
+				return
+			}
+			replaced = m
+		}
+	}
+	if r != nil && replaced == nil && len(r.members) >= s.opts.MaxMembers {
+		s.mu.Unlock()
+		left.notify()
+		c.sendError(CodeRoomFull, "room full")
+		return
+	}
+	if id == "" {
+		id = newPeerID()
+	}
+	if r == nil {
+		r = &room{name: f.Room}
+		s.rooms[f.Room] = r
+		s.m.rooms.Inc()
+	}
+	if replaced != nil {
+		r.remove(replaced)
+		replaced.room = nil
+	}
+	peers := make([]string, 0, len(r.members))
+	others := make([]*conn, 0, len(r.members))
+	for _, m := range r.members {
+		peers = append(peers, m.id)
+		others = append(others, m)
+	}
+	r.members = append(r.members, c)
+	c.room, c.id, c.resume = r, id, resume
+	s.mu.Unlock()
+
+	left.notify()
+	if replaced != nil {
+		replaced.closeWith(CloseReplaced, "peerId resumed by another connection")
+	}
+	var ice []ICEServer
+	if s.opts.ICEServers != nil {
+		ice = s.opts.ICEServers(id)
+	}
+	c.sendFrame(Frame{Type: TypeJoined, V: v, Room: r.name, PeerID: id, Peers: peers, ICEServers: ice})
+	notice{to: others, f: Frame{Type: TypePeerJoined, Room: r.name, PeerID: id}}.notify()
+	s.log.Debug("joined", "peer", id, "resumed", replaced != nil)
+}
+
+// authorize checks the token of a join when Auth is on: the frame's token
+// field, else the one given at upgrade.
+func (s *Server) authorize(c *conn, f Frame) error {
+	if s.opts.Auth == nil {
+		return nil
+	}
+	claims := c.claims
+	if f.Token != "" {
+		cl, err := s.opts.Auth.Verify(f.Token)
+		if err != nil {
+			return err
+		}
+		claims = cl
+	}
+	if claims == nil {
+		return fmt.Errorf("%w: token required", ErrUnauthorized)
+	}
+	if !claims.allowsRoom(f.Room) {
+		return fmt.Errorf("%w: token not valid for this room", ErrUnauthorized)
+	}
+	return nil
+}
+
+// handleRelay forwards f to the other members of its room, or to f.To.
+func (s *Server) handleRelay(c *conn, f Frame) {
+	if f.Room == "" {
+		c.sendError(CodeRoomRequired, "room required")
+		return
+	}
+	var buf [16]*conn
+	targets := buf[:0]
+	s.mu.Lock()
+	r := c.room
+	if r == nil || r.name != f.Room {
+		s.mu.Unlock()
+		c.sendError(CodeNotJoined, "join the room first")
+		return
+	}
+	for _, m := range r.members {
+		if m != c && (f.To == "" || m.id == f.To) {
+			targets = append(targets, m)
+		}
+	}
+	from := c.id
+	s.mu.Unlock()
+	if f.To != "" && len(targets) == 0 {
+		c.sendError(CodeUnknownPeer, "no such peer in the room")
+		return
+	}
+	b, err := EncodeFrame(Frame{Type: f.Type, Room: f.Room, To: f.To, From: from, Data: f.Data})
+	if err != nil {
+		c.sendError(CodeBadFrame, "cannot relay frame")
+		return
+	}
+	for _, t := range targets {
+		t.send(b)
+	}
+	s.m.relayed.Add(float64(len(targets)))
+}
+
+// leaveLocked removes c from its room and returns the peer-left notice for
+// the remaining members. s.mu must be held.
+func (s *Server) leaveLocked(c *conn) notice {
+	r := c.room
+	if r == nil {
+		return notice{}
+	}
+	r.remove(c)
+	c.room = nil
+	if len(r.members) == 0 {
+		delete(s.rooms, r.name)
+		s.m.rooms.Dec()
+		return notice{}
+	}
+	return notice{to: append([]*conn(nil), r.members...), f: Frame{Type: TypePeerLeft, Room: r.name, PeerID: c.id}}
+}
+
+func (r *room) remove(c *conn) {
+	for i, m := range r.members {
+		if m == c {
+			r.members = append(r.members[:i], r.members[i+1:]...)
+			r.members[len(r.members):cap(r.members)][0] = nil
+			return
+		}
+	}
+}
+
+// newPeerID returns 96 random bits in hex.
+func newPeerID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+

@@ -1,0 +1,255 @@
+package signal
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Server is the signaling server. It is an http.Handler for WebSocket
+// upgrades and does not listen on its own: the caller owns the listener,
+// TLS, HTTP timeouts and shutdown. Mount it at "/" and "/ws"; mount
+// HealthHandler at "/healthz".
+//
+// Each connection costs one goroutine (its reader). Frames for a client go
+// into a small bounded queue drained by a writer goroutine that exists only
+// while the queue is non-empty; pings come from one shared ticker.
+type Server struct {
+	opts   ServerOptions
+	log    *slog.Logger
+	m      *metrics
+	accept websocket.AcceptOptions
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[*conn]struct{}
+	rooms  map[string]*room
+	perIP  map[string]int
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// NewServer returns a Server configured by opts (nil: defaults) and starts
+// its ping ticker. Call Close to stop it.
+func NewServer(opts *ServerOptions) (*Server, error) {
+	o := opts.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts: o,
+		log:  o.Logger,
+		m:    m,
+		accept: websocket.AcceptOptions{
+			OriginPatterns:  o.AllowOrigins,
+			CompressionMode: websocket.CompressionDisabled,
+		},
+		conns: make(map[*conn]struct{}),
+		rooms: make(map[string]*room),
+		perIP: make(map[string]int),
+		stop:  make(chan struct{}),
+	}
+	s.wg.Add(1)
+	go s.pingLoop()
+	return s, nil
+}
+
+// ServeHTTP upgrades the request to a WebSocket and serves the signaling
+// protocol on it. A token in "?token=" or "Authorization: Bearer" is
+// checked here when Auth is set (401 when invalid).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ip := remoteIP(r)
+	if !s.reserveIP(ip) {
+		s.m.rejected.WithLabelValues("too_many_connections").Inc()
+		http.Error(w, "too many connections from this address", http.StatusTooManyRequests)
+		return
+	}
+	reserved := true
+	defer func() {
+		if reserved {
+			s.releaseIP(ip)
+		}
+	}()
+	var claims *Claims
+	if tok := requestToken(r); tok != "" && s.opts.Auth != nil {
+		c, err := s.opts.Auth.Verify(tok)
+		if err != nil {
+			s.m.rejected.WithLabelValues(CodeUnauthorized).Inc()
+			writeHTTPError(w, http.StatusUnauthorized, CodeUnauthorized, "invalid token")
+			return
+		}
+		claims = c
+	}
+	hj, ok := w.(http.Hijacker)
+	if ok {
+		w = smallHijacker{ResponseWriter: w, hj: hj}
+	}
+	ws, err := websocket.Accept(w, r, &s.accept)
+	if err != nil {
+		s.log.Debug("websocket accept failed", "remote", ip, "err", err)
+		return
+	}
+	ws.SetReadLimit(s.opts.MaxFrame)
+	c := newConn(s, ws, ip, claims)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = ws.Close(CloseGoingAway, "server shutting down")
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	reserved = false
+	s.m.conns.Inc()
+	go c.readLoop()
+}
+
+// HealthHandler returns a handler answering {"status":"ok",…} with the
+// number of connections and rooms, or 503 after Close.
+func (s *Server) HealthHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.Lock()
+		h := struct {
+			Status      string `json:"status"`
+			Version     int    `json:"version"`
+			Connections int    `json:"connections"`
+			Rooms       int    `json:"rooms"`
+		}{"ok", ProtocolVersion, len(s.conns), len(s.rooms)}
+		closed := s.closed
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if closed {
+			h.Status = "closing"
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(h)
+	})
+}
+
+// Close sends a going-away close (1001) to every client and waits until
+// every goroutine the Server started has returned. Later upgrades are
+// refused. Close is idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	close(s.stop)
+	for _, c := range conns {
+		c.closeWith(CloseGoingAway, "server shutting down")
+	}
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) reserveIP(ip string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.opts.MaxConnsPerIP > 0 && s.perIP[ip] >= s.opts.MaxConnsPerIP {
+		return false
+	}
+	s.perIP[ip]++
+	return true
+}
+
+func (s *Server) releaseIP(ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.releaseIPLocked(ip)
+}
+
+func (s *Server) releaseIPLocked(ip string) {
+	if s.perIP[ip] <= 1 {
+		delete(s.perIP, ip)
+		return
+	}
+	s.perIP[ip]--
+}
+
+// pingLoop pings each connection once per PingInterval, spreading the pings
+// over time; a connection that does not answer within PongTimeout is dropped.
+func (s *Server) pingLoop() {
+	defer s.wg.Done()
+	tick := min(max(s.opts.PingInterval/8, 5*time.Millisecond), time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var due []*conn
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			due = due[:0]
+			s.mu.Lock()
+			for c := range s.conns {
+				if now.After(c.nextPing) {
+					c.nextPing = now.Add(s.opts.PingInterval)
+					due = append(due, c)
+				}
+			}
+			for _, c := range due {
+				s.wg.Add(1)
+				go c.ping()
+			}
+			s.mu.Unlock()
+			clear(due)
+		}
+	}
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func requestToken(r *http.Request) string {
+	if t := r.URL.Query().Get("token"); t != "" {
+		return t
+	}
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
+}
+
+func writeHTTPError(w http.ResponseWriter, status int, code, msg string) {
+	b, err := EncodeFrame(Frame{Type: TypeError, Code: code, Error: msg})
+	if err != nil {
+		http.Error(w, msg, status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// pingCtx bounds one ping round trip.
+func (s *Server) pingCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.opts.PongTimeout)
+}
