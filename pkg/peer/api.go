@@ -1,0 +1,118 @@
+package peer
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+)
+
+// pionStack is the Node's pion configuration: one API, one certificate and one ICE UDP socket
+// shared by every PeerConnection of the Node.
+//
+// The socket is ours (net.ListenUDP) so that we can give it large kernel buffers: with the
+// default ~208 KiB receive buffer a loopback bulk transfer drops datagrams, halves throughput and
+// swings from run to run. The kernel silently caps SetReadBuffer/SetWriteBuffer at
+// net.core.rmem_max / wmem_max. The socket is handed to pion with webrtc.NewICEUDPMux and
+// SettingEngine.SetICEUDPMux; the mux demultiplexes PeerConnections by ICE username fragment.
+type pionStack struct {
+	api         *webrtc.API
+	cert        webrtc.Certificate
+	fingerprint []byte // SHA-256 of our DTLS certificate (DER)
+	conn        *net.UDPConn
+	mux         ice.UDPMux
+}
+
+func newPionStack(o *Options) (*pionStack, error) {
+	s := &pionStack{}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate dtls key: %w", err)
+	}
+	cert, err := webrtc.GenerateCertificate(key)
+	if err != nil {
+		return nil, fmt.Errorf("generate dtls certificate: %w", err)
+	}
+	s.cert = *cert
+	fps, err := cert.GetFingerprints()
+	if err != nil || len(fps) == 0 || fps[0].Algorithm != "sha-256" {
+		return nil, fmt.Errorf("dtls certificate fingerprint: %w", err)
+	}
+	s.fingerprint, err = hex.DecodeString(strings.ReplaceAll(fps[0].Value, ":", ""))
+	if err != nil {
+		return nil, fmt.Errorf("dtls certificate fingerprint: %w", err)
+	}
+
+	se := webrtc.SettingEngine{}
+	se.SetSCTPMaxMessageSize(uint32(o.MaxMessageSize))
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(true)
+	// No acceptance stall: by default pion waits up to 1 s before nominating a prflx pair when a
+	// connectivity check arrives before the trickled candidate.
+	se.SetHostAcceptanceMinWait(0)
+	se.SetSrflxAcceptanceMinWait(0)
+	se.SetPrflxAcceptanceMinWait(0)
+	se.SetRelayAcceptanceMinWait(0)
+	t := o.knobs.iceTimeouts
+	se.SetICETimeouts(t[0], t[1], t[2])
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelDisabled
+	se.LoggerFactory = lf
+
+	if o.knobs.loopbackOnly {
+		se.SetIPFilter(isLoopback)
+		se.SetRemoteIPFilter(isLoopback)
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
+	if o.knobs.vnet != nil {
+		se.SetNet(o.knobs.vnet)
+	} else {
+		laddr := &net.UDPAddr{} // all interfaces
+		if o.knobs.loopbackOnly {
+			laddr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
+		}
+		conn, err := net.ListenUDP("udp", laddr)
+		if err != nil {
+			return nil, fmt.Errorf("listen ice udp: %w", err)
+		}
+		if o.UDPBufferSize > 0 {
+			// Errors are not fatal: the kernel may refuse or cap; pion still works.
+			_ = conn.SetReadBuffer(o.UDPBufferSize)
+			_ = conn.SetWriteBuffer(o.UDPBufferSize)
+		}
+		s.conn = conn
+		s.mux = webrtc.NewICEUDPMux(lf.NewLogger("ice-mux"), conn)
+		se.SetICEUDPMux(s.mux)
+	}
+	s.api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	return s, nil
+}
+
+func (s *pionStack) close() {
+	if s.mux != nil {
+		_ = s.mux.Close()
+	}
+	if s.conn != nil {
+		_ = s.conn.Close()
+	}
+}
+
+func toWebRTC(servers []ICEServer) []webrtc.ICEServer {
+	out := make([]webrtc.ICEServer, 0, len(servers))
+	for _, s := range servers {
+		ws := webrtc.ICEServer{URLs: s.URLs, Username: s.Username}
+		if s.Credential != "" {
+			ws.Credential = s.Credential
+		}
+		out = append(out, ws)
+	}
+	return out
+}

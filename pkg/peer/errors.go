@@ -1,0 +1,47 @@
+package peer
+
+import "errors"
+
+// Sentinel errors returned by the peer package. Compare with errors.Is.
+var (
+	// ErrClosed is returned by calls on a Node after Close.
+	ErrClosed = errors.New("peer: node closed")
+	// ErrUnknownPeer is returned when a call names a peer id the Node has never seen.
+	ErrUnknownPeer = errors.New("peer: unknown peer")
+	// ErrMessageTooBig is returned by Send when the sealed frame would exceed the peer's negotiated
+	// SCTP max message size (or Options.MaxMessageSize).
+	ErrMessageTooBig = errors.New("peer: message too big")
+	// ErrOutboxFull is returned by Send when too many bytes wait unacknowledged for a peer.
+	ErrOutboxFull = errors.New("peer: outbox full")
+	// ErrFingerprintMismatch means the DTLS certificate fingerprint claimed in the peer's hello is not
+	// the one of the certificate the DTLS transport really saw: someone in the signaling path
+	// rewrote the SDP or the hello. The connection is closed.
+	ErrFingerprintMismatch = errors.New("peer: dtls fingerprint mismatch")
+	// ErrIdentityMismatch means the peer did not prove Options.ExpectAddress.
+	ErrIdentityMismatch = errors.New("peer: identity mismatch")
+	// ErrIdentityInvalid means the peer's signed identity did not verify.
+	ErrIdentityInvalid = errors.New("peer: invalid identity")
+	// ErrProtocol means the peer sent a frame that breaks the application protocol
+	// (bad frame, gap in sequence numbers, data before the start frame).
+	ErrProtocol = errors.New("peer: protocol violation")
+	// ErrBadFrame is returned by the application frame decoder for malformed input.
+	ErrBadFrame = errors.New("peer: malformed frame")
+	// ErrBadSignal is returned by HandleSignal for a signaling frame it cannot use.
+	ErrBadSignal = errors.New("peer: bad signaling frame")
+	// ErrEventOverflow is reported (as an Error event) if the internal event queue exceeds its bound
+	// because the application stopped reading Events.
+	ErrEventOverflow = errors.New("peer: event queue overflow")
+)
+
+// Error event codes (Error.Code).
+const (
+	CodeFingerprintMismatch = "fingerprint_mismatch"
+	CodeIdentityMismatch    = "identity_mismatch"
+	CodeIdentityInvalid     = "identity_invalid"
+	CodeSeal                = "seal"
+	CodeHandshake           = "handshake"
+	CodeProtocol            = "protocol"
+	CodeSignal              = "signal"
+	CodeTransport           = "transport"
+	CodeOverflow            = "overflow"
+)

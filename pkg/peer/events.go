@@ -1,0 +1,103 @@
+package peer
+
+import "sync"
+
+// Event is one of PeerConnected, Message, PeerLeft or Error.
+type Event interface{ isEvent() }
+
+// PeerConnected is emitted when the sealed session with a peer is ready: both seal hellos were
+// exchanged and each side received the other's start frame (which carries its identity, or none).
+// It is emitted again after a transport was replaced (ICE restart failed, renegotiation).
+type PeerConnected struct {
+	Peer          string // signaling peer id
+	SAS           string // short authentication string, equal on both sides
+	Address       string // proven account address, "" when the peer is anonymous
+	Path          string // "direct" or "turn"
+	CandidateType string // local candidate type of the selected pair: host, srflx, prflx, relay
+}
+
+// Message is one application message, delivered exactly once and in order per peer.
+type Message struct {
+	Peer string
+	Kind string
+	Body []byte
+}
+
+// PeerLeft is emitted when a connected peer's transport is gone and could not be recovered
+// (Reason "left": signaling said it left; "timeout": recovery gave up; "closed": aborted by us).
+type PeerLeft struct {
+	Peer   string
+	Reason string
+}
+
+// Error reports a failure tied to a peer (Peer may be empty). Code is one of the Code* constants.
+type Error struct {
+	Peer string
+	Code string
+	Err  error
+}
+
+func (PeerConnected) isEvent() {}
+func (Message) isEvent()       {}
+func (PeerLeft) isEvent()      {}
+func (Error) isEvent()         {}
+
+// eventQueue moves events from pion callbacks to the Events channel without ever blocking the
+// producer: it buffers up to limit events in memory and reports ErrEventOverflow beyond that.
+type eventQueue struct {
+	mu       sync.Mutex
+	buf      []Event
+	limit    int
+	overflow bool
+	kick     chan struct{}
+	out      chan Event
+	done     chan struct{}
+}
+
+func newEventQueue(limit int) *eventQueue {
+	return &eventQueue{limit: limit, kick: make(chan struct{}, 1), out: make(chan Event, 64), done: make(chan struct{})}
+}
+
+// push never blocks.
+func (q *eventQueue) push(e Event) {
+	q.mu.Lock()
+	switch {
+	case len(q.buf) < q.limit:
+		q.buf = append(q.buf, e)
+	case !q.overflow:
+		q.overflow = true
+		q.buf = append(q.buf, Error{Code: CodeOverflow, Err: ErrEventOverflow})
+	}
+	q.mu.Unlock()
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run delivers events until done is closed, then closes out.
+func (q *eventQueue) run() {
+	defer close(q.out)
+	for {
+		q.mu.Lock()
+		batch := q.buf
+		q.buf = nil
+		q.overflow = false
+		q.mu.Unlock()
+		for _, e := range batch {
+			select {
+			case q.out <- e:
+			case <-q.done:
+				return
+			}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-q.kick:
+		case <-q.done:
+			return
+		}
+	}
+}

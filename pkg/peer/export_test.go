@@ -1,0 +1,195 @@
+package peer
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/transport/v5"
+)
+
+// Test knobs (see testKnobs).
+func withLoopback(o *Options) *Options { o.knobs.loopbackOnly = true; return o }
+func withVNet(o *Options, n transport.Net) *Options {
+	o.knobs.vnet = n
+	return o
+}
+func withFrameHook(o *Options, h func(from, to string, text bool, b []byte) [][]byte) *Options {
+	o.knobs.frameHook = h
+	return o
+}
+func withRestartWait(o *Options, d time.Duration, ice [3]time.Duration) *Options {
+	o.knobs.restartWait, o.knobs.iceTimeouts = d, ice
+	return o
+}
+
+// closeTransport closes the current PeerConnection to peer, as a network failure would.
+func (n *Node) closeTransport(peer string) bool {
+	n.mu.Lock()
+	p := n.peers[peer]
+	n.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	l := p.current()
+	if l == nil {
+		return false
+	}
+	return l.pc.Close() == nil
+}
+
+// relay is an in-memory signaling server: it delivers frames asynchronously, in order per
+// destination, like the real server does. down() makes it refuse and drop everything.
+type relay struct {
+	t      testing.TB
+	mu     sync.Mutex
+	nodes  map[string]*Node
+	q      map[string][]relayFrame
+	kick   map[string]chan struct{}
+	isDown bool
+	wg     sync.WaitGroup
+	done   chan struct{}
+}
+
+type relayFrame struct {
+	from, typ string
+	data      json.RawMessage
+}
+
+var errRelayDown = errors.New("relay down")
+
+func newRelay(t testing.TB) *relay {
+	r := &relay{t: t, nodes: map[string]*Node{}, q: map[string][]relayFrame{}, kick: map[string]chan struct{}{}, done: make(chan struct{})}
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *relay) stop() {
+	select {
+	case <-r.done:
+	default:
+		close(r.done)
+	}
+	r.wg.Wait()
+}
+
+func (r *relay) setDown(d bool) { r.mu.Lock(); r.isDown = d; r.mu.Unlock() }
+
+type relaySignaler struct {
+	r    *relay
+	self string
+}
+
+func (s relaySignaler) Signal(_ context.Context, to, typ string, data json.RawMessage) error {
+	return s.r.send(s.self, to, typ, data)
+}
+
+func (r *relay) send(from, to, typ string, data json.RawMessage) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.isDown {
+		return errRelayDown
+	}
+	k, ok := r.kick[to]
+	if !ok {
+		return errors.New("relay: no such peer " + to)
+	}
+	r.q[to] = append(r.q[to], relayFrame{from, typ, append(json.RawMessage(nil), data...)})
+	select {
+	case k <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// register adds id (before its Node exists, so the Signaler can be built).
+func (r *relay) signaler(id string) Signaler {
+	r.mu.Lock()
+	r.kick[id] = make(chan struct{}, 1)
+	r.mu.Unlock()
+	return relaySignaler{r, id}
+}
+
+// join attaches n as id and tells it and the others, like the server's joined / peer-joined.
+func (r *relay) join(id string, n *Node) {
+	r.mu.Lock()
+	var others []string
+	for o := range r.nodes {
+		others = append(others, o)
+	}
+	r.nodes[id] = n
+	k := r.kick[id]
+	nodes := make([]*Node, 0, len(others))
+	for _, o := range others {
+		nodes = append(nodes, r.nodes[o])
+	}
+	r.mu.Unlock()
+	r.wg.Add(1)
+	go r.pump(id, n, k)
+	for _, o := range nodes {
+		o.PeerJoined(id)
+	}
+	n.Joined(context.Background(), id, others, nil)
+}
+
+func (r *relay) pump(id string, n *Node, k chan struct{}) {
+	defer r.wg.Done()
+	for {
+		r.mu.Lock()
+		batch := r.q[id]
+		r.q[id] = nil
+		r.mu.Unlock()
+		for _, f := range batch {
+			if err := n.HandleSignal(context.Background(), f.from, f.typ, f.data); err != nil && !errors.Is(err, ErrClosed) {
+				r.t.Logf("relay: %s handle %s from %s: %v", id, f.typ, f.from, err)
+			}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-k:
+		case <-r.done:
+			return
+		}
+	}
+}
+
+// fakeIdentity signs with an HMAC under a test key; fakeVerify checks it. It stands in for the
+// CLI's EIP-191 signer (pkg/peer must not import go-ethereum): sig = address(20) | mac(32) | pad(13).
+type fakeIdentity struct{ addr string }
+
+var fakeKey = []byte("vtpeer peer test key")
+
+func (f fakeIdentity) Address() string { return f.addr }
+func (f fakeIdentity) SignHandshake(msg []byte) ([]byte, error) {
+	a, err := hex.DecodeString(strings.TrimPrefix(f.addr, "0x"))
+	if err != nil {
+		return nil, err
+	}
+	m := hmac.New(sha256.New, fakeKey)
+	m.Write(a)
+	m.Write(msg)
+	sig := append(a, m.Sum(nil)...)
+	return append(sig, make([]byte, 13)...), nil
+}
+
+func fakeVerify(msg, sig []byte) (string, error) {
+	if len(sig) != 65 {
+		return "", errors.New("bad signature length")
+	}
+	m := hmac.New(sha256.New, fakeKey)
+	m.Write(sig[:20])
+	m.Write(msg)
+	if !hmac.Equal(m.Sum(nil), sig[20:52]) {
+		return "", errors.New("bad signature")
+	}
+	return "0x" + hex.EncodeToString(sig[:20]), nil
+}

@@ -1,0 +1,232 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/verytippers/vtpeer/pkg/seal"
+)
+
+// The session over one link, in order on the DataChannel:
+//
+//  1. seal handshake as text messages (offerer hello+commit, answerer hello, offerer reveal);
+//     each side's seal.Config binds the SHA-256 of the DTLS certificate it really sees;
+//  2. each side then sends one sealed start frame as its first binary message: its Node instance,
+//     the base sequence number it resends from, and its signed seal.Identity (or none);
+//  3. PeerConnected is emitted by each side when it has sent its start frame and received and
+//     verified the peer's (identity checked, ExpectAddress satisfied). Only then are data and ack
+//     frames written on this link; unacknowledged data from an earlier link is resent first.
+
+func (l *link) role() seal.Role {
+	if l.offerer {
+		return seal.RoleOfferer
+	}
+	return seal.RoleAnswerer
+}
+
+// ensureHandshake creates the seal handshake once the DTLS transport is up and returns the first
+// message to send, if any. It runs from OnOpen or the first OnMessage, whichever comes first.
+func (l *link) ensureHandshake() (first []byte, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.hs != nil || l.hsErr != nil {
+		return nil, l.hsErr
+	}
+	fp, err := l.remoteFingerprint()
+	if err != nil {
+		l.hsErr = err
+		return nil, err
+	}
+	hs, err := seal.NewHandshake(seal.Config{
+		Room: l.n.opts.Room, Role: l.role(),
+		LocalFingerprint: l.n.stack.fingerprint, RemoteFingerprint: fp,
+	})
+	if err != nil {
+		l.hsErr = err
+		return nil, err
+	}
+	l.hs = hs
+	first, err = hs.Start()
+	if err != nil {
+		l.hsErr = err
+	}
+	return first, err
+}
+
+func (l *link) onOpen() {
+	first, err := l.ensureHandshake()
+	if err != nil {
+		l.fail(CodeHandshake, fmt.Errorf("seal handshake: %w", err))
+		return
+	}
+	if first != nil {
+		l.mu.Lock()
+		dc := l.dc
+		l.mu.Unlock()
+		if err := l.writeWire(dc, true, first); err != nil {
+			l.close(err)
+		}
+	}
+}
+
+// onMessage runs on pion's read loop; it never blocks on the application.
+func (l *link) onMessage(msg webrtc.DataChannelMessage) {
+	if l.isDead() {
+		return
+	}
+	if msg.IsString {
+		l.onHandshakeMessage(msg.Data)
+		return
+	}
+	l.mu.Lock()
+	sess := l.sess
+	l.mu.Unlock()
+	if sess == nil {
+		l.fail(CodeProtocol, fmt.Errorf("%w: binary frame before handshake", ErrProtocol))
+		return
+	}
+	pt, err := sess.Open(msg.Data)
+	if err != nil {
+		l.fail(CodeSeal, fmt.Errorf("open frame from %s: %w", l.p.id, err))
+		return
+	}
+	f, err := decodeFrame(pt)
+	if err != nil {
+		l.fail(CodeProtocol, fmt.Errorf("%w: %w", ErrProtocol, err))
+		return
+	}
+	if f.typ == frameStart {
+		l.onStart(sess, f)
+		return
+	}
+	l.mu.Lock()
+	started := l.startSeen
+	l.mu.Unlock()
+	if !started {
+		l.fail(CodeProtocol, fmt.Errorf("%w: frame before start", ErrProtocol))
+		return
+	}
+	var perr error
+	if f.typ == frameData {
+		perr = l.p.onData(l, f)
+	} else {
+		l.p.onAck(f.seq)
+	}
+	if perr != nil {
+		l.fail(CodeProtocol, perr)
+	}
+}
+
+func (l *link) onHandshakeMessage(b []byte) {
+	if _, err := l.ensureHandshake(); err != nil {
+		l.fail(CodeHandshake, fmt.Errorf("seal handshake: %w", err))
+		return
+	}
+	l.mu.Lock()
+	hs, dc := l.hs, l.dc
+	done := l.sess != nil
+	l.mu.Unlock()
+	if done {
+		l.fail(CodeProtocol, fmt.Errorf("%w: text frame after handshake", ErrProtocol))
+		return
+	}
+	reply, sess, err := hs.Handle(b)
+	if err != nil {
+		code := CodeHandshake
+		if errors.Is(err, seal.ErrFingerprintMismatch) {
+			code, err = CodeFingerprintMismatch, fmt.Errorf("%w: %w", ErrFingerprintMismatch, err)
+		}
+		l.fail(code, fmt.Errorf("seal handshake with %s: %w", l.p.id, err))
+		return
+	}
+	if reply != nil {
+		if err := l.writeWire(dc, true, reply); err != nil {
+			l.close(err)
+			return
+		}
+	}
+	if sess == nil {
+		return
+	}
+	start, err := l.startFrame(sess)
+	if err != nil {
+		l.fail(CodeHandshake, err)
+		return
+	}
+	l.mu.Lock()
+	l.sess = sess
+	l.mu.Unlock()
+	if err := l.writeSealed(start); err != nil {
+		l.close(err)
+	}
+}
+
+// startFrame builds our start frame: instance, base and (if we have an account) our identity.
+func (l *link) startFrame(sess *seal.Session) ([]byte, error) {
+	var idb []byte
+	if id := l.n.opts.Identity; id != nil {
+		sid, err := sess.SignIdentity(id.Address(), nil, id.SignHandshake)
+		if err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+		if idb, err = sid.Marshal(); err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+	}
+	return encodeStart(l.n.instance, l.p.baseSeq(), idb), nil
+}
+
+// onStart verifies the peer's start frame and makes the link ready.
+func (l *link) onStart(sess *seal.Session, f appFrame) {
+	l.mu.Lock()
+	if l.startSeen {
+		l.mu.Unlock()
+		l.fail(CodeProtocol, fmt.Errorf("%w: second start frame", ErrProtocol))
+		return
+	}
+	l.startSeen = true
+	l.mu.Unlock()
+	addr := ""
+	if len(f.identity) > 0 {
+		id, err := seal.ParseIdentity(f.identity)
+		if err != nil {
+			l.fail(CodeIdentityInvalid, fmt.Errorf("%w: %w", ErrIdentityInvalid, err))
+			return
+		}
+		if v := l.n.opts.VerifyIdentity; v != nil {
+			if addr, err = sess.VerifyIdentity(id, seal.RecoverFunc(v)); err != nil {
+				l.fail(CodeIdentityInvalid, fmt.Errorf("%w: %w", ErrIdentityInvalid, err))
+				return
+			}
+		}
+	}
+	if want := l.n.opts.ExpectAddress; want != "" && !strings.EqualFold(addr, want) {
+		got := addr
+		if got == "" {
+			got = "no proven address"
+		}
+		l.fail(CodeIdentityMismatch, fmt.Errorf("%w: peer %s proved %s, want %s", ErrIdentityMismatch, l.p.id, got, want))
+		return
+	}
+	l.p.onStart(f.instance, f.base)
+	path, ctype := l.path()
+	l.n.goTracked(func() {
+		l.p.onLinkReady(l, PeerConnected{Peer: l.p.id, SAS: sess.SAS(), Address: addr, Path: path, CandidateType: ctype})
+	})
+}
+
+// fail reports err as an Error event, closes the link and gives up on the peer: a handshake,
+// seal or protocol failure on a reliable DataChannel means an attacker or a broken peer, not a
+// flaky network, so the session is not renegotiated automatically.
+func (l *link) fail(code string, err error) {
+	if l.isDead() {
+		return
+	}
+	l.p.reject()
+	l.n.log.Debug("peer: link failed", "peer", l.p.id, "code", code, "err", err)
+	l.n.emit(Error{Peer: l.p.id, Code: code, Err: err})
+	l.close(err)
+}

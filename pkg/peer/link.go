@@ -1,0 +1,351 @@
+package peer
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/verytippers/vtpeer/pkg/seal"
+)
+
+// DataChannelLabel is the label of the one DataChannel between two peers.
+const DataChannelLabel = "verytippers-data"
+
+// Back-pressure watermarks on the DataChannel's buffered amount.
+const (
+	highWater = 1 << 20
+	lowWater  = 512 << 10
+)
+
+var (
+	errDCClosed   = errors.New("datachannel closed")
+	errPCFailed   = errors.New("peer connection failed")
+	errICERecover = errors.New("ice restart did not recover in time")
+)
+
+// link is one transport to a peer: a PeerConnection with its DataChannel and the seal session that
+// runs over it. A link never comes back once dead; the peerState replaces it.
+type link struct {
+	n       *Node
+	p       *peerState
+	gen     uint64
+	offerer bool
+	pc      *webrtc.PeerConnection
+
+	lowCh   chan struct{} // buffered amount fell below lowWater (cap 1)
+	deadCh  chan struct{}
+	dieOnce sync.Once
+
+	mu         sync.Mutex // guards the fields below
+	dc         *webrtc.DataChannel
+	remoteSet  bool
+	pendingICE []webrtc.ICECandidateInit
+	hs         *seal.Handshake
+	sess       *seal.Session
+	hsErr      error
+	startSeen  bool
+	ready      bool // set by peerState under p.mu as well
+	restartTmr *time.Timer
+	openedAt   time.Time
+
+	sendMu sync.Mutex // orders Seal + Send
+}
+
+func newLink(p *peerState, gen uint64, offerer bool) (*link, error) {
+	n := p.n
+	pc, err := n.stack.api.NewPeerConnection(webrtc.Configuration{
+		ICEServers:   toWebRTC(n.iceServers()),
+		Certificates: []webrtc.Certificate{n.stack.cert},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new peer connection: %w", err)
+	}
+	l := &link{n: n, p: p, gen: gen, offerer: offerer, pc: pc,
+		lowCh: make(chan struct{}, 1), deadCh: make(chan struct{})}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil || l.isDead() {
+			return
+		}
+		init := c.ToJSON()
+		n.sig.push(p.id, SignalICE, sigPayload{Gen: gen, Candidate: &init})
+	})
+	pc.OnICEConnectionStateChange(l.onICEState)
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
+			l.close(errPCFailed)
+		}
+	})
+	if offerer {
+		ordered := true
+		dc, err := pc.CreateDataChannel(DataChannelLabel, &webrtc.DataChannelInit{Ordered: &ordered})
+		if err != nil {
+			_ = pc.Close()
+			return nil, fmt.Errorf("create datachannel: %w", err)
+		}
+		l.setupDC(dc)
+	} else {
+		pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+			if dc.Label() == DataChannelLabel {
+				l.setupDC(dc)
+			}
+		})
+	}
+	return l, nil
+}
+
+func (l *link) setupDC(dc *webrtc.DataChannel) {
+	l.mu.Lock()
+	if l.dc != nil {
+		l.mu.Unlock()
+		return
+	}
+	l.dc = dc
+	l.mu.Unlock()
+	dc.SetBufferedAmountLowThreshold(lowWater)
+	dc.OnBufferedAmountLow(func() {
+		select {
+		case l.lowCh <- struct{}{}:
+		default:
+		}
+	})
+	dc.OnOpen(l.onOpen)
+	dc.OnMessage(l.onMessage)
+	dc.OnClose(func() { l.close(errDCClosed) })
+}
+
+func (l *link) isDead() bool {
+	select {
+	case <-l.deadCh:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *link) isReady() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ready
+}
+
+// close tears the link down once; err (nil for a deliberate close) is passed to the peer.
+func (l *link) close(err error) {
+	l.dieOnce.Do(func() {
+		close(l.deadCh)
+		l.mu.Lock()
+		if l.restartTmr != nil {
+			l.restartTmr.Stop()
+		}
+		l.mu.Unlock()
+		// pion's Close waits for its goroutines and may call our callbacks: not under our locks.
+		// It can run from inside a pion callback, so do it on a tracked goroutine.
+		if !l.n.goTracked(func() { _ = l.pc.Close() }) {
+			_ = l.pc.Close()
+		}
+		l.p.onLinkDead(l, err)
+	})
+}
+
+// setRemote applies a remote description and the candidates that arrived before it.
+func (l *link) setRemote(d webrtc.SessionDescription) error {
+	if err := l.pc.SetRemoteDescription(d); err != nil {
+		return fmt.Errorf("set remote %s: %w", d.Type, err)
+	}
+	l.mu.Lock()
+	l.remoteSet = true
+	pend := l.pendingICE
+	l.pendingICE = nil
+	l.mu.Unlock()
+	for _, c := range pend {
+		if err := l.pc.AddICECandidate(c); err != nil {
+			l.n.log.Debug("peer: add buffered candidate", "peer", l.p.id, "err", err)
+		}
+	}
+	return nil
+}
+
+func (l *link) addCandidate(c webrtc.ICECandidateInit) error {
+	l.mu.Lock()
+	if !l.remoteSet {
+		l.pendingICE = append(l.pendingICE, c)
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
+	return l.pc.AddICECandidate(c)
+}
+
+// offer creates and signals an offer (an ICE restart when restart is set).
+func (l *link) offer(restart bool) error {
+	var opts *webrtc.OfferOptions
+	if restart {
+		opts = &webrtc.OfferOptions{ICERestart: true}
+	}
+	o, err := l.pc.CreateOffer(opts)
+	if err != nil {
+		return fmt.Errorf("create offer: %w", err)
+	}
+	if err := l.pc.SetLocalDescription(o); err != nil {
+		return fmt.Errorf("set local offer: %w", err)
+	}
+	l.n.sig.push(l.p.id, SignalOffer, sigPayload{Gen: l.gen, SDP: o.SDP})
+	return nil
+}
+
+// answer applies a remote offer and signals our answer.
+func (l *link) answer(sdp string) error {
+	if err := l.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return err
+	}
+	a, err := l.pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("create answer: %w", err)
+	}
+	if err := l.pc.SetLocalDescription(a); err != nil {
+		return fmt.Errorf("set local answer: %w", err)
+	}
+	l.n.sig.push(l.p.id, SignalAnswer, sigPayload{Gen: l.gen, SDP: a.SDP})
+	return nil
+}
+
+// onICEState drives ICE restart: on disconnected/failed the offerer restarts ICE; either side
+// gives the restart restartWait to recover before tearing the link down (the peer then
+// renegotiates a new PeerConnection).
+func (l *link) onICEState(s webrtc.ICEConnectionState) {
+	if l.isDead() {
+		return
+	}
+	switch s {
+	case webrtc.ICEConnectionStateDisconnected, webrtc.ICEConnectionStateFailed:
+		l.mu.Lock()
+		if l.restartTmr == nil {
+			l.restartTmr = time.AfterFunc(l.n.opts.knobs.restartWait, func() { l.close(errICERecover) })
+		}
+		l.mu.Unlock()
+		if l.offerer {
+			l.n.goTracked(func() {
+				if err := l.offer(true); err != nil {
+					l.n.log.Debug("peer: ice restart", "peer", l.p.id, "err", err)
+				}
+			})
+		}
+	case webrtc.ICEConnectionStateConnected, webrtc.ICEConnectionStateCompleted:
+		l.mu.Lock()
+		if l.restartTmr != nil {
+			l.restartTmr.Stop()
+			l.restartTmr = nil
+		}
+		l.mu.Unlock()
+	}
+}
+
+// remoteFingerprint is the SHA-256 of the DER certificate the DTLS transport really saw.
+func (l *link) remoteFingerprint() ([]byte, error) {
+	sctp := l.pc.SCTP()
+	if sctp == nil || sctp.Transport() == nil {
+		return nil, errors.New("no dtls transport")
+	}
+	der := sctp.Transport().GetRemoteCertificate()
+	if len(der) == 0 {
+		return nil, errors.New("no remote certificate")
+	}
+	sum := sha256.Sum256(der)
+	return sum[:], nil
+}
+
+// path reports "direct"/"turn" and the local candidate type of the selected pair.
+func (l *link) path() (path, ctype string) {
+	path, ctype = "direct", ""
+	sctp := l.pc.SCTP()
+	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
+		return
+	}
+	pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
+		return
+	}
+	ctype = pair.Local.Typ.String()
+	if pair.Local.Typ == webrtc.ICECandidateTypeRelay || pair.Remote.Typ == webrtc.ICECandidateTypeRelay {
+		path = "turn"
+	}
+	return
+}
+
+// maxFrame is the largest DataChannel message we may send to this peer.
+func (l *link) maxFrame() int {
+	m := l.n.opts.MaxMessageSize
+	if sctp := l.pc.SCTP(); sctp != nil {
+		if r := int(sctp.GetCapabilities().MaxMessageSize); r > 0 && r < m {
+			m = r
+		}
+	}
+	return m
+}
+
+// waitWritable blocks while the DataChannel holds more than highWater bytes.
+func (l *link) waitWritable(ctx context.Context) error {
+	l.mu.Lock()
+	dc := l.dc
+	l.mu.Unlock()
+	if dc == nil {
+		return errDCClosed
+	}
+	for dc.BufferedAmount() > highWater {
+		select {
+		case <-l.lowCh:
+		case <-l.deadCh:
+			return errDCClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// writeWire sends one DataChannel message, through the test frame hook if any.
+func (l *link) writeWire(dc *webrtc.DataChannel, text bool, b []byte) error {
+	outs := [][]byte{b}
+	if h := l.n.opts.knobs.frameHook; h != nil {
+		outs = h(l.n.selfIDSafe(), l.p.id, text, b)
+	}
+	for _, o := range outs {
+		var err error
+		if text {
+			err = dc.SendText(string(o))
+		} else {
+			err = dc.Send(o)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSealed seals one application frame and sends it.
+func (l *link) writeSealed(pt []byte) error {
+	l.mu.Lock()
+	dc, sess := l.dc, l.sess
+	l.mu.Unlock()
+	if dc == nil || sess == nil {
+		return errDCClosed
+	}
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	frame, err := sess.Seal(pt)
+	if err != nil {
+		return err
+	}
+	return l.writeWire(dc, false, frame)
+}
+
+func (n *Node) selfIDSafe() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.selfID
+}

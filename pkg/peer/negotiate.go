@@ -1,0 +1,161 @@
+package peer
+
+import (
+	"fmt"
+
+	"github.com/pion/webrtc/v4"
+)
+
+const maxEarlyICE = 64 // candidates buffered for a transport whose offer has not arrived yet
+
+// connect replaces the peer's transport with a new PeerConnection and offers it.
+func (n *Node) connect(p *peerState) {
+	gen := n.nextGen()
+	l, err := newLink(p, gen, true)
+	if err != nil {
+		n.emit(Error{Peer: p.id, Code: CodeTransport, Err: err})
+		return
+	}
+	if !p.install(l) {
+		l.close(nil)
+		return
+	}
+	if err := l.offer(false); err != nil {
+		n.emit(Error{Peer: p.id, Code: CodeTransport, Err: err})
+		l.close(err)
+	}
+}
+
+// nextGen returns a transport generation: increasing within a process and, being based on the
+// clock, larger after a restart than any generation the old process used.
+func (n *Node) nextGen() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	g := newGen()
+	if g <= n.lastGen {
+		g = n.lastGen + 1
+	}
+	n.lastGen = g
+	return g
+}
+
+// install makes l the peer's current link, closing the previous one (without recovery).
+func (p *peerState) install(l *link) bool {
+	p.mu.Lock()
+	if p.closed || p.rejected {
+		p.mu.Unlock()
+		return false
+	}
+	old := p.link
+	p.link = l
+	was := p.connected
+	p.connected = false
+	early := p.earlyICE[l.gen]
+	for g := range p.earlyICE {
+		if g <= l.gen {
+			delete(p.earlyICE, g)
+		}
+	}
+	p.mu.Unlock()
+	_ = was
+	if old != nil {
+		old.close(nil)
+	}
+	for _, c := range early {
+		_ = l.addCandidate(c)
+	}
+	return true
+}
+
+func (p *peerState) current() *link {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.link
+}
+
+// handleOffer answers a new transport (higher gen) or an ICE restart of the current one (same gen).
+func (p *peerState) handleOffer(sp sigPayload) error {
+	cur := p.current()
+	if cur != nil && sp.Gen == cur.gen && !cur.isDead() {
+		if err := cur.answer(sp.SDP); err != nil {
+			return fmt.Errorf("ice restart answer to %s: %w", p.id, err)
+		}
+		return nil
+	}
+	if cur != nil && !cur.isDead() {
+		if sp.Gen < cur.gen {
+			return nil // stale
+		}
+		// Glare: we are offering too and have not connected yet. The lower peer id keeps offering.
+		if cur.offerer && !cur.isReady() && p.n.selfIDSafe() < p.id {
+			return nil
+		}
+	}
+	p.mu.Lock()
+	rejected := p.rejected
+	p.mu.Unlock()
+	if rejected {
+		return nil
+	}
+	l, err := newLink(p, sp.Gen, false)
+	if err != nil {
+		return err
+	}
+	if !p.install(l) {
+		l.close(nil)
+		return nil
+	}
+	if err := l.answer(sp.SDP); err != nil {
+		l.close(err)
+		return fmt.Errorf("answer %s: %w", p.id, err)
+	}
+	return nil
+}
+
+func (p *peerState) handleAnswer(sp sigPayload) error {
+	cur := p.current()
+	if cur == nil || cur.gen != sp.Gen || !cur.offerer || cur.isDead() {
+		return nil // stale
+	}
+	if err := cur.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sp.SDP}); err != nil {
+		return fmt.Errorf("answer from %s: %w", p.id, err)
+	}
+	return nil
+}
+
+func (p *peerState) handleICE(sp sigPayload) error {
+	if sp.Candidate == nil {
+		return fmt.Errorf("%w: ice without candidate", ErrBadSignal)
+	}
+	p.mu.Lock()
+	cur := p.link
+	if cur == nil || sp.Gen > cur.gen {
+		// The offer for this transport has not arrived yet (or its link is not installed).
+		if len(p.earlyICE) < maxEarlyICE && len(p.earlyICE[sp.Gen]) < maxEarlyICE {
+			p.earlyICE[sp.Gen] = append(p.earlyICE[sp.Gen], *sp.Candidate)
+		}
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.Unlock()
+	if sp.Gen != cur.gen {
+		return nil // stale
+	}
+	if err := cur.addCandidate(*sp.Candidate); err != nil {
+		return fmt.Errorf("candidate from %s: %w", p.id, err)
+	}
+	return nil
+}
+
+// handleRestart: the peer lost the transport we offered and asks for a new one.
+func (p *peerState) handleRestart(sp sigPayload) error {
+	p.mu.Lock()
+	cur := p.link
+	skip := p.closed || p.rejected || (cur != nil && cur.gen > sp.Gen)
+	p.mu.Unlock()
+	if skip {
+		return nil
+	}
+	p.n.goTracked(func() { p.n.connect(p) })
+	return nil
+}

@@ -1,0 +1,241 @@
+package peer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Node is this process's member of a room: it keeps one sealed, reliable session per peer, each
+// running over a transport (a pion PeerConnection with one DataChannel) that may be replaced.
+// All methods are safe for concurrent use.
+type Node struct {
+	opts     Options
+	log      *slog.Logger
+	stack    *pionStack
+	instance uint64
+	events   *eventQueue
+	sig      *signalQueue
+
+	ctx    context.Context // cancelled by Close; only for the Node's own goroutines
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool
+	selfID  string
+	ice     []ICEServer
+	peers   map[string]*peerState
+	lastGen uint64
+}
+
+// PeerInfo describes one peer the Node knows.
+type PeerInfo struct {
+	ID            string
+	Connected     bool
+	SAS           string
+	Address       string
+	Path          string
+	CandidateType string
+	Unacked       int // messages sent but not yet acknowledged
+}
+
+// New creates a Node and opens its ICE UDP socket. It does not contact anyone until Joined.
+func New(opts *Options) (*Node, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	stack, err := newPionStack(&o)
+	if err != nil {
+		return nil, fmt.Errorf("peer: %w", err)
+	}
+	var ib [8]byte
+	if _, err := rand.Read(ib[:]); err != nil {
+		stack.close()
+		return nil, fmt.Errorf("peer: instance id: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		opts: o, log: o.Logger, stack: stack,
+		instance: binary.BigEndian.Uint64(ib[:]) | 1,
+		events:   newEventQueue(defaultEventLimit),
+		ctx:      ctx, cancel: cancel,
+		ice:   o.ICEServers,
+		peers: map[string]*peerState{},
+	}
+	n.sig = newSignalQueue(n)
+	n.wg.Add(2)
+	go func() { defer n.wg.Done(); n.events.run() }()
+	go func() { defer n.wg.Done(); n.sig.run(ctx) }()
+	return n, nil
+}
+
+// Events returns the channel of events. It is closed by Close. Events are queued without bound
+// (up to a very large limit) so pion callbacks never block; read it continuously.
+func (n *Node) Events() <-chan Event { return n.events.out }
+
+func (n *Node) emit(e Event) { n.events.push(e) }
+
+// Joined is called when the signaling client has joined (or re-joined) the room as selfID;
+// peers are the members already there. The newer member offers to every listed peer it has no
+// live session with. ice, if non-nil, replaces the ICE servers for new PeerConnections.
+func (n *Node) Joined(ctx context.Context, selfID string, peers []string, ice []ICEServer) {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	n.selfID = selfID
+	if ice != nil {
+		n.ice = ice
+	}
+	var offer []*peerState
+	for _, id := range peers {
+		if id == selfID {
+			continue
+		}
+		p := n.peerLocked(id)
+		p.left = false
+		if p.link == nil || p.link.isDead() {
+			offer = append(offer, p)
+		}
+	}
+	n.mu.Unlock()
+	for _, p := range offer {
+		n.connect(p)
+	}
+}
+
+// PeerJoined records that id joined the room (it will offer to us).
+func (n *Node) PeerJoined(id string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.closed {
+		n.peerLocked(id).left = false
+	}
+}
+
+// PeerLeft records that signaling says id left. It is informational: a live DataChannel is not
+// torn down, but a dead one is no longer renegotiated.
+func (n *Node) PeerLeft(id string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if p := n.peers[id]; p != nil {
+		p.left = true
+	}
+}
+
+// Send queues one application message for peer, sealed, reliable and ordered, and returns once
+// it is queued (it blocks, honouring ctx, while the transport's send buffer is full). A message
+// sent while the peer's transport recovers is delivered once it is back.
+func (n *Node) Send(ctx context.Context, peer, kind string, body []byte) error {
+	if len(kind) > maxKindLen {
+		return fmt.Errorf("%w: kind longer than %d bytes", ErrMessageTooBig, maxKindLen)
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return ErrClosed
+	}
+	p := n.peers[peer]
+	n.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("send to %q: %w", peer, ErrUnknownPeer)
+	}
+	return p.send(ctx, kind, body)
+}
+
+// WaitAcked blocks until everything sent to peer so far is acknowledged by it, or ctx ends.
+func (n *Node) WaitAcked(ctx context.Context, peer string) error {
+	n.mu.Lock()
+	p := n.peers[peer]
+	n.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("wait acked %q: %w", peer, ErrUnknownPeer)
+	}
+	return p.waitAcked(ctx)
+}
+
+// Peers lists the known peers, sorted by id.
+func (n *Node) Peers() []PeerInfo {
+	n.mu.Lock()
+	ps := make([]*peerState, 0, len(n.peers))
+	for _, p := range n.peers {
+		ps = append(ps, p)
+	}
+	n.mu.Unlock()
+	out := make([]PeerInfo, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Close closes every PeerConnection and the UDP socket, waits for the Node's goroutines and then
+// closes Events. Unacknowledged messages are dropped.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	var links []*link
+	for _, p := range n.peers {
+		p.mu.Lock()
+		if p.link != nil {
+			links = append(links, p.link)
+		}
+		p.closed = true
+		p.mu.Unlock()
+		p.wake()
+	}
+	n.mu.Unlock()
+	n.cancel()
+	for _, l := range links {
+		l.close(nil)
+	}
+	close(n.events.done)
+	n.wg.Wait()
+	n.stack.close()
+	return nil
+}
+
+// peerLocked returns the state for id, creating it. n.mu must be held.
+func (n *Node) peerLocked(id string) *peerState {
+	p := n.peers[id]
+	if p == nil {
+		p = newPeerState(n, id)
+		n.peers[id] = p
+	}
+	return p
+}
+
+// goTracked runs f in a goroutine that Close waits for. It returns false after Close.
+func (n *Node) goTracked(f func()) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return false
+	}
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); f() }()
+	return true
+}
+
+func (n *Node) iceServers() []ICEServer {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ice
+}
+
+// newGen returns a transport generation: increasing within a process and, being a timestamp,
+// larger after a restart than any generation the old process used.
+func newGen() uint64 { return uint64(time.Now().UnixNano()) }

@@ -1,0 +1,243 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestConnectSASAndIdentity(t *testing.T) {
+	t.Parallel()
+	const addrA, addrB = "0x1111111111111111111111111111111111111111", "0x2222222222222222222222222222222222222222"
+	tests := []struct {
+		name         string
+		modA, modB   func(*Options)
+		wantA, wantB string // addresses each side sees for the other
+	}{
+		{name: "anonymous"},
+		{
+			name: "identities proven",
+			modA: func(o *Options) { o.Identity, o.VerifyIdentity = fakeIdentity{addrA}, fakeVerify },
+			modB: func(o *Options) {
+				o.Identity, o.VerifyIdentity, o.ExpectAddress = fakeIdentity{addrB}, fakeVerify, addrA
+			},
+			wantA: addrB, wantB: addrA,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := ctxT(t, 20*time.Second)
+			r := newRelay(t)
+			a := newNode(t, r, "a", tc.modA)
+			b := newNode(t, r, "b", tc.modB)
+			r.join("a", a.n)
+			r.join("b", b.n)
+			ea, eb := waitConnected(t, ctx, a), waitConnected(t, ctx, b)
+			if ea.SAS == "" || ea.SAS != eb.SAS {
+				t.Fatalf("SAS differ: %q vs %q", ea.SAS, eb.SAS)
+			}
+			if ea.Peer != "b" || eb.Peer != "a" {
+				t.Fatalf("peers: %q %q", ea.Peer, eb.Peer)
+			}
+			if ea.Address != tc.wantA || eb.Address != tc.wantB {
+				t.Fatalf("addresses: a sees %q, b sees %q", ea.Address, eb.Address)
+			}
+			if ea.Path != "direct" || ea.CandidateType != "host" {
+				t.Fatalf("path %q candidate %q", ea.Path, ea.CandidateType)
+			}
+			if err := b.n.Send(ctx, "a", "chat", []byte("hi")); err != nil {
+				t.Fatal(err)
+			}
+			m := <-a.c.msgs
+			if m.Peer != "b" || m.Kind != "chat" || string(m.Body) != "hi" {
+				t.Fatalf("got %+v", m)
+			}
+			if err := b.n.WaitAcked(ctx, "a"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestExpectAddressMismatchAborts(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 20*time.Second)
+	r := newRelay(t)
+	a := newNode(t, r, "a", func(o *Options) {
+		o.Identity, o.VerifyIdentity = fakeIdentity{"0x1111111111111111111111111111111111111111"}, fakeVerify
+	})
+	b := newNode(t, r, "b", func(o *Options) {
+		o.VerifyIdentity, o.ExpectAddress = fakeVerify, "0x3333333333333333333333333333333333333333"
+	})
+	r.join("a", a.n)
+	r.join("b", b.n)
+	e := waitError(t, ctx, b)
+	if e.Code != CodeIdentityMismatch || !errors.Is(e.Err, ErrIdentityMismatch) {
+		t.Fatalf("got %s %v", e.Code, e.Err)
+	}
+	select {
+	case c := <-b.c.connected:
+		t.Fatalf("connected despite mismatch: %+v", c)
+	default:
+	}
+}
+
+// sendAll sends count numbered messages and checks the receiver gets each exactly once, in order.
+func exchange(t *testing.T, ctx context.Context, from, to *testNode, count, size int, during func(i int)) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		body := make([]byte, size)
+		for i := 0; i < count; i++ {
+			if during != nil {
+				during(i)
+			}
+			binary.BigEndian.PutUint64(body, uint64(i))
+			if err := from.n.Send(ctx, to.id, "chat", body); err != nil {
+				errc <- fmt.Errorf("send %d: %w", i, err)
+				return
+			}
+		}
+		errc <- from.n.WaitAcked(ctx, to.id)
+	}()
+	for i := 0; i < count; i++ {
+		select {
+		case m := <-to.c.msgs:
+			if got := binary.BigEndian.Uint64(m.Body); got != uint64(i) || m.Peer != from.id {
+				t.Fatalf("message %d: got #%d from %s", i, got, m.Peer)
+			}
+		case err := <-errc:
+			if err != nil {
+				t.Fatal(err)
+			}
+			errc <- nil
+		case <-ctx.Done():
+			t.Fatalf("received %d of %d: %v", i, count, ctx.Err())
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-to.c.msgs:
+		t.Fatalf("extra message %x", m.Body[:8])
+	default:
+	}
+}
+
+func TestTenThousandMessagesExactlyOnceInOrder(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 60*time.Second)
+	_, a, b := pair(t, ctx, nil, nil)
+	exchange(t, ctx, b, a, 10000, 64, nil)
+	exchange(t, ctx, a, b, 10000, 64, nil)
+}
+
+func TestThreeNodeMesh(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 30*time.Second)
+	r := newRelay(t)
+	nodes := []*testNode{newNode(t, r, "a", nil), newNode(t, r, "b", nil), newNode(t, r, "c", nil)}
+	for _, tn := range nodes {
+		r.join(tn.id, tn.n)
+	}
+	sas := map[string]string{}
+	for _, tn := range nodes {
+		for i := 0; i < 2; i++ {
+			e := waitConnected(t, ctx, tn)
+			key := tn.id + e.Peer
+			if tn.id > e.Peer {
+				key = e.Peer + tn.id
+			}
+			if s, ok := sas[key]; ok && s != e.SAS {
+				t.Fatalf("pair %s: SAS differ", key)
+			}
+			sas[key] = e.SAS
+		}
+	}
+	if len(sas) != 3 {
+		t.Fatalf("pairs %v", sas)
+	}
+	for _, from := range nodes {
+		for _, to := range nodes {
+			if from != to {
+				if err := from.n.Send(ctx, to.id, "chat", []byte(from.id+">"+to.id)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	for _, to := range nodes {
+		got := map[string]bool{}
+		for i := 0; i < 2; i++ {
+			m := <-to.c.msgs
+			if string(m.Body) != m.Peer+">"+to.id {
+				t.Fatalf("%s got %q from %s", to.id, m.Body, m.Peer)
+			}
+			got[m.Peer] = true
+		}
+		if len(got) != 2 {
+			t.Fatalf("%s got from %v", to.id, got)
+		}
+	}
+	if ps := nodes[0].n.Peers(); len(ps) != 2 || !ps[0].Connected || !ps[1].Connected {
+		t.Fatalf("peers %+v", ps)
+	}
+}
+
+func TestSignalingGoneKeepsDataChannel(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 30*time.Second)
+	r, a, b := pair(t, ctx, nil, nil)
+	r.setDown(true)
+	r.stop()
+	exchange(t, ctx, a, b, 500, 100, nil)
+	exchange(t, ctx, b, a, 500, 100, nil)
+}
+
+func TestOversizedSendRejected(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 20*time.Second)
+	_, a, _ := pair(t, ctx, nil, func(o *Options) { o.MaxMessageSize = 64 << 10 })
+	// b accepts at most 64 KiB: a must not send more, whatever its own limit.
+	if err := a.n.Send(ctx, "b", "bulk", make([]byte, 64<<10)); !errors.Is(err, ErrMessageTooBig) {
+		t.Fatalf("got %v", err)
+	}
+	if err := a.n.Send(ctx, "b", "bulk", make([]byte, 60<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.n.Send(ctx, "zz", "bulk", nil); !errors.Is(err, ErrUnknownPeer) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestTransportTornDownMidStream(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 60*time.Second)
+	fast := func(o *Options) {
+		withRestartWait(o, time.Second, [3]time.Duration{500 * time.Millisecond, time.Second, 100 * time.Millisecond})
+	}
+	_, a, b := pair(t, ctx, fast, fast)
+	for _, side := range []string{"offerer", "answerer"} {
+		victim := b // b offered
+		if side == "answerer" {
+			victim = a
+		}
+		other := map[*testNode]string{a: "b", b: "a"}[victim]
+		exchange(t, ctx, b, a, 3000, 200, func(i int) {
+			if i == 1000 && !victim.n.closeTransport(other) {
+				t.Errorf("%s: no transport to close", side)
+			}
+		})
+		// Both sides reconnect (PeerConnected again) and the stream went on.
+		if !bytes.Equal([]byte(waitConnected(t, ctx, a).Peer), []byte("b")) {
+			t.Fatal("a reconnected to someone else")
+		}
+		waitConnected(t, ctx, b)
+	}
+}

@@ -1,0 +1,317 @@
+package peer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/verytippers/vtpeer/pkg/seal"
+)
+
+// peerState is the sealed, reliable session with one peer id. It outlives links: sequence
+// numbers, the outbox of unacknowledged messages and the receive cursor survive a replaced
+// transport, which is how messages sent while a link recovers arrive exactly once, in order.
+type peerState struct {
+	n  *Node
+	id string
+
+	sendMu sync.Mutex // serializes Send and the resend on a new link, so frames go out in seq order
+
+	mu         sync.Mutex
+	link       *link
+	closed     bool
+	left       bool
+	rejected   bool
+	recovering bool
+	nextSeq    uint64 // last assigned
+	outbox     []outMsg
+	outBytes   int
+	remoteInst uint64
+	delivered  uint64 // last seq delivered from remoteInst
+	ackCh      chan struct{}
+	ackKick    chan struct{}
+	connected  bool
+	conn       PeerConnected
+	earlyICE   map[uint64][]webrtc.ICECandidateInit
+	readyCh    chan struct{} // closed and replaced when a link becomes ready
+}
+
+type outMsg struct {
+	seq  uint64
+	kind string
+	body []byte
+}
+
+func newPeerState(n *Node, id string) *peerState {
+	return &peerState{n: n, id: id, ackCh: make(chan struct{}), ackKick: make(chan struct{}, 1),
+		readyCh: make(chan struct{}), earlyICE: map[uint64][]webrtc.ICECandidateInit{}}
+}
+
+// wake releases WaitAcked callers. p.mu must not be held.
+func (p *peerState) wake() {
+	p.mu.Lock()
+	close(p.ackCh)
+	p.ackCh = make(chan struct{})
+	p.mu.Unlock()
+}
+
+func (p *peerState) reject() {
+	p.mu.Lock()
+	p.rejected = true
+	p.mu.Unlock()
+}
+
+func (p *peerState) info() PeerInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return PeerInfo{ID: p.id, Connected: p.connected, SAS: p.conn.SAS, Address: p.conn.Address,
+		Path: p.conn.Path, CandidateType: p.conn.CandidateType, Unacked: len(p.outbox)}
+}
+
+// baseSeq is the lowest sequence number we will (re)send on a new link.
+func (p *peerState) baseSeq() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.outbox) > 0 {
+		return p.outbox[0].seq
+	}
+	return p.nextSeq + 1
+}
+
+func (p *peerState) send(ctx context.Context, kind string, body []byte) error {
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	p.mu.Lock()
+	l := p.link
+	ready := l != nil && l.ready
+	p.mu.Unlock()
+	limit := p.n.opts.MaxMessageSize
+	if ready {
+		limit = l.maxFrame()
+		// Back pressure before taking a sequence number: a cancelled wait queues nothing.
+		if err := l.waitWritable(ctx); err != nil && ctx.Err() != nil {
+			return fmt.Errorf("send to %s: %w", p.id, err)
+		}
+	}
+	if size := seal.Overhead + dataHeaderLen + len(kind) + len(body); size > limit {
+		return fmt.Errorf("%w: %d byte frame, limit %d", ErrMessageTooBig, size, limit)
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	if p.outBytes+len(body) > p.n.opts.MaxOutboxBytes {
+		p.mu.Unlock()
+		return fmt.Errorf("send to %s: %w", p.id, ErrOutboxFull)
+	}
+	p.nextSeq++
+	m := outMsg{seq: p.nextSeq, kind: kind, body: append([]byte(nil), body...)}
+	p.outbox = append(p.outbox, m)
+	p.outBytes += len(body)
+	ready = p.link == l && l != nil && l.ready
+	p.mu.Unlock()
+	if ready {
+		if err := l.writeSealed(encodeData(m.seq, m.kind, m.body)); err != nil {
+			// Kept in the outbox: it is resent on the next link.
+			l.close(err)
+		}
+	}
+	return nil
+}
+
+func (p *peerState) waitAcked(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		empty, closed, ch := len(p.outbox) == 0, p.closed, p.ackCh
+		p.mu.Unlock()
+		if empty {
+			return nil
+		}
+		if closed {
+			return ErrClosed
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait acked %s: %w", p.id, ctx.Err())
+		}
+	}
+}
+
+// onStart records the peer's instance: a new instance starts its stream at base.
+func (p *peerState) onStart(instance, base uint64) {
+	p.mu.Lock()
+	if instance != p.remoteInst {
+		p.remoteInst = instance
+		p.delivered = base - 1
+	}
+	p.mu.Unlock()
+	p.kickAck()
+}
+
+func (p *peerState) onData(l *link, f appFrame) error {
+	p.mu.Lock()
+	switch {
+	case f.seq <= p.delivered: // resent after a transport change: already delivered
+	case f.seq == p.delivered+1:
+		p.delivered++
+		p.n.emit(Message{Peer: p.id, Kind: f.kind, Body: append([]byte(nil), f.body...)})
+	default:
+		want := p.delivered + 1
+		p.mu.Unlock()
+		return fmt.Errorf("%w: seq %d, want %d", ErrProtocol, f.seq, want)
+	}
+	p.mu.Unlock()
+	p.kickAck()
+	return nil
+}
+
+func (p *peerState) onAck(seq uint64) {
+	p.mu.Lock()
+	i := 0
+	for i < len(p.outbox) && p.outbox[i].seq <= seq {
+		p.outBytes -= len(p.outbox[i].body)
+		i++
+	}
+	if i > 0 {
+		p.outbox = append([]outMsg(nil), p.outbox[i:]...)
+		close(p.ackCh)
+		p.ackCh = make(chan struct{})
+	}
+	p.mu.Unlock()
+}
+
+func (p *peerState) kickAck() {
+	select {
+	case p.ackKick <- struct{}{}:
+	default:
+	}
+}
+
+// ackLoop sends cumulative acks for a ready link; bursts coalesce through the 1-slot kick channel.
+func (p *peerState) ackLoop(l *link) {
+	for {
+		select {
+		case <-p.ackKick:
+		case <-l.deadCh:
+			return
+		}
+		p.mu.Lock()
+		d := p.delivered
+		p.mu.Unlock()
+		if err := l.writeSealed(encodeAck(d)); err != nil {
+			l.close(err)
+			return
+		}
+	}
+}
+
+// onLinkReady runs when both start frames are exchanged: it resends the outbox and goes live.
+func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
+	p.sendMu.Lock()
+	p.mu.Lock()
+	if p.link != l || l.isDead() || p.closed {
+		p.mu.Unlock()
+		p.sendMu.Unlock()
+		return
+	}
+	pending := append([]outMsg(nil), p.outbox...)
+	l.mu.Lock()
+	l.ready = true
+	l.mu.Unlock()
+	p.connected, p.conn, p.recovering = true, ev, false
+	close(p.readyCh)
+	p.readyCh = make(chan struct{})
+	p.mu.Unlock()
+	p.n.emit(ev)
+	p.n.goTracked(func() { p.ackLoop(l) })
+	for _, m := range pending {
+		if err := l.waitWritable(p.n.ctx); err != nil {
+			break
+		}
+		if err := l.writeSealed(encodeData(m.seq, m.kind, m.body)); err != nil {
+			l.close(err)
+			break
+		}
+	}
+	p.sendMu.Unlock()
+}
+
+// onLinkDead runs once per link. Only the current link matters; a replaced one is ignored.
+func (p *peerState) onLinkDead(l *link, err error) {
+	p.mu.Lock()
+	if p.link != l {
+		p.mu.Unlock()
+		return
+	}
+	p.link = nil
+	was := p.connected
+	p.connected = false
+	stop := p.closed || p.rejected
+	nodeClosed := p.closed
+	left := p.left
+	start := !stop && !left && !p.recovering
+	if start {
+		p.recovering = true
+	}
+	p.mu.Unlock()
+	if stop {
+		if was && !nodeClosed {
+			p.n.emit(PeerLeft{Peer: p.id, Reason: "closed"})
+		}
+		return
+	}
+	if left {
+		if was {
+			p.n.emit(PeerLeft{Peer: p.id, Reason: "left"})
+		}
+		return
+	}
+	p.n.log.Debug("peer: transport lost, renegotiating", "peer", p.id, "err", err)
+	if start {
+		offerer := l.offerer
+		p.n.goTracked(func() { p.recover(offerer, l.gen) })
+	}
+}
+
+// recover renegotiates a new PeerConnection after a transport died: the side that offered the dead
+// link offers again; the other asks it to with a restart frame. It gives up after a few attempts.
+func (p *peerState) recover(offerer bool, deadGen uint64) {
+	const attempts = 5
+	wait := 2 * p.n.opts.knobs.restartWait
+	for i := 0; i < attempts; i++ {
+		p.mu.Lock()
+		ch := p.readyCh
+		done := p.closed || p.rejected || p.left || (p.link != nil && p.link.ready)
+		p.mu.Unlock()
+		if done {
+			break
+		}
+		if offerer {
+			p.n.connect(p)
+		} else {
+			p.n.sig.push(p.id, SignalRestart, sigPayload{Gen: deadGen})
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ch:
+			t.Stop()
+			return
+		case <-t.C:
+		case <-p.n.ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+	p.mu.Lock()
+	p.recovering = false
+	gaveUp := !p.closed && !p.connected
+	p.mu.Unlock()
+	if gaveUp {
+		p.n.emit(PeerLeft{Peer: p.id, Reason: "timeout"})
+	}
+}

@@ -1,0 +1,118 @@
+package peer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Signaling frame types this package sends and understands.
+const (
+	SignalOffer   = "offer"
+	SignalAnswer  = "answer"
+	SignalICE     = "ice"
+	SignalRestart = "restart" // the answerer asks the offerer to renegotiate a dead transport
+)
+
+// sigPayload is the data of every signaling frame. Gen identifies the transport (PeerConnection)
+// the frame belongs to, so that late candidates of a replaced transport are ignored.
+type sigPayload struct {
+	Gen       uint64                   `json:"gen"`
+	SDP       string                   `json:"sdp,omitempty"`
+	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+}
+
+type outSignal struct {
+	to, typ string
+	data    json.RawMessage
+}
+
+// signalQueue sends signaling frames in order from one goroutine, so pion callbacks never block
+// on the network.
+type signalQueue struct {
+	n    *Node
+	mu   sync.Mutex
+	q    []outSignal
+	kick chan struct{}
+}
+
+func newSignalQueue(n *Node) *signalQueue {
+	return &signalQueue{n: n, kick: make(chan struct{}, 1)}
+}
+
+func (s *signalQueue) push(to, typ string, p sigPayload) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.q = append(s.q, outSignal{to, typ, data})
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *signalQueue) run(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		batch := s.q
+		s.q = nil
+		s.mu.Unlock()
+		for _, m := range batch {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := s.n.opts.Signaler.Signal(cctx, m.to, m.typ, m.data)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				s.n.log.Debug("peer: signal failed", "to", m.to, "type", m.typ, "err", err)
+			}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-s.kick:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// HandleSignal processes one signaling frame relayed from peer `from`. Unknown types are ignored
+// (nil error) so that newer peers can add frame types.
+func (n *Node) HandleSignal(ctx context.Context, from, typ string, data json.RawMessage) error {
+	switch typ {
+	case SignalOffer, SignalAnswer, SignalICE, SignalRestart:
+	default:
+		return nil
+	}
+	var p sigPayload
+	if err := json.Unmarshal(data, &p); err != nil {
+		return fmt.Errorf("%w: %s from %s: %v", ErrBadSignal, typ, from, err)
+	}
+	if p.Gen == 0 {
+		return fmt.Errorf("%w: %s from %s: zero gen", ErrBadSignal, typ, from)
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return ErrClosed
+	}
+	ps := n.peerLocked(from)
+	n.mu.Unlock()
+	switch typ {
+	case SignalOffer:
+		return ps.handleOffer(p)
+	case SignalAnswer:
+		return ps.handleAnswer(p)
+	case SignalICE:
+		return ps.handleICE(p)
+	default:
+		return ps.handleRestart(p)
+	}
+}
