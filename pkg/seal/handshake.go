@@ -7,12 +7,13 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // Config configures one handshake.
 type Config struct {
 	// Room is the room name, bound into the transcript hash. Required,
-	// at most MaxRoomSize bytes.
+	// valid UTF-8, at most MaxRoomSize bytes.
 	Room string
 	// Role is this side's role: RoleOfferer or RoleAnswerer. Required.
 	Role Role
@@ -39,8 +40,8 @@ func (c *Config) validate() error {
 	switch {
 	case !c.Role.Valid():
 		return fmt.Errorf("%w: role %v", ErrConfig, c.Role)
-	case c.Room == "" || len(c.Room) > MaxRoomSize:
-		return fmt.Errorf("%w: room must be 1..%d bytes", ErrConfig, MaxRoomSize)
+	case c.Room == "" || len(c.Room) > MaxRoomSize || !utf8.ValidString(c.Room):
+		return fmt.Errorf("%w: room must be 1..%d bytes of UTF-8", ErrConfig, MaxRoomSize)
 	case c.NoChannelBinding && (len(c.LocalFingerprint) != 0 || len(c.RemoteFingerprint) != 0):
 		return fmt.Errorf("%w: fingerprints given with NoChannelBinding", ErrConfig)
 	case !c.NoChannelBinding && (len(c.LocalFingerprint) != FingerprintSize || len(c.RemoteFingerprint) != FingerprintSize):
@@ -214,6 +215,9 @@ func (h *Handshake) finish(offKey, offFP, ansKey, ansFP []byte) (*Session, error
 	if bytes.Equal(peerKey, h.pub) {
 		return nil, fmt.Errorf("%w: peer key equals ours", ErrBadKey)
 	}
+	if !canonicalKey(peerKey) {
+		return nil, fmt.Errorf("%w: non-canonical encoding", ErrBadKey)
+	}
 	pk, err := ecdh.X25519().NewPublicKey(peerKey)
 	if err != nil {
 		return nil, ErrBadKey
@@ -248,4 +252,25 @@ func (h *Handshake) fail(err error) error {
 	h.state = stateFailed
 	wipe(h.priv)
 	return err
+}
+
+// canonicalKey reports whether k is the canonical encoding of an X25519
+// u-coordinate: 32 bytes, little-endian, bit 255 clear and u < p = 2^255-19.
+// Honest implementations only produce canonical keys; rejecting the others
+// removes encodings that alias another key (or a low-order point) once the
+// top bit is masked.
+func canonicalKey(k []byte) bool {
+	if len(k) != KeySize || k[31]&0x80 != 0 {
+		return false
+	}
+	// u >= p iff bytes 1..30 are 0xff, byte 31 is 0x7f and byte 0 >= 0xed.
+	if k[31] != 0x7f || k[0] < 0xed {
+		return true
+	}
+	for _, b := range k[1:31] {
+		if b != 0xff {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package seal
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/sha256"
 	"testing"
 )
@@ -55,4 +56,21 @@ func mustPair(t testing.TB) (*Session, *Session) {
 		t.Fatal(err)
 	}
 	return so, sa
+}
+
+func x25519(t testing.TB, priv, pub []byte) []byte {
+	t.Helper()
+	sk, err := ecdh.X25519().NewPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := ecdh.X25519().NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sk.ECDH(pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

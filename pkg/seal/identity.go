@@ -3,7 +3,7 @@ package seal
 import (
 	"encoding/hex"
 	"fmt"
-	"strconv"
+
 	"strings"
 )
 
@@ -14,7 +14,7 @@ const IdentityPrefix = "vtpeer handshake v1\n"
 // EIP-191 personal_sign to prove it owns one side of a session:
 //
 //	vtpeer handshake v1
-//	room: "<room, Go-quoted>"
+//	room: "<room as a JSON string, see quoteRoom>"
 //	role: offerer|answerer
 //	transcript: <hex(TH), 64 lower-case digits>
 //	static-key: <hex, 64 digits>          (only when staticKey is set)
@@ -26,7 +26,7 @@ const IdentityPrefix = "vtpeer handshake v1\n"
 func IdentityMessage(room string, signer Role, th, staticKey []byte) string {
 	var b strings.Builder
 	b.WriteString(IdentityPrefix)
-	b.WriteString("room: " + strconv.Quote(room) + "\n")
+	b.WriteString("room: " + quoteRoom(room) + "\n")
 	b.WriteString("role: " + signer.String() + "\n")
 	b.WriteString("transcript: " + hex.EncodeToString(th) + "\n")
 	if len(staticKey) > 0 {
@@ -150,4 +150,40 @@ func (s *Session) VerifyIdentity(id Identity, recover RecoverFunc) (string, erro
 		return "", ErrIdentity
 	}
 	return addr, nil
+}
+
+// quoteRoom writes room as a JSON string the way ECMAScript's
+// JSON.stringify does: '"' and '\\' are backslash-escaped, U+0008, U+0009,
+// U+000A, U+000C and U+000D become \b \t \n \f \r, other code points below
+// U+0020 become \u00xx (lower-case hex), everything else is raw UTF-8.
+// Invalid UTF-8 bytes become U+FFFD (Config rejects such rooms).
+func quoteRoom(room string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range room {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\r':
+			b.WriteString(`\r`)
+		default:
+			if r < 0x20 {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			} else {
+				b.WriteRune(r) // utf8.RuneError for invalid bytes
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
