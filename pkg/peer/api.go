@@ -74,6 +74,7 @@ func newPionStack(o *Options) (*pionStack, error) {
 	}
 	if o.knobs.vnet != nil {
 		se.SetNet(o.knobs.vnet)
+		se.SetIPFilter(func(ip net.IP) bool { return !ip.IsLoopback() })
 	} else {
 		laddr := &net.UDPAddr{} // all interfaces
 		if o.knobs.loopbackOnly {
