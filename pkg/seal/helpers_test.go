@@ -74,3 +74,19 @@ func x25519(t testing.TB, priv, pub []byte) []byte {
 	}
 	return s
 }
+
+// ecdhPair does what two peers' X25519 costs: two key pairs, two ECDHs.
+func ecdhPair(a, b []byte) ([]byte, error) {
+	ka, err := ecdh.X25519().NewPrivateKey(a)
+	if err != nil {
+		return nil, err
+	}
+	kb, err := ecdh.X25519().NewPrivateKey(b)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := kb.ECDH(ka.PublicKey()); err != nil {
+		return nil, err
+	}
+	return ka.ECDH(kb.PublicKey())
+}
