@@ -174,12 +174,18 @@ func (c *conn) sendFrame(f Frame) {
 	c.send(b)
 }
 
+// closeHandshakeTimeout bounds how long the server waits for a client to
+// answer its close frame before it cuts the TCP connection.
+const closeHandshakeTimeout = time.Second
+
 // closeWith starts a close handshake with code in a goroutine the Server
 // waits for; the reader ends when it completes.
 func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 	c.s.wg.Add(1)
 	go func() {
 		defer c.s.wg.Done()
+		t := time.AfterFunc(closeHandshakeTimeout, func() { _ = c.ws.CloseNow() })
+		defer t.Stop()
 		_ = c.ws.Close(code, reason)
 	}()
 }

@@ -29,18 +29,18 @@ var (
 // Error codes carried in the "code" field of error frames. They are stable:
 // clients may switch on them. The "error" field beside them is for humans.
 const (
-	CodeRoomRequired       = "room_required"       // a frame other than join/leave has no room
-	CodeBadFrame           = "bad_frame"           // unparsable JSON, missing type, or a server-only type
-	CodeTooBig             = "too_big"             // frame above the size limit (the server closes with 1009)
-	CodeRateLimited        = "rate_limited"        // the per-connection token bucket is empty
-	CodeRoomFull           = "room_full"           // the room already has MaxMembers members
-	CodeTooManyRooms       = "too_many_rooms"      // the server already has MaxRooms rooms
-	CodeUnauthorized       = "unauthorized"        // token missing, invalid, expired, wrong audience or room
-	CodeNotJoined          = "not_joined"          // the sender is not a member of the frame's room
-	CodeUnknownPeer        = "unknown_peer"        // "to" names no member of the room
-	CodeBadRoom            = "bad_room"            // room name empty or longer than MaxRoomLen bytes
-	CodeBadPeerID          = "bad_peer_id"         // peerId is not 8–64 characters of [A-Za-z0-9_-]
-	CodePeerIDTaken        = "peer_id_taken"       // peerId is held by a live connection with another resume secret
+	CodeRoomRequired = "room_required"  // a frame other than join/leave has no room
+	CodeBadFrame     = "bad_frame"      // unparsable JSON, missing type, or a server-only type
+	CodeTooBig       = "too_big"        // frame above the size limit (the server closes with 1009)
+	CodeRateLimited  = "rate_limited"   // the per-connection token bucket is empty
+	CodeRoomFull     = "room_full"      // the room already has MaxMembers members
+	CodeTooManyRooms = "too_many_rooms" // the server already has MaxRooms rooms
+	CodeUnauthorized = "unauthorized"   // token missing, invalid, expired, wrong audience or room
+	CodeNotJoined    = "not_joined"     // the sender is not a member of the frame's room
+	CodeUnknownPeer  = "unknown_peer"   // "to" names no member of the room
+	CodeBadRoom      = "bad_room"       // room name empty or longer than MaxRoomLen bytes
+	CodeBadPeerID    = "bad_peer_id"    // peerId is not 8–64 characters of [A-Za-z0-9_-]
+	CodePeerIDTaken  = "peer_id_taken"  // peerId is held by a live connection with another resume secret
 )
 
 // WebSocket close codes used by the server. The standard ones are the

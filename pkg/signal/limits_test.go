@@ -1,0 +1,156 @@
+package signal
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+func TestTooBig(t *testing.T) {
+	t.Parallel()
+	_, url := testServer(t, &ServerOptions{MaxFrame: 1024})
+	big, other := dialRaw(t, url, nil), dialRaw(t, url, nil)
+	big.join("r")
+	other.join("r")
+	big.expect(TypePeerJoined, "")
+	big.send(`{"type":"offer","room":"r","data":"` + strings.Repeat("x", 2048) + `"}`)
+	if code := big.expectClose(); code != CloseTooBig {
+		t.Fatalf("close code %d, want %d", code, CloseTooBig)
+	}
+	other.expect(TypePeerLeft, "")
+	// the server is still up for everyone else.
+	late := dialRaw(t, url, nil)
+	late.join("r")
+	other.expect(TypePeerJoined, "")
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	_, url := testServer(t, &ServerOptions{Rate: 0.001, Burst: 2, MaxViolations: 3})
+	c := dialRaw(t, url, nil)
+	c.join("r")                                    // token 1
+	c.send(`{"type":"offer","room":"r","data":1}`) // token 2 (nobody to relay to)
+	c.send(`{"type":"offer","room":"r","data":1}`)
+	c.expect(TypeError, CodeRateLimited)
+	c.send(`{"type":"offer","room":"r","data":1}`)
+	c.expect(TypeError, CodeRateLimited)
+	c.send(`{"type":"offer","room":"r","data":1}`)
+	if code := c.expectClose(); code != ClosePolicyViolation {
+		t.Fatalf("close code %d, want %d", code, ClosePolicyViolation)
+	}
+}
+
+func TestMaxConnsPerIP(t *testing.T) {
+	t.Parallel()
+	_, url := testServer(t, &ServerOptions{MaxConnsPerIP: 2})
+	a := dialRaw(t, url, nil)
+	dialRaw(t, url, nil)
+	_, resp, err := websocket.Dial(testCtx(t), url, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third connection: err %v resp %v, want 429", err, resp)
+	}
+	// a slot frees when a connection ends.
+	a.join("r")
+	_ = a.ws.Close(websocket.StatusNormalClosure, "")
+	for i := 0; ; i++ {
+		ws, _, err := websocket.Dial(testCtx(t), url, nil)
+		if err == nil {
+			_ = ws.CloseNow()
+			break
+		}
+		if testCtx(t).Err() != nil || i > 1000 {
+			t.Fatalf("slot never freed: %v", err)
+		}
+		time.Sleep(2 * time.Millisecond) // polling a server-side release with no event to wait on
+	}
+}
+
+func TestRoomLimits(t *testing.T) {
+	t.Parallel()
+	_, url := testServer(t, &ServerOptions{MaxMembers: 2, MaxRooms: 1})
+	a, b, c := dialRaw(t, url, nil), dialRaw(t, url, nil), dialRaw(t, url, nil)
+	a.join("r")
+	b.join("r")
+	c.send(`{"type":"join","room":"r"}`)
+	c.expect(TypeError, CodeRoomFull)
+	c.send(`{"type":"join","room":"other"}`)
+	c.expect(TypeError, CodeTooManyRooms)
+}
+
+func TestPongTimeout(t *testing.T) {
+	t.Parallel()
+	_, url := testServer(t, &ServerOptions{PingInterval: 20 * time.Millisecond, PongTimeout: 50 * time.Millisecond})
+	deaf, alive := dialRaw(t, url, nil), dialRaw(t, url, nil)
+	alive.join("r")
+	deaf.join("r")
+	alive.expect(TypePeerJoined, "")
+	// deaf never reads again, so it never answers pings: the server drops it.
+	alive.expect(TypePeerLeft, "") // alive keeps reading, so it answers pings and stays.
+	alive.send(`{"type":"offer","room":"r","data":1}`)
+	alive.expectSilence(150 * time.Millisecond)
+}
+
+// TestSlowReader checks that a client that stops reading is dropped and
+// does not hold up the others.
+func TestSlowReader(t *testing.T) {
+	t.Parallel()
+	_, url := testServer(t, &ServerOptions{Rate: 1e6, Burst: 1e6, SendQueue: 4, WriteTimeout: 200 * time.Millisecond})
+	sender, slow, fast := dialRaw(t, url, nil), dialRaw(t, url, nil), dialRaw(t, url, nil)
+	sender.join("r")
+	slow.join("r")
+	fast.join("r")
+	sender.expect(TypePeerJoined, "")
+	sender.expect(TypePeerJoined, "")
+	slow.expect(TypePeerJoined, "")
+	frame := `{"type":"offer","room":"r","data":"` + strings.Repeat("x", 60000) + `"}`
+	for i := 0; ; i++ {
+		sender.send(frame)
+		if _, f := fast.recv(); f.Type == TypePeerLeft {
+			break // slow was dropped
+		}
+		if i > 2000 {
+			t.Fatal("slow reader never dropped")
+		}
+	}
+	sender.send(`{"type":"ice","room":"r","data":1}`)
+	for { // offers sent before the drop may still be on their way
+		if _, f := fast.recv(); f.Type == "ice" {
+			break
+		} else if f.Type != "offer" {
+			t.Fatalf("fast got %q", f.Type)
+		}
+	}
+}
+
+func TestOrigin(t *testing.T) {
+	t.Parallel()
+	_, url := testServer(t, &ServerOptions{AllowOrigins: []string{"app.example.com"}})
+	for _, tc := range []struct {
+		origin string
+		ok     bool
+	}{
+		{"", true},
+		{"https://app.example.com", true},
+		{"https://evil.example.com", false},
+	} {
+		t.Run(tc.origin, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{}
+			if tc.origin != "" {
+				h.Set("Origin", tc.origin)
+			}
+			ws, resp, err := websocket.Dial(testCtx(t), url, &websocket.DialOptions{HTTPHeader: h})
+			if tc.ok != (err == nil) {
+				t.Fatalf("origin %q: err %v, want ok=%v", tc.origin, err, tc.ok)
+			}
+			if err == nil {
+				_ = ws.CloseNow()
+			} else if resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("status %d, want 403", resp.StatusCode)
+			}
+		})
+	}
+}
