@@ -78,6 +78,10 @@ type ForwarderOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// RequestTimeout bounds one POST (0 = DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// OnAttempt, if set, is called from Run after each attempt's outcome is
+	// on disk, with the new state (ForwardQueued when it will be retried)
+	// and the error text ("" on success). It must not block for long.
+	OnAttempt func(messageHash common.Hash, state, lastError string)
 }
 
 func (o *ForwarderOptions) validate() error {
@@ -104,7 +108,8 @@ func (o *ForwarderOptions) validate() error {
 // Delivery is at least once: if the process dies between the orchestrator's
 // 2xx and the store update, the tip is posted again after the restart; the
 // orchestrator must treat messageHash as idempotent (TipRouter's nonce makes
-// a second submission fail on chain).
+// a second submission fail on chain). The same holds for a POST in flight when
+// Run's ctx ends: it is abandoned and the tip stays queued.
 type Forwarder struct {
 	store   *Store
 	url     string
@@ -113,6 +118,7 @@ type Forwarder struct {
 	minB    time.Duration
 	maxB    time.Duration
 	reqTO   time.Duration
+	onAtt   func(common.Hash, string, string)
 	wake    chan struct{}
 	running atomic.Bool
 }
@@ -135,7 +141,7 @@ func NewForwarder(store *Store, rawURL string, opts *ForwarderOptions) (*Forward
 	}
 	f := &Forwarder{
 		store: store, url: rawURL, client: o.HTTPClient, log: o.Logger,
-		minB: o.MinBackoff, maxB: o.MaxBackoff, reqTO: o.RequestTimeout,
+		minB: o.MinBackoff, maxB: o.MaxBackoff, reqTO: o.RequestTimeout, onAtt: o.OnAttempt,
 		wake: make(chan struct{}, 1),
 	}
 	if f.client == nil {
@@ -248,12 +254,15 @@ func (f *Forwarder) sendDue(ctx context.Context) (time.Time, error) {
 			}
 			continue
 		}
-		e = f.attempt(ctx, h, e)
-		if ctx.Err() != nil {
-			return time.Time{}, nil // do not count an attempt cut short by shutdown
+		e, ok := f.attempt(ctx, h, e)
+		if !ok {
+			return time.Time{}, nil // cut short by shutdown: stays queued, not counted
 		}
 		if err := f.store.setOutbox(h, e); err != nil {
 			return time.Time{}, err
+		}
+		if f.onAtt != nil {
+			f.onAtt(h, e.State, e.LastError)
 		}
 		if e.State == ForwardQueued && (next.IsZero() || e.NextAt.Before(next)) {
 			next = e.NextAt
@@ -262,10 +271,14 @@ func (f *Forwarder) sendDue(ctx context.Context) (time.Time, error) {
 	return next, nil
 }
 
-// attempt posts one entry and returns it updated.
-func (f *Forwarder) attempt(ctx context.Context, h common.Hash, e outboxEntry) outboxEntry {
+// attempt posts one entry and returns it updated; ok is false when ctx
+// ended before the orchestrator answered.
+func (f *Forwarder) attempt(ctx context.Context, h common.Hash, e outboxEntry) (_ outboxEntry, ok bool) {
 	e.Attempts++
 	status, err := f.post(ctx, e.Body)
+	if err != nil && ctx.Err() != nil {
+		return e, false
+	}
 	log := f.log.With("messageHash", h.Hex(), "attempt", e.Attempts)
 	switch {
 	case err == nil && status >= 200 && status < 300:
@@ -283,7 +296,7 @@ func (f *Forwarder) attempt(ctx context.Context, h common.Hash, e outboxEntry) o
 		e.NextAt = time.Now().Add(f.backoff(e.Attempts))
 		log.Warn("forward failed, will retry", "err", e.LastError, "retryAt", e.NextAt)
 	}
-	return e
+	return e, true
 }
 
 func (f *Forwarder) backoff(attempts int) time.Duration {

@@ -245,8 +245,10 @@ func writeFile0600(path string, b []byte) error {
 	return os.Rename(tmp, path)
 }
 
+// zeroKey overwrites the private scalar, as go-ethereum's keystore does.
 func zeroKey(k *ecdsa.PrivateKey) {
+	//lint:ignore SA1019 D is the only handle on the scalar go-ethereum gives us; zeroing it is the point.
 	if k != nil && k.D != nil {
-		clear(k.D.Bits())
+		clear(k.D.Bits()) //lint:ignore SA1019 see above
 	}
 }

@@ -44,11 +44,8 @@ func (k *KeySigner) SignHash(hash []byte) ([]byte, error) {
 
 // Close zeroes the private key. The KeySigner cannot sign afterwards.
 func (k *KeySigner) Close() error {
-	if k.key != nil && k.key.D != nil {
-		b := k.key.D.Bits()
-		clear(b)
-		k.key = nil
-	}
+	zeroKey(k.key)
+	k.key = nil
 	return nil
 }
 
