@@ -57,6 +57,7 @@ func (l *link) ensureHandshake() (first []byte, err error) {
 }
 
 func (l *link) onOpen() {
+	l.n.log.Debug("peer: datachannel open", "peer", l.p.id, "gen", l.gen)
 	first, err := l.ensureHandshake()
 	if err != nil {
 		l.fail(CodeHandshake, fmt.Errorf("seal handshake: %w", err))
@@ -211,6 +212,7 @@ func (l *link) onStart(sess *seal.Session, f appFrame) {
 		l.fail(CodeIdentityMismatch, fmt.Errorf("%w: peer %s proved %s, want %s", ErrIdentityMismatch, l.p.id, got, want))
 		return
 	}
+	l.n.log.Debug("peer: session ready", "peer", l.p.id, "gen", l.gen)
 	l.p.onStart(f.instance, f.base)
 	path, ctype := l.path()
 	l.n.goTracked(func() {

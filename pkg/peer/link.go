@@ -51,7 +51,6 @@ type link struct {
 	startSeen  bool
 	ready      bool // set by peerState under p.mu as well
 	restartTmr *time.Timer
-	openedAt   time.Time
 
 	sendMu sync.Mutex // orders Seal + Send
 }
@@ -217,6 +216,7 @@ func (l *link) answer(sdp string) error {
 // gives the restart restartWait to recover before tearing the link down (the peer then
 // renegotiates a new PeerConnection).
 func (l *link) onICEState(s webrtc.ICEConnectionState) {
+	l.n.log.Debug("peer: ice state", "peer", l.p.id, "gen", l.gen, "state", s.String())
 	if l.isDead() {
 		return
 	}
