@@ -1,16 +1,133 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 )
 
-// newAccountCmd is a placeholder until the command lands.
-func newAccountCmd(_ *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "account",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("account: not implemented yet") },
+// newAccountCmd builds `vtpeer account new | import | list`.
+func newAccountCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "account",
+		Short: "Manage the keystore accounts that sign tips",
+		Long: `Accounts live in a go-ethereum V3 keystore (--keystore, default
+$VTPEER_HOME/keystore). Passwords come from --password-file, VTPEER_PASSWORD,
+or a no-echo prompt on a terminal. Key files are 0600 in a 0700 directory.`,
 	}
+	cmd.AddCommand(newAccountNewCmd(g), newAccountImportCmd(g), newAccountListCmd(g))
+	return cmd
+}
+
+func newAccountNewCmd(g *globals) *cobra.Command {
+	var light bool
+	cmd := &cobra.Command{
+		Use:   "new",
+		Short: "Create an account and print its address",
+		Args:  cobra.NoArgs,
+	}
+	af := bindAccountFlags(cmd, g, false)
+	cmd.Flags().BoolVar(&light, "light-kdf", false, "light scrypt (fast, weak: tests and demos only)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ks, err := af.open(light)
+		if err != nil {
+			return err
+		}
+		pw, err := af.password(cmd, "Password for the new account: ")
+		if err != nil {
+			return err
+		}
+		addr, err := ks.New(pw)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), addr.Hex())
+		return nil
+	}
+	return cmd
+}
+
+func newAccountImportCmd(g *globals) *cobra.Command {
+	var light bool
+	var newPasswordFile string
+	cmd := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Import a V3 keystore JSON or a hex private key file",
+		Long: `Import FILE: a V3 keystore JSON from any wallet (decrypted with the password,
+and re-encrypted with the same one unless --new-password-file is given) or a
+file holding a hex private key (encrypted with the password).`,
+		Args: cobra.ExactArgs(1),
+	}
+	af := bindAccountFlags(cmd, g, false)
+	cmd.Flags().BoolVar(&light, "light-kdf", false, "light scrypt (fast, weak: tests and demos only)")
+	cmd.Flags().StringVar(&newPasswordFile, "new-password-file", "", "file with the password to re-encrypt an imported keystore JSON with")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		b, err := os.ReadFile(args[0])
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		defer clear(b)
+		ks, err := af.open(light)
+		if err != nil {
+			return err
+		}
+		pw, err := af.password(cmd, "Password: ")
+		if err != nil {
+			return err
+		}
+		isJSON := bytes.HasPrefix(bytes.TrimSpace(b), []byte("{"))
+		var newPw string
+		if newPasswordFile != "" {
+			if !isJSON {
+				return usageError(errors.New("--new-password-file applies to keystore JSON only"))
+			}
+			if newPw, err = readPassword(g, cmd, newPasswordFile, ""); err != nil {
+				return err
+			}
+		}
+		var addr fmt.Stringer
+		if isJSON {
+			a, err := ks.ImportJSON(b, pw, newPw)
+			if err != nil {
+				return err
+			}
+			addr = a
+		} else {
+			a, err := ks.ImportKey(string(b), pw)
+			if err != nil {
+				return err
+			}
+			addr = a
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), addr.String())
+		return nil
+	}
+	return cmd
+}
+
+func newAccountListCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the keystore's accounts",
+		Args:  cobra.NoArgs,
+	}
+	af := bindAccountFlags(cmd, g, false)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ks, err := af.open(false)
+		if err != nil {
+			return err
+		}
+		accs, err := ks.List()
+		if err != nil {
+			return err
+		}
+		for _, a := range accs {
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", a.Address.Hex(), a.Path)
+		}
+		return nil
+	}
+	return cmd
 }
