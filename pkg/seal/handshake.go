@@ -77,7 +77,7 @@ const (
 type Handshake struct {
 	cfg   Config
 	state hsState
-	priv  []byte // 32-byte X25519 scalar; zeroed once finished or failed
+	sk    *ecdh.PrivateKey // ephemeral key; dropped once finished or failed
 	pub   []byte
 	// answerer only: the offerer's hello, kept until its reveal.
 	commit []byte
@@ -96,16 +96,17 @@ func NewHandshake(cfg Config) (*Handshake, error) {
 	cfg.LocalFingerprint = bytes.Clone(cfg.LocalFingerprint)
 	cfg.RemoteFingerprint = bytes.Clone(cfg.RemoteFingerprint)
 	cfg.Rand = nil
-	h := &Handshake{cfg: cfg, priv: make([]byte, 32)}
-	if _, err := io.ReadFull(r, h.priv); err != nil {
+	h := &Handshake{cfg: cfg}
+	scalar := make([]byte, 32)
+	defer wipe(scalar)
+	if _, err := io.ReadFull(r, scalar); err != nil {
 		return nil, fmt.Errorf("read ephemeral key: %w", err)
 	}
-	k, err := ecdh.X25519().NewPrivateKey(h.priv)
-	if err != nil {
-		wipe(h.priv)
+	var err error
+	if h.sk, err = ecdh.X25519().NewPrivateKey(scalar); err != nil {
 		return nil, fmt.Errorf("ephemeral key: %w", err)
 	}
-	h.pub = k.PublicKey().Bytes()
+	h.pub = h.sk.PublicKey().Bytes()
 	return h, nil
 }
 
@@ -137,7 +138,7 @@ func (h *Handshake) Start() ([]byte, error) {
 // Handle processes one handshake message from the peer. It returns the
 // message to send back (nil if none) and, once the handshake is complete,
 // the Session. Send reply (if any) before any sealed frame. Any error is
-// final: the handshake zeroes its key and refuses further calls with
+// final: the handshake drops its key and refuses further calls with
 // ErrState.
 func (h *Handshake) Handle(msg []byte) (reply []byte, s *Session, err error) {
 	switch h.state {
@@ -205,8 +206,8 @@ func (h *Handshake) checkHello(hello Hello) error {
 	return nil
 }
 
-// finish computes the shared secret, TH and the session keys, then zeroes
-// the private key and the secret.
+// finish computes the shared secret, TH and the session keys, drops the
+// private key and zeroes the secret.
 func (h *Handshake) finish(offKey, offFP, ansKey, ansFP []byte) (*Session, error) {
 	peerKey := ansKey
 	if h.cfg.Role == RoleAnswerer {
@@ -222,11 +223,8 @@ func (h *Handshake) finish(offKey, offFP, ansKey, ansFP []byte) (*Session, error
 	if err != nil {
 		return nil, ErrBadKey
 	}
-	sk, err := ecdh.X25519().NewPrivateKey(h.priv)
-	if err != nil {
-		return nil, fmt.Errorf("ephemeral key: %w", err)
-	}
-	wipe(h.priv)
+	sk := h.sk
+	h.sk = nil
 	shared, err := sk.ECDH(pk) // fails on an all-zero result: low-order key
 	if err != nil {
 		return nil, ErrBadKey
@@ -247,10 +245,10 @@ func (h *Handshake) finish(offKey, offFP, ansKey, ansFP []byte) (*Session, error
 	return s, nil
 }
 
-// fail marks the handshake failed, zeroes the key and returns err.
+// fail marks the handshake failed, drops the key and returns err.
 func (h *Handshake) fail(err error) error {
 	h.state = stateFailed
-	wipe(h.priv)
+	h.sk = nil
 	return err
 }
 

@@ -50,6 +50,17 @@ type direction struct {
 	seq    uint64      // next sequence number
 	bytes  uint64      // plaintext bytes sealed (send only)
 	failed bool        // recv: a frame failed to open
+	// scratch space (guarded by mu) so that Seal and Open do not allocate
+	// the header and nonce on every call.
+	hdr   [HeaderSize]byte
+	nonce [12]byte
+}
+
+// setSeq fills d.hdr and d.nonce for sequence number seq.
+func (d *direction) setSeq(seq uint64) {
+	d.hdr[0] = FrameVersion
+	binary.BigEndian.PutUint64(d.hdr[1:], seq)
+	binary.BigEndian.PutUint64(d.nonce[4:], seq)
 }
 
 func newSession(role Role, room string, th []byte, k keys) (*Session, error) {
@@ -98,13 +109,6 @@ func (s *Session) SAS() string { return s.sas }
 // (the Overhead constant): a frame of a plaintext of n bytes is n+25 bytes.
 func (s *Session) Overhead() int { return Overhead }
 
-func header(seq uint64) (hdr [HeaderSize]byte, nonce [12]byte) {
-	hdr[0] = FrameVersion
-	binary.BigEndian.PutUint64(hdr[1:], seq)
-	binary.BigEndian.PutUint64(nonce[4:], seq)
-	return hdr, nonce
-}
-
 // Seal encrypts plaintext into the next frame of this direction:
 // version(1) | seq(8, big-endian) | AES-256-GCM(ciphertext || tag), with
 // nonce = 4 zero bytes || seq and AAD = the 9-byte header.
@@ -118,10 +122,10 @@ func (s *Session) Seal(plaintext []byte) ([]byte, error) {
 	if d.seq >= MaxFrames || uint64(len(plaintext)) > MaxBytes-d.bytes {
 		return nil, ErrExhausted
 	}
-	hdr, nonce := header(d.seq)
+	d.setSeq(d.seq)
 	out := make([]byte, HeaderSize, HeaderSize+len(plaintext)+TagSize)
-	copy(out, hdr[:])
-	out = d.aead.Seal(out, nonce[:], plaintext, hdr[:])
+	copy(out, d.hdr[:])
+	out = d.aead.Seal(out, d.nonce[:], plaintext, d.hdr[:])
 	d.seq++
 	d.bytes += uint64(len(plaintext))
 	return out, nil
@@ -146,8 +150,8 @@ func (s *Session) Open(frame []byte) ([]byte, error) {
 		d.failed = true
 		return nil, ErrAuth
 	}
-	hdr, nonce := header(d.seq)
-	pt, err := d.aead.Open(nil, nonce[:], frame[HeaderSize:], hdr[:])
+	d.setSeq(d.seq)
+	pt, err := d.aead.Open(nil, d.nonce[:], frame[HeaderSize:], d.hdr[:])
 	if err != nil {
 		d.failed = true
 		return nil, ErrAuth
