@@ -53,6 +53,7 @@ type relay struct {
 	nodes  map[string]*Node
 	q      map[string][]relayFrame
 	kick   map[string]chan struct{}
+	stops  map[string]chan struct{}
 	isDown bool
 	wg     sync.WaitGroup
 	done   chan struct{}
@@ -66,7 +67,7 @@ type relayFrame struct {
 var errRelayDown = errors.New("relay down")
 
 func newRelay(t testing.TB) *relay {
-	r := &relay{t: t, nodes: map[string]*Node{}, q: map[string][]relayFrame{}, kick: map[string]chan struct{}{}, done: make(chan struct{})}
+	r := &relay{t: t, nodes: map[string]*Node{}, q: map[string][]relayFrame{}, kick: map[string]chan struct{}{}, stops: map[string]chan struct{}{}, done: make(chan struct{})}
 	t.Cleanup(r.stop)
 	return r
 }
@@ -113,6 +114,8 @@ func (r *relay) send(from, to, typ string, data json.RawMessage) error {
 func (r *relay) signaler(id string) Signaler {
 	r.mu.Lock()
 	r.kick[id] = make(chan struct{}, 1)
+	r.stops[id] = make(chan struct{})
+	r.q[id] = nil
 	r.mu.Unlock()
 	return relaySignaler{r, id}
 }
@@ -125,21 +128,37 @@ func (r *relay) join(id string, n *Node) {
 		others = append(others, o)
 	}
 	r.nodes[id] = n
-	k := r.kick[id]
+	k, stop := r.kick[id], r.stops[id]
 	nodes := make([]*Node, 0, len(others))
 	for _, o := range others {
 		nodes = append(nodes, r.nodes[o])
 	}
 	r.mu.Unlock()
 	r.wg.Add(1)
-	go r.pump(id, n, k)
+	go r.pump(id, n, k, stop)
 	for _, o := range nodes {
 		o.PeerJoined(id)
 	}
 	n.Joined(context.Background(), id, others, nil)
 }
 
-func (r *relay) pump(id string, n *Node, k chan struct{}) {
+// leave detaches id (its process quit) and tells the others, like the server's peer-left.
+func (r *relay) leave(id string) {
+	r.mu.Lock()
+	close(r.stops[id])
+	delete(r.nodes, id)
+	delete(r.kick, id)
+	var others []*Node
+	for _, n := range r.nodes {
+		others = append(others, n)
+	}
+	r.mu.Unlock()
+	for _, n := range others {
+		n.PeerLeft(id)
+	}
+}
+
+func (r *relay) pump(id string, n *Node, k, stop chan struct{}) {
 	defer r.wg.Done()
 	for {
 		r.mu.Lock()
@@ -156,6 +175,8 @@ func (r *relay) pump(id string, n *Node, k chan struct{}) {
 		}
 		select {
 		case <-k:
+		case <-stop:
+			return
 		case <-r.done:
 			return
 		}

@@ -241,3 +241,38 @@ func TestTransportTornDownMidStream(t *testing.T) {
 		waitConnected(t, ctx, b)
 	}
 }
+
+// TestPeerProcessRestart: b quits and a new process joins under the same peer id. Messages a sent
+// that b never acknowledged are delivered to the new b; the new b's numbering starts afresh.
+func TestPeerProcessRestart(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 30*time.Second)
+	r, a, b := pair(t, ctx, nil, nil)
+	exchange(t, ctx, b, a, 10, 10, nil)
+	r.leave("b")
+	_ = b.n.Close()
+	e := <-a.c.left
+	if e.Peer != "b" {
+		t.Fatalf("left %+v", e)
+	}
+	// Sent while b is away: kept in a's outbox.
+	for i := 0; i < 3; i++ {
+		if err := a.n.Send(ctx, "b", "chat", []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b2 := newNode(t, r, "b", nil)
+	r.join("b", b2.n)
+	waitConnected(t, ctx, a)
+	waitConnected(t, ctx, b2)
+	for i := 0; i < 3; i++ {
+		m := <-b2.c.msgs
+		if m.Body[0] != byte(i) {
+			t.Fatalf("got %d want %d", m.Body[0], i)
+		}
+	}
+	if err := a.n.WaitAcked(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	exchange(t, ctx, b2, a, 10, 10, nil)
+}
