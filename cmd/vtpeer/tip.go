@@ -8,7 +8,6 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/spf13/cobra"
 
 	"github.com/verytippers/vtpeer/pkg/tips"
@@ -103,13 +102,11 @@ func (o *tipOptions) signedMeta(cmd *cobra.Command, g *globals) (*tips.SignedMet
 	if o.to == "" {
 		return nil, usageError(errors.New("--to is required"))
 	}
-	if !common.IsHexAddress(o.to) {
+	to, err := tips.ParseAddress(o.to)
+	if err != nil {
 		return nil, usageError(fmt.Errorf("--to %q is not an address", o.to))
 	}
-	var (
-		wei *big.Int
-		err error
-	)
+	var wei *big.Int
 	switch {
 	case o.amount == "" && o.amountWei == "":
 		return nil, usageError(errors.New("--amount (VERY) or --amount-wei is required"))
@@ -131,7 +128,7 @@ func (o *tipOptions) signedMeta(cmd *cobra.Command, g *globals) (*tips.SignedMet
 	now := time.Now()
 	sm, err := tips.Sign(signer, tips.Meta{
 		From:      signer.Address(),
-		To:        common.HexToAddress(o.to),
+		To:        to,
 		Amount:    wei,
 		Timestamp: now.UnixMilli(),
 		Cid:       o.cid,

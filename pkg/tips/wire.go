@@ -244,3 +244,9 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// ParseAddress parses a 0x-prefixed 20-byte hex address in any letter case.
+// The error is a *VerifyError with CodeBadAddress.
+func ParseAddress(s string) (common.Address, error) {
+	return parseAddress("address", &s)
+}
