@@ -52,6 +52,7 @@ func newPionStack(o *Options) (*pionStack, error) {
 
 	se := webrtc.SettingEngine{}
 	se.SetSCTPMaxMessageSize(uint32(o.MaxMessageSize))
+	se.SetSCTPMaxReceiveBufferSize(4 << 20)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
 	// No acceptance stall: by default pion waits up to 1 s before nominating a prflx pair when a

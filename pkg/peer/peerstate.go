@@ -40,9 +40,8 @@ type peerState struct {
 }
 
 type outMsg struct {
-	seq  uint64
-	kind string
-	body []byte
+	seq   uint64
+	frame []byte // encoded data frame (plaintext inside the seal)
 }
 
 func newPeerState(n *Node, id string) *peerState {
@@ -109,13 +108,13 @@ func (p *peerState) send(ctx context.Context, kind string, body []byte) error {
 		return fmt.Errorf("send to %s: %w", p.id, ErrOutboxFull)
 	}
 	p.nextSeq++
-	m := outMsg{seq: p.nextSeq, kind: kind, body: append([]byte(nil), body...)}
+	m := outMsg{seq: p.nextSeq, frame: encodeData(p.nextSeq, kind, body)}
 	p.outbox = append(p.outbox, m)
-	p.outBytes += len(body)
+	p.outBytes += len(m.frame)
 	ready = p.link == l && l != nil && l.ready
 	p.mu.Unlock()
 	if ready {
-		if err := l.writeSealed(encodeData(m.seq, m.kind, m.body)); err != nil {
+		if err := l.writeSealed(m.frame); err != nil {
 			// Kept in the outbox: it is resent on the next link.
 			l.close(err)
 		}
@@ -159,7 +158,7 @@ func (p *peerState) onData(l *link, f appFrame) error {
 	case f.seq <= p.delivered: // resent after a transport change: already delivered
 	case f.seq == p.delivered+1:
 		p.delivered++
-		p.n.emit(Message{Peer: p.id, Kind: f.kind, Body: append([]byte(nil), f.body...)})
+		p.n.emit(Message{Peer: p.id, Kind: f.kind, Body: f.body}) // f.body aliases a fresh Open buffer
 	default:
 		want := p.delivered + 1
 		p.mu.Unlock()
@@ -174,11 +173,12 @@ func (p *peerState) onAck(seq uint64) {
 	p.mu.Lock()
 	i := 0
 	for i < len(p.outbox) && p.outbox[i].seq <= seq {
-		p.outBytes -= len(p.outbox[i].body)
+		p.outBytes -= len(p.outbox[i].frame)
 		i++
 	}
 	if i > 0 {
-		p.outbox = append([]outMsg(nil), p.outbox[i:]...)
+		clear(p.outbox[:i]) // release the frames; append reallocates the array as it goes
+		p.outbox = p.outbox[i:]
 		close(p.ackCh)
 		p.ackCh = make(chan struct{})
 	}
@@ -233,7 +233,7 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 		if err := l.waitWritable(p.n.ctx); err != nil {
 			break
 		}
-		if err := l.writeSealed(encodeData(m.seq, m.kind, m.body)); err != nil {
+		if err := l.writeSealed(m.frame); err != nil {
 			l.close(err)
 			break
 		}
