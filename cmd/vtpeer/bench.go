@@ -1,16 +1,16 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 )
 
-// newBenchCmd is a placeholder until the command lands.
-func newBenchCmd(_ *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "bench",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("bench: not implemented yet") },
+// newBenchCmd is the parent of the load generators; each lives in its own
+// file and is added here (bench signal; later bench peer, bench tips).
+func newBenchCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run load generators and benchmarks",
 	}
+	cmd.AddCommand(newBenchSignalCmd(g))
+	return cmd
 }

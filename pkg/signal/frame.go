@@ -99,6 +99,15 @@ func DecodeFrame(b []byte) (Frame, error) {
 // JSON, is copied byte-for-byte; a joined frame always carries peers and
 // iceServers, possibly empty.
 func EncodeFrame(f Frame) ([]byte, error) {
+	if len(f.Data) > 0 && !json.Valid(f.Data) {
+		return nil, fmt.Errorf("encode frame: %w: data is not valid JSON", ErrBadFrame)
+	}
+	return encodeFrame(f)
+}
+
+// encodeFrame is EncodeFrame for data already known to be valid JSON (it
+// came out of DecodeFrame).
+func encodeFrame(f Frame) ([]byte, error) {
 	data := f.Data
 	f.Data = nil
 	var b []byte
@@ -120,9 +129,6 @@ func EncodeFrame(f Frame) ([]byte, error) {
 	}
 	if len(data) == 0 {
 		return b, nil
-	}
-	if !json.Valid(data) {
-		return nil, fmt.Errorf("encode frame: %w: data is not valid JSON", ErrBadFrame)
 	}
 	// b ends with '}' and has at least "type" before it.
 	out := make([]byte, 0, len(b)+len(data)+8)

@@ -194,7 +194,7 @@ func (s *Server) handleRelay(c *conn, f Frame) {
 		c.sendError(CodeUnknownPeer, "no such peer in the room")
 		return
 	}
-	b, err := EncodeFrame(Frame{Type: f.Type, Room: f.Room, To: f.To, From: from, Data: f.Data})
+	b, err := encodeFrame(Frame{Type: f.Type, Room: f.Room, To: f.To, From: from, Data: f.Data})
 	if err != nil {
 		c.sendError(CodeBadFrame, "cannot relay frame")
 		return

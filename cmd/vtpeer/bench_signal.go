@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
+
+	"github.com/verytippers/vtpeer/pkg/signal"
+	"github.com/verytippers/vtpeer/pkg/signal/sigbench"
+)
+
+type benchSignalOptions struct {
+	pairs     []int
+	duration  time.Duration
+	idle      int
+	target    string
+	serverPID int
+	hubAddr   string
+}
+
+// newBenchSignalCmd benchmarks the signaling server against a bare
+// coder/websocket hub started in the same run.
+func newBenchSignalCmd(g *globals) *cobra.Command {
+	o := &benchSignalOptions{}
+	cmd := &cobra.Command{
+		Use:   "signal",
+		Short: "Benchmark the signaling server beside a bare coder/websocket hub",
+		Long: `Without --idle: starts a vtpeer signaling server and a bare coder/websocket
+relay hub on loopback and measures frames relayed per second A→server→B and
+p50/p99 latency, one frame in flight per pair, for each --pairs value.
+
+With --idle N --target URL --server-pid PID: opens N idle connections (8 per
+room) to a server running in another process and reports its RSS growth per
+connection. --hub ADDR runs the bare hub as such a process.`,
+		Example: `  vtpeer bench signal --pairs 1,50 --duration 3s
+  vtpeer serve --addr 127.0.0.1:9000 --max-conns-per-ip -1 --max-rooms 100000 &
+  vtpeer bench signal --idle 15000 --target ws://127.0.0.1:9000/ --server-pid $!`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case o.hubAddr != "":
+				return runBareHub(cmd.Context(), g, o.hubAddr)
+			case o.idle > 0:
+				if o.target == "" || o.serverPID == 0 {
+					return usageError(errors.New("--idle needs --target and --server-pid"))
+				}
+				return runBenchIdle(cmd, o)
+			default:
+				return runBenchRelay(cmd, o)
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.IntSliceVar(&o.pairs, "pairs", []int{1, 50}, "numbers of concurrent sender/receiver pairs")
+	f.DurationVar(&o.duration, "duration", 3*time.Second, "length of each relay run")
+	f.IntVar(&o.idle, "idle", 0, "open this many idle connections to --target")
+	f.StringVar(&o.target, "target", "", "server URL for --idle")
+	f.IntVar(&o.serverPID, "server-pid", 0, "process whose RSS --idle measures")
+	f.StringVar(&o.hubAddr, "hub", "", "run the bare hub on this address until interrupted")
+	return cmd
+}
+
+func listenLoopback(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() { _ = hs.Serve(ln); close(done) }()
+	return "ws://" + ln.Addr().String() + "/", func() { _ = hs.Close(); <-done }, nil
+}
+
+func runBenchRelay(cmd *cobra.Command, o *benchSignalOptions) error {
+	srv, err := signal.NewServer(&signal.ServerOptions{Rate: rate.Inf, Burst: 1, MaxConnsPerIP: -1, MaxRooms: 1 << 20})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	vURL, stopV, err := listenLoopback(srv)
+	if err != nil {
+		return err
+	}
+	defer stopV()
+	bURL, stopB, err := listenLoopback(sigbench.NewBareHub())
+	if err != nil {
+		return err
+	}
+	defer stopB()
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "%-8s %-6s %12s %10s %10s\n", "server", "pairs", "frames/s", "p50", "p99")
+	for _, n := range o.pairs {
+		var res [2]sigbench.Result
+		for i, s := range []struct {
+			name, url string
+			vtpeer    bool
+		}{{"bare", bURL, false}, {"vtpeer", vURL, true}} {
+			r, err := sigbench.RunRelay(cmd.Context(), s.url, n, o.duration, s.vtpeer)
+			if err != nil {
+				return fmt.Errorf("%s, %d pairs: %w", s.name, n, err)
+			}
+			res[i] = r
+			fmt.Fprintf(out, "%-8s %-6d %12.0f %10s %10s\n", s.name, n, r.Rate(), r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond))
+		}
+		fmt.Fprintf(out, "ratio vtpeer/bare at %d pairs: %.2f\n", n, res[1].Rate()/res[0].Rate())
+	}
+	return nil
+}
+
+func runBenchIdle(cmd *cobra.Command, o *benchSignalOptions) error {
+	before, err := sigbench.RSS(o.serverPID)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
+	defer cancel()
+	conns, err := sigbench.OpenIdle(ctx, o.target, o.idle)
+	defer func() {
+		for _, c := range conns {
+			_ = c.CloseNow()
+		}
+	}()
+	if err != nil {
+		return fmt.Errorf("opened %d of %d: %w", len(conns), o.idle, err)
+	}
+	// let the server settle (joins, peer-joined frames, a GC cycle)
+	t := time.NewTimer(5 * time.Second)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	case <-t.C:
+	}
+	after, err := sigbench.RSS(o.serverPID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "connections %d  rss before %d KiB  after %d KiB  per connection %.1f KiB\n",
+		len(conns), before, after, float64(after-before)/float64(len(conns)))
+	return nil
+}
+
+func runBareHub(ctx context.Context, g *globals, addr string) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: sigbench.NewBareHub(), ReadHeaderTimeout: 10 * time.Second}
+	log.Info("listening", "addr", ln.Addr().String(), "server", "bare hub")
+	go func() { <-ctx.Done(); _ = hs.Close() }()
+	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
