@@ -1,16 +1,180 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/verytippers/vtpeer/pkg/peer"
+	"github.com/verytippers/vtpeer/pkg/tips"
 )
 
-// newJoinCmd is a placeholder until the command lands.
-func newJoinCmd(_ *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "join",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("join: not implemented yet") },
+// defaultSignalURL is where join and tip look for the signaling server when
+// neither --server nor VTPEER_SIGNAL_URL says otherwise.
+const defaultSignalURL = "ws://localhost:8080"
+
+// errTimedOut is the cause of a context that --timeout ended.
+var errTimedOut = errors.New("timed out")
+
+// joinOptions are the flags of `vtpeer join`.
+type joinOptions struct {
+	room      string
+	net       netFlags
+	asJSON    bool
+	send      []string
+	exitAfter int
+	timeout   time.Duration
+	expect    string
+	maxAge    time.Duration
+	forward   string
+	account   *accountFlags
+}
+
+// newJoinCmd builds `vtpeer join ROOM`.
+func newJoinCmd(g *globals) *cobra.Command {
+	o := &joinOptions{}
+	cmd := &cobra.Command{
+		Use:   "join ROOM",
+		Short: "Join a room: encrypted chat with its peers; receive and verify tips",
+		Long: `Join ROOM on the signaling server and connect to every other vtpeer peer in it
+over a WebRTC DataChannel. Everything is sealed end to end; compare the short
+authentication string (SAS) with your peer to rule out a man in the middle.
+
+Each line on stdin is a message to every connected peer. Commands:
+  /peers            list the peers, their SAS and proven addresses
+  /sas              show the SAS of each peer
+  /tip 0x… 5 [cid]  sign a tip of 5 VERY (needs an account) and send it
+  /quit             leave
+On a terminal Ctrl-D leaves too; when stdin is not a terminal its end does not
+end the session (run as a receiver until /quit, a signal, --exit-after or
+--timeout).
+
+With an account (--account, --keystore or --password-file), the peer is shown
+which address you are, and tips get signed receipts.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.room = args[0]
+			return runJoin(cmd.Context(), cmd, g, o)
+		},
 	}
+	f := cmd.Flags()
+	o.net.bind(cmd, g)
+	f.BoolVar(&o.asJSON, "json", false, "print every event as one JSON object per line on stdout (logs stay on stderr)")
+	f.StringArrayVar(&o.send, "send", nil, "send this message once a peer is connected, exit 0 once every connected peer acknowledged (repeatable)")
+	f.IntVar(&o.exitAfter, "exit-after", 0, "exit 0 after receiving this many messages and tips")
+	f.DurationVar(&o.timeout, "timeout", 0, "give up (exit 1) if --send or --exit-after is not done by then; 0 = no limit")
+	f.StringVar(&o.expect, "expect", "", "abort unless the peer proves this account address")
+	f.DurationVar(&o.maxAge, "max-age", tips.DefaultMaxAge, "refuse tips signed longer ago than this")
+	f.StringVar(&o.forward, "forward", "", "POST each accepted tip to this orchestrator URL (…/submit-meta), with a persistent outbox")
+	o.account = bindAccountFlags(cmd, g, false)
+	return cmd
+}
+
+// usesAccount reports whether the user asked for an account on cmd.
+func usesAccount(cmd *cobra.Command) bool {
+	for _, name := range []string{"account", "from", "keystore", "password-file"} {
+		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed {
+			return true
+		}
+	}
+	return false
+}
+
+func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	if o.exitAfter < 0 || o.timeout < 0 || o.maxAge <= 0 {
+		return usageError(errors.New("--exit-after and --timeout must not be negative, --max-age must be positive"))
+	}
+	if o.expect != "" {
+		a, err := tips.ParseAddress(o.expect)
+		if err != nil {
+			return usageError(fmt.Errorf("--expect: %w", err))
+		}
+		o.expect = a.Hex()
+	}
+	ice, err := o.net.iceServers()
+	if err != nil {
+		return err
+	}
+	var signer *tips.KeySigner
+	if usesAccount(cmd) {
+		if signer, err = o.account.unlock(cmd); err != nil {
+			return err
+		}
+		defer signer.Close()
+	}
+	if o.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, o.timeout, errTimedOut)
+		defer cancel()
+	}
+	out := newOutput(cmd.OutOrStdout(), o.asJSON)
+	deskCfg := tipDeskConfig{home: vtpeerHome(g), maxAge: o.maxAge, forwardURL: o.forward, logger: log,
+		onForward: func(hash, state, lastErr string) {
+			out.event(evForward{Type: "forward", MessageHash: hash, State: state, Error: lastErr},
+				fmt.Sprintf("* tip %s forwarded: %s %s", shortID(hash), state, lastErr))
+		}}
+	if signer != nil {
+		deskCfg.signer = signer
+	}
+	desk, err := openTipDesk(deskCfg)
+	if err != nil {
+		return err
+	}
+	defer desk.Close()
+
+	j := &joinLoop{g: g, o: o, out: out, desk: desk, log: log}
+	if signer != nil {
+		j.signer = signer
+	}
+	cfg := roomConfig{server: o.net.server, room: o.room, token: o.net.token, expect: o.expect, iceServers: ice,
+		loopbackOnly: o.net.loopback, logger: log, status: j.showStatus}
+	if signer != nil {
+		cfg.signer = signer
+	}
+	out.text("* connecting to %s", o.net.server)
+	rs, err := startRoom(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	j.rs = rs
+	return j.run(ctx)
+}
+
+// readLines sends each line of stdin; it closes the channel at EOF.
+// The goroutine may outlive the command while a read is blocked: stdin is
+// the process's and is closed at exit.
+func readLines(g *globals) <-chan string {
+	ch := make(chan string)
+	go func() {
+		defer close(ch)
+		sc := newLineScanner(g.stdin)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+	}()
+	return ch
+}
+
+// stdinIsTerminal reports whether Ctrl-D should leave.
+func stdinIsTerminal(g *globals) bool {
+	f, ok := g.stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// peerName is how a peer is shown: its proven address, else its id.
+func peerName(p peer.PeerInfo) string {
+	if p.Address != "" {
+		return shortID(p.Address)
+	}
+	return shortID(p.ID)
 }

@@ -20,13 +20,14 @@ type tipOptions struct {
 	amount    string
 	amountWei string
 	cid       string
-	server    string
+	net       netFlags
 	timeout   time.Duration
 	peer      string
 	dryRun    bool
 	signed    string
 	maxAge    time.Duration
 	account   *accountFlags
+	signer    *tips.KeySigner // unlocked account, nil with --signed; closed by RunE
 }
 
 // newTipCmd builds `vtpeer tip`.
@@ -51,7 +52,7 @@ server needed). --signed FILE|- sends a tip signed elsewhere instead; --to and
 	f.StringVar(&o.amount, "amount", "", "amount in VERY (up to 18 decimals, e.g. 5 or 0.25)")
 	f.StringVar(&o.amountWei, "amount-wei", "", "amount in wei (instead of --amount)")
 	f.StringVar(&o.cid, "cid", "", "optional IPFS CID or message attached to the tip")
-	f.StringVar(&o.server, "server", g.env("VTPEER_SIGNAL_URL", "ws://localhost:8080"), "signaling server URL (default from $VTPEER_SIGNAL_URL)")
+	o.net.bind(cmd, g)
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for a peer and its receipt")
 	f.StringVar(&o.peer, "peer", "", "peer ID to send to when several unproven peers are present")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the signed tip JSON and send nothing")
@@ -60,6 +61,9 @@ server needed). --signed FILE|- sends a tip signed elsewhere instead; --to and
 	o.account = bindAccountFlags(cmd, g, true)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		sm, err := o.signedMeta(cmd, g)
+		if o.signer != nil {
+			defer o.signer.Close()
+		}
 		if err != nil {
 			return err
 		}
@@ -124,7 +128,7 @@ func (o *tipOptions) signedMeta(cmd *cobra.Command, g *globals) (*tips.SignedMet
 	if err != nil {
 		return nil, err
 	}
-	defer signer.Close()
+	o.signer = signer // kept open: it also proves our identity to the peer
 	now := time.Now()
 	sm, err := tips.Sign(signer, tips.Meta{
 		From:      signer.Address(),

@@ -2,13 +2,231 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/verytippers/vtpeer/pkg/peer"
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
 
-// sendTip sends sm over room o.room to one peer and waits for its receipt.
-// Placeholder: the lead replaces this file.
-func sendTip(_ context.Context, _ *globals, _ *tipOptions, _ *tips.SignedMeta) error {
-	return errors.New("tip: sending over a room is not wired yet")
+// newTipMeta is a fresh tip from → to with vtpeer's timestamped nonce.
+func newTipMeta(from, to common.Address, wei *big.Int, cid string) tips.Meta {
+	now := time.Now()
+	return tips.Meta{From: from, To: to, Amount: wei, Timestamp: now.UnixMilli(), Cid: cid, Nonce: tips.NewNonce(rand.Reader, now)}
+}
+
+// chooseTipTarget picks the one peer a tip goes to: the connected peer that
+// proves the recipient's address; else, with peerFlag, that peer; else the
+// only connected peer. Several unproven peers are refused.
+func chooseTipTarget(ps []peer.PeerInfo, to, peerFlag string) (string, error) {
+	var connected []string
+	for _, p := range ps {
+		if !p.Connected {
+			continue
+		}
+		if strings.EqualFold(p.Address, to) {
+			return p.ID, nil
+		}
+		connected = append(connected, p.ID)
+	}
+	if peerFlag != "" {
+		for _, id := range connected {
+			if id == peerFlag {
+				return id, nil
+			}
+		}
+		return "", fmt.Errorf("peer %s is not connected (connected: %s)", peerFlag, strings.Join(connected, ", "))
+	}
+	switch len(connected) {
+	case 0:
+		return "", errors.New("no peer is connected")
+	case 1:
+		return connected[0], nil
+	default:
+		return "", fmt.Errorf("%d peers are connected and none proves %s: pick one with --peer (%s)", len(connected), to, strings.Join(connected, ", "))
+	}
+}
+
+// sendTip joins o's room, sends sm to the right peer over the sealed channel
+// and waits for its receipt: exit 0 when accepted, 1 with the reason if not.
+func sendTip(ctx context.Context, g *globals, o *tipOptions, sm *tips.SignedMeta) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	ice, err := o.net.iceServers()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, o.timeout, errTimedOut)
+	defer cancel()
+	out := newOutput(g.stdout, false)
+	cfg := roomConfig{server: o.net.server, room: o.room, token: o.net.token, iceServers: ice,
+		loopbackOnly: o.net.loopback, logger: log, status: func(statusUpdate) {}}
+	if o.signer != nil {
+		cfg.signer = o.signer
+	}
+	rs, err := startRoom(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	to := sm.Meta.To.Hex()
+	hash := sm.Meta.MessageHash()
+
+	target, err := awaitTarget(ctx, rs, to, o.peer)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(sm)
+	if err != nil {
+		return err
+	}
+	if err := rs.node.Send(ctx, target, kindTip, body); err != nil {
+		return fmt.Errorf("send tip: %w", err)
+	}
+	out.event(nil, fmt.Sprintf("* tip %s of %s VERY to %s sent to peer %s; waiting for the receipt", shortID(hash.Hex()), tips.FormatAmount(sm.Meta.Amount), to, shortID(target)))
+	ev, err := awaitReceipt(ctx, rs, target, hash)
+	if err != nil {
+		return err
+	}
+	out.event(nil, receiptLine(shortID(target), ev))
+	if !ev.Accepted {
+		return fmt.Errorf("tip refused by the peer: %s (%s)", ev.Reason, ev.Code)
+	}
+	return nil
+}
+
+// awaitTarget waits until it can tell which peer gets the tip: at once when
+// a peer proves the recipient's address; otherwise once every member present
+// at join time (or, in an empty room, the first newcomer) has connected or
+// failed.
+func awaitTarget(ctx context.Context, rs *roomSession, to, peerFlag string) (string, error) {
+	pending := map[string]bool{}
+	for _, id := range rs.peers {
+		pending[id] = true
+	}
+	seen := 0
+	for {
+		select {
+		case ev := <-rs.node.Events():
+			switch e := ev.(type) {
+			case peer.PeerConnected:
+				seen++
+				delete(pending, e.Peer)
+				if strings.EqualFold(e.Address, to) || e.Peer == peerFlag {
+					return e.Peer, nil
+				}
+			case peer.Error:
+				if e.Peer != "" {
+					delete(pending, e.Peer)
+				}
+			case peer.PeerLeft:
+				delete(pending, e.Peer)
+			}
+			if seen > 0 && len(pending) == 0 {
+				return chooseTipTarget(rs.node.Peers(), to, peerFlag)
+			}
+		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), errTimedOut) {
+				return "", errors.New("timed out waiting for a peer in the room")
+			}
+			return "", ctx.Err()
+		}
+	}
+}
+
+// awaitReceipt waits for target's receipt for hash.
+func awaitReceipt(ctx context.Context, rs *roomSession, target string, hash common.Hash) (evReceipt, error) {
+	for {
+		select {
+		case ev := <-rs.node.Events():
+			switch e := ev.(type) {
+			case peer.Message:
+				if e.Peer != target || e.Kind != kindReceipt {
+					continue
+				}
+				r, err := decodeReceipt(e.Peer, e.Body)
+				if err != nil {
+					return evReceipt{}, err
+				}
+				if r.MessageHash == hash.Hex() {
+					return r, nil
+				}
+			case peer.PeerLeft:
+				if e.Peer == target {
+					return evReceipt{}, fmt.Errorf("peer %s left before sending a receipt", shortID(target))
+				}
+			case peer.Error:
+				if e.Peer == target {
+					return evReceipt{}, fmt.Errorf("peer %s: %w", shortID(target), e.Err)
+				}
+			}
+		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), errTimedOut) {
+				return evReceipt{}, errors.New("timed out waiting for the receipt")
+			}
+			return evReceipt{}, ctx.Err()
+		}
+	}
+}
+
+// decodeReceipt parses a receipt and checks its signature when it has one.
+func decodeReceipt(peerID string, body []byte) (evReceipt, error) {
+	var r tips.Receipt
+	if err := json.Unmarshal(body, &r); err != nil {
+		return evReceipt{}, fmt.Errorf("undecodable receipt from %s: %w", shortID(peerID), err)
+	}
+	ev := evReceipt{Type: "receipt", Peer: peerID, MessageHash: r.MessageHash.Hex(), Accepted: r.Accepted,
+		Code: r.Code, Reason: r.Reason, Forwarded: r.Forwarded}
+	if r.Signer != nil {
+		ev.Signer = r.Signer.Hex()
+		if _, err := tips.VerifyReceipt(&r); err != nil {
+			return evReceipt{}, fmt.Errorf("receipt from %s: %w", shortID(peerID), err)
+		}
+		ev.SignerValid = true
+	}
+	return ev, nil
+}
+
+// receiptLine is a receipt for humans.
+func receiptLine(from string, ev evReceipt) string {
+	verdict := "ACCEPTED"
+	if !ev.Accepted {
+		verdict = fmt.Sprintf("REFUSED: %s (%s)", ev.Reason, ev.Code)
+	}
+	signed := "unsigned"
+	if ev.SignerValid {
+		signed = "signed by " + ev.Signer
+	}
+	line := fmt.Sprintf("* receipt from %s for tip %s: %s, %s", from, shortID(ev.MessageHash), verdict, signed)
+	if ev.Forwarded != "" {
+		line += ", forward " + ev.Forwarded
+	}
+	return line
+}
+
+// tipLine is an incoming tip for humans.
+func tipLine(from string, ev tipEvent) string {
+	if !ev.Verified {
+		return fmt.Sprintf("! tip from %s REFUSED: %s (%s)", from, ev.Reason, ev.Code)
+	}
+	line := fmt.Sprintf("* tip from %s: %s VERY %s → %s, verified (hash %s)", from, ev.AmountVery, shortID(ev.From), shortID(ev.To), shortID(ev.MessageHash))
+	if ev.Cid != "" {
+		line += fmt.Sprintf(", cid %q", ev.Cid)
+	}
+	if !ev.TimestampSigned {
+		line += ", timestamp not signed"
+	}
+	if ev.Forwarded != "" {
+		line += ", forward " + ev.Forwarded
+	}
+	return line
 }

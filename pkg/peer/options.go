@@ -67,6 +67,10 @@ type Options struct {
 	MaxMessageSize int
 	// MaxOutboxBytes bounds the unacknowledged bytes kept per peer (default 64 MiB).
 	MaxOutboxBytes int
+	// LoopbackOnly binds the ICE socket to 127.0.0.1 and gathers and accepts loopback candidates
+	// only: for single-host setups such as `vtpeer demo` and tests, which must not send to other
+	// addresses of the machine.
+	LoopbackOnly bool
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 
@@ -114,6 +118,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.LoopbackOnly {
+		c.knobs.loopbackOnly = true
 	}
 	if c.knobs.restartWait == 0 {
 		c.knobs.restartWait = 4 * time.Second

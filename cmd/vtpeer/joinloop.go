@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/verytippers/vtpeer/pkg/peer"
+	"github.com/verytippers/vtpeer/pkg/tips"
+)
+
+// joinLoop is the running `vtpeer join`: it turns Node events into output,
+// stdin lines into messages, and tips into receipts.
+type joinLoop struct {
+	g      *globals
+	o      *joinOptions
+	out    *output
+	desk   *tipDesk
+	signer tips.Signer // nil: anonymous
+	log    *slog.Logger
+	rs     *roomSession
+
+	received int           // messages and tips received (for --exit-after)
+	sent     bool          // --send messages were queued
+	acked    chan error    // --send: all acknowledged (or failed)
+	linger   time.Duration // how long to wait for our last receipts to be acknowledged
+}
+
+func (j *joinLoop) run(ctx context.Context) error {
+	j.linger = 2 * time.Second
+	lines := readLines(j.g)
+	for {
+		select {
+		case ev, ok := <-j.rs.node.Events():
+			if !ok {
+				return errors.New("peer node stopped")
+			}
+			if done := j.handleEvent(ctx, ev); done {
+				return j.finish(ctx)
+			}
+		case line, ok := <-lines:
+			if !ok {
+				lines = nil // stdin ended
+				if stdinIsTerminal(j.g) {
+					return nil
+				}
+				continue
+			}
+			if quit := j.handleLine(ctx, line); quit {
+				return nil
+			}
+		case err := <-j.acked:
+			if err != nil {
+				return fmt.Errorf("waiting for acknowledgements: %w", err)
+			}
+			j.out.text("* every connected peer acknowledged %d message(s)", len(j.o.send))
+			return nil
+		case <-ctx.Done():
+			return j.ctxErr(ctx)
+		}
+	}
+}
+
+// ctxErr explains why ctx ended.
+func (j *joinLoop) ctxErr(ctx context.Context) error {
+	if errors.Is(context.Cause(ctx), errTimedOut) {
+		what := "the session"
+		switch {
+		case len(j.o.send) > 0 && !j.sent:
+			what = "a peer to connect (--send)"
+		case len(j.o.send) > 0:
+			what = "the peers to acknowledge --send"
+		case j.o.exitAfter > 0:
+			what = fmt.Sprintf("%d message(s) (--exit-after; %d received)", j.o.exitAfter, j.received)
+		}
+		err := fmt.Errorf("timed out after %s waiting for %s", j.o.timeout, what)
+		j.out.event(evError{Type: "error", Code: "timeout", Error: err.Error()}, "")
+		return err
+	}
+	return nil // interrupted: leave quietly
+}
+
+// finish lets our last messages (receipts) reach the peers before leaving.
+func (j *joinLoop) finish(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, j.linger)
+	defer cancel()
+	for _, p := range j.rs.node.Peers() {
+		if p.Connected && p.Unacked > 0 {
+			_ = j.rs.node.WaitAcked(wctx, p.ID)
+		}
+	}
+	return nil
+}
+
+// showStatus prints signaling news.
+func (j *joinLoop) showStatus(s statusUpdate) {
+	switch s.kind {
+	case "joined":
+		j.out.event(evJoined{Type: "joined", Room: j.o.room, PeerID: s.peerID, Peers: nonNil(s.peers)},
+			fmt.Sprintf("* joined room %q as %s; %d peer(s) here, connecting", j.o.room, shortID(s.peerID), len(s.peers)))
+	case "rejoined":
+		j.out.event(evStatus{Type: "rejoined"}, "* back on the signaling server")
+	case "reconnecting":
+		j.out.event(evStatus{Type: "reconnecting", Error: s.err.Error()}, "* signaling server lost, reconnecting (open chats go on)")
+	case "error":
+		j.out.event(evError{Type: "error", Code: s.code, Error: s.err.Error()}, fmt.Sprintf("! server: %v (%s)", s.err, s.code))
+	}
+}
+
+// handleEvent shows one Node event; it reports whether --exit-after is reached.
+func (j *joinLoop) handleEvent(ctx context.Context, ev peer.Event) bool {
+	switch e := ev.(type) {
+	case peer.PeerConnected:
+		line := fmt.Sprintf("* connected to %s via %s candidate (%s) — SAS %s: compare it with your peer", shortID(e.Peer), e.CandidateType, e.Path, e.SAS)
+		if e.Address != "" {
+			line += fmt.Sprintf("\n* %s proved account %s", shortID(e.Peer), e.Address)
+		}
+		j.out.event(evPeerConnected{Type: "peer-connected", Peer: e.Peer, SAS: e.SAS, Address: e.Address, Path: e.Path, Candidate: e.CandidateType}, line)
+		j.startSend(ctx)
+	case peer.Message:
+		return j.handleMessage(ctx, e)
+	case peer.PeerLeft:
+		j.out.event(evPeerLeft{Type: "peer-left", Peer: e.Peer, Reason: e.Reason}, fmt.Sprintf("* %s left (%s)", shortID(e.Peer), e.Reason))
+	case peer.Error:
+		msg := e.Err.Error()
+		j.out.event(evError{Type: "error", Peer: e.Peer, Code: e.Code, Error: msg}, fmt.Sprintf("! %s: %s", shortID(e.Peer), msg))
+	}
+	return false
+}
+
+func (j *joinLoop) handleMessage(ctx context.Context, m peer.Message) bool {
+	name := j.nameOf(m.Peer)
+	switch m.Kind {
+	case kindChat:
+		var c chatBody
+		if err := json.Unmarshal(m.Body, &c); err != nil {
+			j.out.event(evError{Type: "error", Peer: m.Peer, Code: "bad_message", Error: "undecodable chat message"}, "! undecodable chat message from "+name)
+			return false
+		}
+		j.out.event(evMessage{Type: "message", Peer: m.Peer, Text: c.Text}, fmt.Sprintf("<%s>: %s", name, c.Text))
+	case kindTip:
+		ev, receipt := j.desk.receive(ctx, m.Peer, m.Body)
+		j.out.event(evTip{Type: "tip", tipEvent: ev}, tipLine(name, ev))
+		body, err := json.Marshal(receipt)
+		if err == nil {
+			err = j.rs.node.Send(ctx, m.Peer, kindReceipt, body)
+		}
+		if err != nil {
+			j.log.Warn("sending a receipt failed", "peer", m.Peer, "err", err)
+		}
+	case kindReceipt:
+		j.showReceipt(m.Peer, m.Body)
+		return false
+	default:
+		j.log.Debug("ignoring a message of unknown kind", "kind", m.Kind, "peer", m.Peer)
+		return false
+	}
+	j.received++
+	return j.o.exitAfter > 0 && j.received >= j.o.exitAfter
+}
+
+// showReceipt prints a receipt for a tip we sent from the chat.
+func (j *joinLoop) showReceipt(peerID string, body []byte) {
+	ev, err := decodeReceipt(peerID, body)
+	if err != nil {
+		j.out.event(evError{Type: "error", Peer: peerID, Code: "bad_receipt", Error: err.Error()}, "! "+err.Error())
+		return
+	}
+	j.out.event(ev, receiptLine(j.nameOf(peerID), ev))
+}
+
+// startSend queues the --send messages to every connected peer, once.
+func (j *joinLoop) startSend(ctx context.Context) {
+	if len(j.o.send) == 0 || j.sent {
+		return
+	}
+	j.sent = true
+	var targets []string
+	for _, p := range j.rs.node.Peers() {
+		if p.Connected {
+			targets = append(targets, p.ID)
+		}
+	}
+	j.acked = make(chan error, 1)
+	for _, id := range targets {
+		for _, text := range j.o.send {
+			if err := j.sendChat(ctx, id, text); err != nil {
+				j.acked <- err
+				return
+			}
+		}
+	}
+	go func() {
+		for _, id := range targets {
+			if err := j.rs.node.WaitAcked(ctx, id); err != nil {
+				j.acked <- err
+				return
+			}
+		}
+		j.acked <- nil
+	}()
+}
+
+func (j *joinLoop) sendChat(ctx context.Context, peerID, text string) error {
+	body, err := json.Marshal(chatBody{Text: text})
+	if err != nil {
+		return err
+	}
+	return j.rs.node.Send(ctx, peerID, kindChat, body)
+}
+
+// handleLine runs one stdin line; it reports whether to quit.
+func (j *joinLoop) handleLine(ctx context.Context, line string) bool {
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return false
+	}
+	if strings.HasPrefix(line, "/") {
+		return j.command(ctx, line)
+	}
+	n := 0
+	for _, p := range j.rs.node.Peers() {
+		if !p.Connected {
+			continue
+		}
+		if err := j.sendChat(ctx, p.ID, line); err != nil {
+			j.out.event(evError{Type: "error", Peer: p.ID, Code: "send", Error: err.Error()}, "! "+err.Error())
+			continue
+		}
+		n++
+	}
+	if n == 0 {
+		j.out.text("* nobody is connected yet; message not sent")
+	}
+	return false
+}
+
+func (j *joinLoop) command(ctx context.Context, line string) bool {
+	f := strings.Fields(line)
+	switch f[0] {
+	case "/quit":
+		return true
+	case "/peers":
+		ps := j.rs.node.Peers()
+		if len(ps) == 0 {
+			j.out.text("* no peers")
+		}
+		for _, p := range ps {
+			state := "connecting"
+			if p.Connected {
+				state = "connected via " + p.Path
+			}
+			j.out.text("* %s %s SAS %s account %s unacked %d", p.ID, state, orDash(p.SAS), orDash(p.Address), p.Unacked)
+		}
+	case "/sas":
+		for _, p := range j.rs.node.Peers() {
+			if p.Connected {
+				j.out.text("* %s SAS %s", peerName(p), p.SAS)
+			}
+		}
+	case "/tip":
+		if err := j.chatTip(ctx, f[1:]); err != nil {
+			j.out.text("! /tip: %v", err)
+		}
+	default:
+		j.out.text("! unknown command %s (try /peers, /sas, /tip 0x… AMOUNT [cid], /quit)", f[0])
+	}
+	return false
+}
+
+// chatTip signs and sends a tip from the chat: /tip 0x… 5 [cid].
+func (j *joinLoop) chatTip(ctx context.Context, args []string) error {
+	if j.signer == nil {
+		return errors.New("needs an account: start join with --account (or --keystore / --password-file)")
+	}
+	if len(args) < 2 || len(args) > 3 {
+		return errors.New("usage: /tip 0xADDRESS AMOUNT_VERY [cid]")
+	}
+	to, err := tips.ParseAddress(args[0])
+	if err != nil {
+		return err
+	}
+	amount, err := tips.ParseAmount(args[1])
+	if err != nil {
+		return err
+	}
+	meta := newTipMeta(j.signer.Address(), to, amount, "")
+	if len(args) == 3 {
+		meta.Cid = args[2]
+	}
+	sm, err := tips.Sign(j.signer, meta)
+	if err != nil {
+		return err
+	}
+	target, err := chooseTipTarget(j.rs.node.Peers(), to.Hex(), "")
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(sm)
+	if err != nil {
+		return err
+	}
+	if err := j.rs.node.Send(ctx, target, kindTip, body); err != nil {
+		return err
+	}
+	j.out.text("* tip of %s VERY to %s sent to %s; waiting for the receipt", tips.FormatAmount(amount), to.Hex(), shortID(target))
+	return nil
+}
+
+func (j *joinLoop) nameOf(id string) string {
+	for _, p := range j.rs.node.Peers() {
+		if p.ID == id {
+			return peerName(p)
+		}
+	}
+	return shortID(id)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

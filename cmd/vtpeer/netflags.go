@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/verytippers/vtpeer/pkg/peer"
+)
+
+// netFlags are how a peer command reaches its room: the signaling server
+// and the ICE servers to add to the ones the server hands out.
+type netFlags struct {
+	server   string
+	token    string
+	stun     []string
+	turn     []string
+	turnUser string
+	turnPass string
+	loopback bool
+}
+
+// bind registers the flags on cmd; defaults come from VTPEER_SIGNAL_URL and
+// VTPEER_TOKEN.
+func (n *netFlags) bind(cmd *cobra.Command, g *globals) {
+	f := cmd.Flags()
+	f.StringVar(&n.server, "server", g.env("VTPEER_SIGNAL_URL", defaultSignalURL), "signaling server URL (env VTPEER_SIGNAL_URL)")
+	f.StringVar(&n.token, "token", g.env("VTPEER_TOKEN", ""), "signaling JWT for servers that require one (env VTPEER_TOKEN)")
+	f.StringArrayVar(&n.stun, "stun", nil, "STUN server URL, e.g. stun:stun.example.org:3478 (repeatable; none by default)")
+	f.StringArrayVar(&n.turn, "turn", nil, "TURN server URL, e.g. turn:turn.example.org:3478?transport=udp (repeatable)")
+	f.StringVar(&n.turnUser, "turn-user", "", "TURN username")
+	f.StringVar(&n.turnPass, "turn-pass", "", "TURN password")
+	f.BoolVar(&n.loopback, "ice-loopback", false, "gather ICE candidates on loopback only (single-host setups, tests)")
+}
+
+// iceServers returns the user's own ICE servers.
+func (n *netFlags) iceServers() ([]peer.ICEServer, error) {
+	var out []peer.ICEServer
+	for _, u := range n.stun {
+		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") {
+			return nil, usageError(errors.New("--stun: want a stun: or stuns: URL"))
+		}
+		out = append(out, peer.ICEServer{URLs: []string{u}})
+	}
+	if len(n.turn) > 0 && (n.turnUser == "" || n.turnPass == "") {
+		return nil, usageError(errors.New("--turn needs --turn-user and --turn-pass"))
+	}
+	for _, u := range n.turn {
+		if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+			return nil, usageError(errors.New("--turn: want a turn: or turns: URL"))
+		}
+		out = append(out, peer.ICEServer{URLs: []string{u}, Username: n.turnUser, Credential: n.turnPass})
+	}
+	return out, nil
+}
+
+// newLineScanner reads lines of up to 64 KiB.
+func newLineScanner(r io.Reader) *bufio.Scanner {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	return sc
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// output writes what a peer command shows its user: human lines
+// ("[15:04:05] <peer>: text", "* status") or, with --json, one JSON object
+// per line and nothing else. It is safe for concurrent use.
+type output struct {
+	mu   sync.Mutex
+	w    io.Writer
+	json bool
+	now  func() time.Time
+}
+
+func newOutput(w io.Writer, asJSON bool) *output {
+	return &output{w: w, json: asJSON, now: time.Now}
+}
+
+// event writes ev (a struct with a "type" field) in JSON mode, or line in
+// text mode. An empty line prints nothing in text mode.
+func (o *output) event(ev any, line string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.json {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			b = []byte(fmt.Sprintf(`{"type":"error","code":"internal","error":%q}`, err.Error()))
+		}
+		_, _ = o.w.Write(append(b, '\n'))
+		return
+	}
+	if line != "" {
+		fmt.Fprintf(o.w, "[%s] %s\n", o.now().Format("15:04:05"), line)
+	}
+}
+
+// text writes a line in text mode only (command answers such as /peers).
+func (o *output) text(format string, args ...any) {
+	if o.json {
+		return
+	}
+	o.event(nil, fmt.Sprintf(format, args...))
+}
+
+// JSON events of `vtpeer join --json`, documented in the README.
+type (
+	evJoined struct {
+		Type   string   `json:"type"` // "joined"
+		Room   string   `json:"room"`
+		PeerID string   `json:"peerId"`
+		Peers  []string `json:"peers"`
+	}
+	evPeerConnected struct {
+		Type      string `json:"type"` // "peer-connected"
+		Peer      string `json:"peer"`
+		SAS       string `json:"sas"`
+		Address   string `json:"address,omitempty"`
+		Path      string `json:"path"`
+		Candidate string `json:"candidate,omitempty"`
+	}
+	evMessage struct {
+		Type string `json:"type"` // "message"
+		Peer string `json:"peer"`
+		Text string `json:"text"`
+	}
+	evPeerLeft struct {
+		Type   string `json:"type"` // "peer-left"
+		Peer   string `json:"peer"`
+		Reason string `json:"reason,omitempty"`
+	}
+	evStatus struct {
+		Type  string `json:"type"` // "reconnecting", "rejoined"
+		Error string `json:"error,omitempty"`
+	}
+	evError struct {
+		Type  string `json:"type"` // "error"
+		Peer  string `json:"peer,omitempty"`
+		Code  string `json:"code"`
+		Error string `json:"error"`
+	}
+	evTip struct {
+		Type string `json:"type"` // "tip"
+		tipEvent
+	}
+	evReceipt struct {
+		Type        string `json:"type"` // "receipt"
+		Peer        string `json:"peer"`
+		MessageHash string `json:"messageHash"`
+		Accepted    bool   `json:"accepted"`
+		Code        string `json:"code,omitempty"`
+		Reason      string `json:"reason,omitempty"`
+		Forwarded   string `json:"forwarded,omitempty"`
+		Signer      string `json:"signer,omitempty"`
+		SignerValid bool   `json:"signerValid"`
+	}
+	evForward struct {
+		Type        string `json:"type"` // "forward"
+		MessageHash string `json:"messageHash"`
+		State       string `json:"state"`
+		Error       string `json:"error,omitempty"`
+	}
+)
+
+// shortID abbreviates a peer id or address for human lines.
+func shortID(s string) string {
+	if len(s) > 10 {
+		return s[:10]
+	}
+	return s
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/verytippers/vtpeer/pkg/peer"
+	"github.com/verytippers/vtpeer/pkg/signal"
+	"github.com/verytippers/vtpeer/pkg/tips"
+)
+
+// roomConfig says how a roomSession reaches its room.
+type roomConfig struct {
+	server       string             // signaling server URL (ws:// or wss://)
+	room         string             // room name
+	token        string             // signaling JWT, if the server needs one
+	signer       tips.Signer        // account proven to peers; nil = anonymous
+	expect       string             // abort sessions whose peer does not prove this address
+	iceServers   []peer.ICEServer   // --stun / --turn, added to the server's
+	loopbackOnly bool               // ICE on loopback addresses only
+	logger       *slog.Logger       // never nil
+	status       func(statusUpdate) // signaling status callback; never nil
+}
+
+// statusUpdate is news from the signaling side that the user should see.
+type statusUpdate struct {
+	kind   string // "joined", "reconnecting", "rejoined", "error"
+	peerID string
+	peers  []string
+	code   string
+	err    error
+}
+
+// roomSession is one membership in a room: a signaling client and a peer
+// Node wired together. The signaling loop feeds the Node; the caller reads
+// the Node's events.
+type roomSession struct {
+	cfg    roomConfig
+	client *signal.Client
+	node   *peer.Node
+	self   string
+	peers  []string // members present when we joined
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// startRoom dials the server, joins the room and starts the Node.
+func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
+	id, err := randomPeerID()
+	if err != nil {
+		return nil, err
+	}
+	client, err := signal.Dial(ctx, cfg.server, &signal.ClientOptions{Token: cfg.token, PeerID: id, Logger: cfg.logger})
+	if err != nil {
+		return nil, fmt.Errorf("%w (is `vtpeer serve` running at %s?)", err, cfg.server)
+	}
+	s := &roomSession{cfg: cfg, client: client}
+	opts := &peer.Options{
+		Room:           cfg.room,
+		Signaler:       signaler{client},
+		ICEServers:     cfg.iceServers,
+		ExpectAddress:  cfg.expect,
+		VerifyIdentity: verifyHandshake,
+		LoopbackOnly:   cfg.loopbackOnly,
+		Logger:         cfg.logger,
+	}
+	if cfg.signer != nil {
+		opts.Identity = accountIdentity{cfg.signer}
+	}
+	node, err := peer.New(opts)
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	s.node = node
+	joined, err := client.Join(ctx, cfg.room)
+	if err != nil {
+		_ = node.Close()
+		_ = client.Close()
+		return nil, fmt.Errorf("join room %q: %w", cfg.room, err)
+	}
+	s.self, s.peers = joined.PeerID, joined.Peers
+	loopCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.node.Joined(loopCtx, joined.PeerID, joined.Peers, s.iceFor(joined.ICEServers))
+	cfg.status(statusUpdate{kind: "joined", peerID: joined.PeerID, peers: joined.Peers})
+	s.wg.Add(1)
+	go s.signalLoop(loopCtx)
+	return s, nil
+}
+
+// iceFor merges the server's ICE servers with the user's own.
+func (s *roomSession) iceFor(fromServer []signal.ICEServer) []peer.ICEServer {
+	out := make([]peer.ICEServer, 0, len(fromServer)+len(s.cfg.iceServers))
+	for _, is := range fromServer {
+		out = append(out, peer.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
+	}
+	return append(out, s.cfg.iceServers...)
+}
+
+// signalLoop hands every signaling frame to the Node until the session ends.
+func (s *roomSession) signalLoop(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		f, err := s.client.Recv(ctx)
+		if err != nil {
+			return // closed or cancelled: Close is under way
+		}
+		s.handleFrame(ctx, f)
+	}
+}
+
+func (s *roomSession) handleFrame(ctx context.Context, f signal.Frame) {
+	switch f.Type {
+	case signal.TypeJoined:
+		s.node.Joined(ctx, f.PeerID, f.Peers, s.iceFor(f.ICEServers))
+		s.cfg.status(statusUpdate{kind: "rejoined", peerID: f.PeerID, peers: f.Peers})
+	case signal.TypeReconnecting:
+		s.cfg.status(statusUpdate{kind: "reconnecting", err: errors.New(f.Error)})
+	case signal.TypePeerJoined:
+		s.node.PeerJoined(f.PeerID)
+	case signal.TypePeerLeft:
+		s.node.PeerLeft(f.PeerID)
+	case signal.TypeError:
+		s.cfg.status(statusUpdate{kind: "error", code: f.Code, err: errors.New(f.Error)})
+	default:
+		if f.From == "" {
+			return // not from a peer: nothing the Node can use
+		}
+		if err := s.node.HandleSignal(ctx, f.From, f.Type, f.Data); err != nil {
+			s.cfg.logger.Debug("signaling frame refused", "from", f.From, "type", f.Type, "err", err)
+		}
+	}
+}
+
+// Close leaves the room and stops everything the session started.
+func (s *roomSession) Close() error {
+	s.cancel()
+	errNode := s.node.Close()
+	errClient := s.client.Close()
+	s.wg.Wait()
+	return errors.Join(errNode, errClient)
+}
+
+// randomPeerID makes the id this process asks the server for, so that it
+// keeps its identity in the room across reconnects and server restarts.
+func randomPeerID() (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("peer id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// signaler adapts signal.Client to peer.Signaler.
+type signaler struct{ c *signal.Client }
+
+// Signal sends one directed signaling frame.
+func (s signaler) Signal(ctx context.Context, to, typ string, data json.RawMessage) error {
+	return s.c.Send(ctx, signal.Frame{Type: typ, To: to, Data: data})
+}
+
+// accountIdentity adapts a tips.Signer to peer.Identity.
+type accountIdentity struct{ s tips.Signer }
+
+// Address returns the checksummed account address.
+func (a accountIdentity) Address() string { return a.s.Address().Hex() }
+
+// SignHandshake signs the handshake identity message with EIP-191 personal_sign.
+func (a accountIdentity) SignHandshake(msg []byte) ([]byte, error) { return tips.PersonalSign(a.s, msg) }
+
+// verifyHandshake recovers the account that signed a handshake identity message.
+func verifyHandshake(msg, sig []byte) (string, error) {
+	addr, err := tips.RecoverPersonal(msg, sig)
+	if err != nil {
+		return "", err
+	}
+	return addr.Hex(), nil
+}

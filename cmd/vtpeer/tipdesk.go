@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/verytippers/vtpeer/pkg/tips"
+)
+
+// Application message kinds carried over the sealed peer session.
+const (
+	kindChat    = "chat"    // body: chatBody
+	kindTip     = "tip"     // body: signed-meta JSON (tips.SignedMeta)
+	kindReceipt = "receipt" // body: tips.Receipt JSON
+)
+
+// chatBody is the body of a chat message.
+type chatBody struct {
+	Text string `json:"text"`
+}
+
+// tipEvent is what the receiver reports about one incoming tip.
+type tipEvent struct {
+	Peer            string `json:"peer"`
+	From            string `json:"from,omitempty"`
+	To              string `json:"to,omitempty"`
+	Amount          string `json:"amount,omitempty"`
+	AmountVery      string `json:"amountVery,omitempty"`
+	Cid             string `json:"cid"`
+	MessageHash     string `json:"messageHash,omitempty"`
+	Verified        bool   `json:"verified"`
+	Code            string `json:"code,omitempty"`
+	Reason          string `json:"reason,omitempty"`
+	TimestampSigned bool   `json:"timestampSigned"`
+	Forwarded       string `json:"forwarded,omitempty"`
+}
+
+// tipDesk is the receiving end of tips: verify, refuse replays, queue the
+// forward, and write the (signed) receipt.
+type tipDesk struct {
+	verifier tips.Verifier
+	store    *tips.Store
+	fwd      *tips.Forwarder // nil: not forwarding
+	signer   tips.Signer     // nil: receipts go unsigned
+	log      *slog.Logger
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// tipDeskConfig configures openTipDesk.
+type tipDeskConfig struct {
+	home       string        // VTPEER_HOME: the store lives in home/vtpeer.db
+	maxAge     time.Duration // oldest acceptable tip
+	forwardURL string        // orchestrator endpoint, "" = no forwarding
+	signer     tips.Signer
+	logger     *slog.Logger
+	onForward  func(hash, state, lastError string) // optional: forward outcomes
+}
+
+// openTipDesk opens the replay store and, with a forward URL, starts the
+// forwarder (which also delivers what an earlier run left queued).
+func openTipDesk(cfg tipDeskConfig) (*tipDesk, error) {
+	store, err := tips.OpenStore(filepath.Join(cfg.home, "vtpeer.db"), &tips.StoreOptions{Logger: cfg.logger})
+	if errors.Is(err, tips.ErrStoreInUse) {
+		return nil, fmt.Errorf("%w: another vtpeer join uses %s; give this one its own VTPEER_HOME", err, cfg.home)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := &tipDesk{verifier: tips.Verifier{MaxAge: cfg.maxAge}, store: store, signer: cfg.signer, log: cfg.logger}
+	if _, err := store.Prune(time.Now().Add(-2 * d.maxAge())); err != nil {
+		d.log.Warn("pruning the replay store failed", "err", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	if cfg.forwardURL != "" {
+		opts := &tips.ForwarderOptions{Logger: cfg.logger}
+		if cfg.onForward != nil {
+			opts.OnAttempt = func(h common.Hash, state, lastErr string) { cfg.onForward(h.Hex(), state, lastErr) }
+		}
+		d.fwd, err = tips.NewForwarder(store, cfg.forwardURL, opts)
+		if err != nil {
+			cancel()
+			_ = store.Close()
+			return nil, usageError(fmt.Errorf("--forward: %w", err))
+		}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			_ = d.fwd.Run(ctx)
+		}()
+	}
+	return d, nil
+}
+
+func (d *tipDesk) maxAge() time.Duration {
+	if d.verifier.MaxAge > 0 {
+		return d.verifier.MaxAge
+	}
+	return tips.DefaultMaxAge
+}
+
+// receive judges one tip body from peer and returns the event to show and
+// the receipt to send back. Every outcome, good or bad, has a receipt.
+func (d *tipDesk) receive(ctx context.Context, peer string, body []byte) (tipEvent, tips.Receipt) {
+	ev := tipEvent{Peer: peer}
+	sm, err := tips.ParseSignedMeta(body)
+	if err != nil {
+		ev.Code, ev.Reason = tips.CodeOf(err), reasonOf(err)
+		return ev, d.receipt(common.Hash{}, ev)
+	}
+	m := sm.Meta
+	ev.From, ev.To, ev.Cid = m.From.Hex(), m.To.Hex(), m.Cid
+	if m.Amount != nil {
+		ev.Amount, ev.AmountVery = m.Amount.String(), tips.FormatAmount(m.Amount)
+	}
+	hash := m.MessageHash()
+	ev.MessageHash = hash.Hex()
+	res, err := d.verifier.Verify(sm)
+	if err != nil {
+		ev.Code, ev.Reason = tips.CodeOf(err), reasonOf(err)
+		return ev, d.receipt(hash, ev)
+	}
+	ev.TimestampSigned = res.TimestampSigned
+	switch err := d.store.Record(res.Hash, time.Now()); {
+	case errors.Is(err, tips.ErrReplay):
+		ev.Code, ev.Reason = tips.CodeReplay, "this tip was already accepted"
+		return ev, d.receipt(hash, ev)
+	case err != nil:
+		d.log.Error("recording a tip failed", "err", err)
+		ev.Code, ev.Reason = "store", "the receiver could not record the tip"
+		return ev, d.receipt(hash, ev)
+	}
+	ev.Verified = true
+	if d.fwd != nil {
+		if err := d.fwd.Enqueue(ctx, sm); err != nil {
+			d.log.Error("queueing a tip for forwarding failed", "hash", ev.MessageHash, "err", err)
+			ev.Forwarded = tips.ForwardFailed
+		} else {
+			ev.Forwarded = tips.ForwardQueued
+		}
+	}
+	return ev, d.receipt(hash, ev)
+}
+
+// receipt builds the receipt for ev, signed when the desk has an account.
+func (d *tipDesk) receipt(hash common.Hash, ev tipEvent) tips.Receipt {
+	r := tips.Receipt{MessageHash: hash, Accepted: ev.Verified, Code: ev.Code, Reason: ev.Reason, Forwarded: ev.Forwarded}
+	if d.signer != nil {
+		if err := tips.SignReceipt(d.signer, &r); err != nil {
+			d.log.Error("signing a receipt failed", "err", err)
+		}
+	}
+	return r
+}
+
+// Close stops the forwarder and closes the store.
+func (d *tipDesk) Close() error {
+	d.cancel()
+	d.wg.Wait()
+	return d.store.Close()
+}
+
+// reasonOf is the human reason of a tips error: the VerifyError's Reason when
+// there is one, else the error text.
+func reasonOf(err error) string {
+	var ve *tips.VerifyError
+	if errors.As(err, &ve) {
+		return ve.Reason
+	}
+	return err.Error()
+}
