@@ -54,8 +54,10 @@ func switchableNet(t testing.TB, loss float64, delay time.Duration) (*vnet.Net, 
 	return na, nb, func(on bool) { mu.Lock(); up = on; mu.Unlock() }
 }
 
+// The vnet tests do not call t.Parallel: pion/transport v5.1.4's vnet.newMACAddress increments a
+// package-level counter without a lock, so building two virtual networks concurrently is a race.
+
 func TestLossySlowLink(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("slow")
 	}
@@ -75,7 +77,6 @@ func TestLossySlowLink(t *testing.T) {
 // TestICERestartAfterBlackout cuts the network long enough for ICE to report disconnected: the
 // offerer restarts ICE and the stream goes on, exactly once and in order.
 func TestICERestartAfterBlackout(t *testing.T) {
-	t.Parallel()
 	ctx := ctxT(t, 60*time.Second)
 	na, nb, link := switchableNet(t, 0, time.Millisecond)
 	reoffer := &offerWatch{ch: make(chan struct{})}
