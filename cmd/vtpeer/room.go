@@ -174,7 +174,9 @@ type accountIdentity struct{ s tips.Signer }
 func (a accountIdentity) Address() string { return a.s.Address().Hex() }
 
 // SignHandshake signs the handshake identity message with EIP-191 personal_sign.
-func (a accountIdentity) SignHandshake(msg []byte) ([]byte, error) { return tips.PersonalSign(a.s, msg) }
+func (a accountIdentity) SignHandshake(msg []byte) ([]byte, error) {
+	return tips.PersonalSign(a.s, msg)
+}
 
 // verifyHandshake recovers the account that signed a handshake identity message.
 func verifyHandshake(msg, sig []byte) (string, error) {
