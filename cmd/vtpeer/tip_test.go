@@ -49,9 +49,10 @@ func TestTipDryRunPassesVerify(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "message_hash_mismatch") || !strings.Contains(vout, `"valid":false`) {
 		t.Fatalf("tampered: %d %q %q", code, vout, errOut)
 	}
-	// --signed loads and verifies without a keystore, then reaches sendTip.
-	code, _, errOut = runTipsCLI(t, map[string]string{"VTPEER_HOME": t.TempDir()}, out, "tip", "--signed", "-", "--room", "r")
-	if code != 1 || !strings.Contains(errOut, "not wired yet") {
+	// --signed loads and verifies without a keystore, then reaches sendTip,
+	// which fails to dial a server that is not there.
+	code, _, errOut = runTipsCLI(t, map[string]string{"VTPEER_HOME": t.TempDir()}, out, "tip", "--signed", "-", "--room", "r", "--server", "ws://127.0.0.1:1")
+	if code != 1 || !strings.Contains(errOut, "is `vtpeer serve` running at ws://127.0.0.1:1") {
 		t.Fatalf("--signed: %d %q", code, errOut)
 	}
 	code, _, errOut = runTipsCLI(t, env, tampered, "tip", "--signed", "-", "--room", "r")
