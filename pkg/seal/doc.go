@@ -20,7 +20,7 @@
 //
 // Both users compare the 6-digit SAS; with accounts, each side sends a
 // sealed Identity signing IdentityMessage (room, role, TH). The byte
-// layouts are in docs/PROTOCOL-seal.md, the threat model in
+// layouts are in docs/PROTOCOL.md, the threat model in
 // docs/SECURITY.md.
 //
 // The package imports only the standard library: account signatures are

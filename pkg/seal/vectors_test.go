@@ -139,7 +139,7 @@ func computeVector(t *testing.T, in vector) vector {
 func TestVectors(t *testing.T) {
 	t.Parallel()
 	var got vectorFile
-	got.Description = "vtpeer seal v1 known-answer vectors (docs/PROTOCOL-seal.md). " +
+	got.Description = "vtpeer seal v1 known-answer vectors (docs/PROTOCOL.md). " +
 		"Hex for binary values; messages are the exact JSON text on the wire; frames are " +
 		"version|seq|AES-256-GCM(ciphertext||tag). Regenerate: go test ./pkg/seal -run TestVectors -update"
 	for _, in := range vectorInputs {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent check of vectors.json, written from docs/PROTOCOL-seal.md
+"""Independent check of vectors.json, written from docs/PROTOCOL.md
 only (no Go code): python3 testdata/seal/check_vectors.py
 Needs the 'cryptography' package (X25519, AES-GCM); HKDF is done by hand."""
 import base64, hashlib, hmac, json, os, struct, sys
