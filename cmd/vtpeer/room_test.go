@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/verytippers/vtpeer/pkg/peer"
+	"github.com/verytippers/vtpeer/pkg/signal"
+)
+
+// liveServer is a real signaling server on a loopback port that a test can
+// kill and bring back on the same address.
+type liveServer struct {
+	t    *testing.T
+	addr string
+	srv  *signal.Server
+	hs   *http.Server
+	done chan struct{}
+}
+
+func startLiveServer(t *testing.T, addr string) *liveServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := signal.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &liveServer{t: t, addr: ln.Addr().String(), srv: srv, hs: &http.Server{Handler: srv}, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		_ = s.hs.Serve(ln)
+	}()
+	return s
+}
+
+// kill drops every connection at once, as a crash would.
+func (s *liveServer) kill() {
+	_ = s.hs.Close()
+	_ = s.srv.Close()
+	<-s.done
+}
+
+// roomPeer is a roomSession with its status updates on a channel.
+type roomPeer struct {
+	rs     *roomSession
+	status chan statusUpdate
+}
+
+func joinRoom(ctx context.Context, t *testing.T, url, room string) *roomPeer {
+	t.Helper()
+	p := &roomPeer{status: make(chan statusUpdate, 16)}
+	rs, err := startRoom(ctx, roomConfig{server: url, room: room, loopbackOnly: true,
+		logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		status: func(s statusUpdate) { p.status <- s }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.rs = rs
+	t.Cleanup(func() { _ = rs.Close() })
+	return p
+}
+
+func (p *roomPeer) awaitStatus(ctx context.Context, t *testing.T, kind string) {
+	t.Helper()
+	for {
+		select {
+		case s := <-p.status:
+			if s.kind == kind {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("no %q status", kind)
+		}
+	}
+}
+
+// awaitEvent returns the first Node event that match accepts.
+func (p *roomPeer) awaitEvent(ctx context.Context, t *testing.T, what string, match func(peer.Event) bool) peer.Event {
+	t.Helper()
+	for {
+		select {
+		case ev := <-p.rs.node.Events():
+			if e, ok := ev.(peer.Error); ok {
+				t.Fatalf("peer error while waiting for %s: %s %v", what, e.Code, e.Err)
+			}
+			if match(ev) {
+				return ev
+			}
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func chatText(ev peer.Event) (string, bool) {
+	m, ok := ev.(peer.Message)
+	if !ok || m.Kind != kindChat {
+		return "", false
+	}
+	var c chatBody
+	if json.Unmarshal(m.Body, &c) != nil {
+		return "", false
+	}
+	return c.Text, true
+}
+
+// TestSignalingServerKilledMidChat: the open DataChannel keeps carrying
+// messages while the server is gone, and both peers register again when
+// it is back.
+func TestSignalingServerKilledMidChat(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := startLiveServer(t, "127.0.0.1:0")
+	url := "ws://" + srv.addr
+	a := joinRoom(ctx, t, url, "crash")
+	a.awaitStatus(ctx, t, "joined")
+	b := joinRoom(ctx, t, url, "crash")
+	b.awaitStatus(ctx, t, "joined")
+	ac := a.awaitEvent(ctx, t, "a connected", isPeerConnected).(peer.PeerConnected)
+	b.awaitEvent(ctx, t, "b connected", isPeerConnected)
+
+	srv.kill()
+	a.awaitStatus(ctx, t, "reconnecting")
+	b.awaitStatus(ctx, t, "reconnecting")
+
+	send := func(i int) {
+		body, _ := json.Marshal(chatBody{Text: fmt.Sprint("msg ", i)})
+		if err := a.rs.node.Send(ctx, ac.Peer, kindChat, body); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	expect := func(i int) {
+		want := fmt.Sprint("msg ", i)
+		got := b.awaitEvent(ctx, t, want, func(ev peer.Event) bool { _, ok := chatText(ev); return ok })
+		if text, _ := chatText(got); text != want {
+			t.Fatalf("got %q, want %q", text, want)
+		}
+	}
+	for i := range 20 {
+		send(i)
+	}
+	for i := range 20 {
+		expect(i)
+	}
+
+	srv2 := startLiveServer(t, srv.addr)
+	defer srv2.kill()
+	a.awaitStatus(ctx, t, "rejoined")
+	b.awaitStatus(ctx, t, "rejoined")
+	send(20)
+	expect(20)
+}
+
+func isPeerConnected(ev peer.Event) bool { _, ok := ev.(peer.PeerConnected); return ok }
