@@ -49,6 +49,8 @@ type eventQueue struct {
 	buf      []Event
 	limit    int
 	overflow bool
+	closed   bool // out is closed: drop events
+	idle     bool // run has delivered everything and waits: push may hand over directly
 	kick     chan struct{}
 	out      chan Event
 	done     chan struct{}
@@ -61,6 +63,18 @@ func newEventQueue(limit int) *eventQueue {
 // push never blocks.
 func (q *eventQueue) push(e Event) {
 	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	if q.idle && len(q.buf) == 0 {
+		select { // fast path, in order: nothing is queued or in flight
+		case q.out <- e:
+			q.mu.Unlock()
+			return
+		default:
+		}
+	}
 	switch {
 	case len(q.buf) < q.limit:
 		q.buf = append(q.buf, e)
@@ -77,12 +91,18 @@ func (q *eventQueue) push(e Event) {
 
 // run delivers events until done is closed, then closes out.
 func (q *eventQueue) run() {
-	defer close(q.out)
+	defer func() {
+		q.mu.Lock()
+		q.closed = true
+		close(q.out)
+		q.mu.Unlock()
+	}()
 	for {
 		q.mu.Lock()
 		batch := q.buf
 		q.buf = nil
 		q.overflow = false
+		q.idle = len(batch) == 0
 		q.mu.Unlock()
 		for _, e := range batch {
 			select {
@@ -99,5 +119,8 @@ func (q *eventQueue) run() {
 		case <-q.done:
 			return
 		}
+		q.mu.Lock()
+		q.idle = false
+		q.mu.Unlock()
 	}
 }

@@ -9,7 +9,7 @@ import (
 // seal.Session.Seal(appFrame). Layouts (big endian):
 //
 //	start: 0x01 | instance u64 | base u64 | identity-len u16 | identity (seal.Identity, 0 bytes = anonymous)
-//	data:  0x02 | seq u64 | kind-len u8 | kind | body
+//	data:  0x02 | seq u64 | ack u64 | kind-len u8 | kind | body   (ack as in the ack frame, piggybacked)
 //	ack:   0x03 | seq u64                      (cumulative: every seq <= this was delivered)
 //
 // instance is a random id of the sending Node (a new process gets a new one); base is the lowest
@@ -21,7 +21,7 @@ const (
 	frameAck   = 0x03
 
 	maxKindLen     = 255
-	dataHeaderLen  = 1 + 8 + 1
+	dataHeaderLen  = 1 + 8 + 8 + 1
 	startHeaderLen = 1 + 8 + 8 + 2
 )
 
@@ -31,6 +31,7 @@ type appFrame struct {
 	base     uint64 // start
 	identity []byte // start
 	seq      uint64 // data, ack
+	ack      uint64 // data: piggybacked cumulative ack
 	kind     string // data
 	body     []byte // data
 }
@@ -44,14 +45,17 @@ func encodeStart(instance, base uint64, identity []byte) []byte {
 	return append(b, identity...)
 }
 
+// encodeData leaves the ack field zero: it is filled in (setDataAck) just before sealing.
 func encodeData(seq uint64, kind string, body []byte) []byte {
 	b := make([]byte, dataHeaderLen, dataHeaderLen+len(kind)+len(body))
 	b[0] = frameData
 	binary.BigEndian.PutUint64(b[1:], seq)
-	b[9] = byte(len(kind))
+	b[17] = byte(len(kind))
 	b = append(b, kind...)
 	return append(b, body...)
 }
+
+func setDataAck(frame []byte, ack uint64) { binary.BigEndian.PutUint64(frame[9:], ack) }
 
 func encodeAck(seq uint64) []byte {
 	b := make([]byte, 9)
@@ -86,7 +90,8 @@ func decodeFrame(b []byte) (appFrame, error) {
 			return appFrame{}, fmt.Errorf("%w: short data", ErrBadFrame)
 		}
 		f.seq = binary.BigEndian.Uint64(b[1:])
-		k := int(b[9])
+		f.ack = binary.BigEndian.Uint64(b[9:])
+		k := int(b[17])
 		if len(b) < dataHeaderLen+k {
 			return appFrame{}, fmt.Errorf("%w: kind length", ErrBadFrame)
 		}

@@ -112,6 +112,7 @@ func (l *link) onMessage(msg webrtc.DataChannelMessage) {
 	}
 	var perr error
 	if f.typ == frameData {
+		l.p.onAck(f.ack)
 		perr = l.p.onData(l, f)
 	} else {
 		l.p.onAck(f.seq)
@@ -160,7 +161,7 @@ func (l *link) onHandshakeMessage(b []byte) {
 	l.mu.Lock()
 	l.sess = sess
 	l.mu.Unlock()
-	if err := l.writeSealed(start); err != nil {
+	if err := l.writeSealed(start, nil); err != nil {
 		l.close(err)
 	}
 }

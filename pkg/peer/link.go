@@ -327,8 +327,9 @@ func (l *link) writeWire(dc *webrtc.DataChannel, text bool, b []byte) error {
 	return nil
 }
 
-// writeSealed seals one application frame and sends it.
-func (l *link) writeSealed(pt []byte) error {
+// writeSealed seals one application frame and sends it. prepare, if set, runs just before
+// sealing, under the link's send lock (it fills in the piggybacked ack).
+func (l *link) writeSealed(pt []byte, prepare func()) error {
 	l.mu.Lock()
 	dc, sess := l.dc, l.sess
 	l.mu.Unlock()
@@ -337,6 +338,9 @@ func (l *link) writeSealed(pt []byte) error {
 	}
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
+	if prepare != nil {
+		prepare()
+	}
 	frame, err := sess.Seal(pt)
 	if err != nil {
 		return err

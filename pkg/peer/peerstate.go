@@ -31,6 +31,8 @@ type peerState struct {
 	outBytes   int
 	remoteInst uint64
 	delivered  uint64 // last seq delivered from remoteInst
+	ackSent    uint64 // last cumulative ack sent (standalone or piggybacked)
+	forceAck   bool   // send an ack even if nothing new was delivered (new link)
 	ackCh      chan struct{}
 	ackKick    chan struct{}
 	connected  bool
@@ -90,22 +92,38 @@ func (p *peerState) send(ctx context.Context, kind string, body []byte) error {
 	limit := p.n.opts.MaxMessageSize
 	if ready {
 		limit = l.maxFrame()
+	}
+	if size := seal.Overhead + dataHeaderLen + len(kind) + len(body); size > limit {
+		return fmt.Errorf("%w: %d byte frame, limit %d", ErrMessageTooBig, size, limit)
+	}
+	if ready {
 		// Back pressure before taking a sequence number: a cancelled wait queues nothing.
 		if err := l.waitWritable(ctx); err != nil && ctx.Err() != nil {
 			return fmt.Errorf("send to %s: %w", p.id, err)
 		}
 	}
-	if size := seal.Overhead + dataHeaderLen + len(kind) + len(body); size > limit {
-		return fmt.Errorf("%w: %d byte frame, limit %d", ErrMessageTooBig, size, limit)
-	}
 	p.mu.Lock()
-	if p.closed {
+	for {
+		if p.closed {
+			p.mu.Unlock()
+			return ErrClosed
+		}
+		if p.outBytes+len(body) <= p.n.opts.MaxOutboxBytes || len(p.outbox) == 0 {
+			break
+		}
+		// Too much unacknowledged: on a live link wait for acks; otherwise refuse.
+		ch := p.ackCh
+		live := p.link != nil && p.link.ready
 		p.mu.Unlock()
-		return ErrClosed
-	}
-	if p.outBytes+len(body) > p.n.opts.MaxOutboxBytes {
-		p.mu.Unlock()
-		return fmt.Errorf("send to %s: %w", p.id, ErrOutboxFull)
+		if !live {
+			return fmt.Errorf("send to %s: %w", p.id, ErrOutboxFull)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("send to %s: %w", p.id, ctx.Err())
+		}
+		p.mu.Lock()
 	}
 	p.nextSeq++
 	m := outMsg{seq: p.nextSeq, frame: encodeData(p.nextSeq, kind, body)}
@@ -114,7 +132,7 @@ func (p *peerState) send(ctx context.Context, kind string, body []byte) error {
 	ready = p.link == l && l != nil && l.ready
 	p.mu.Unlock()
 	if ready {
-		if err := l.writeSealed(m.frame); err != nil {
+		if err := p.writeData(l, m.frame); err != nil {
 			// Kept in the outbox: it is resent on the next link.
 			l.close(err)
 		}
@@ -148,6 +166,7 @@ func (p *peerState) onStart(instance, base uint64) {
 		p.remoteInst = instance
 		p.delivered = base - 1
 	}
+	p.forceAck = true
 	p.mu.Unlock()
 	p.kickAck()
 }
@@ -192,18 +211,48 @@ func (p *peerState) kickAck() {
 	}
 }
 
-// ackLoop sends cumulative acks for a ready link; bursts coalesce through the 1-slot kick channel.
+// ackDelay is how long a receiver waits for outgoing data to carry its ack before sending a
+// standalone ack frame.
+const ackDelay = 2 * time.Millisecond
+
+// writeData seals a data frame with the current cumulative ack piggybacked.
+func (p *peerState) writeData(l *link, frame []byte) error {
+	return l.writeSealed(frame, func() {
+		p.mu.Lock()
+		d := p.delivered
+		p.ackSent = d
+		p.mu.Unlock()
+		setDataAck(frame, d)
+	})
+}
+
+// ackLoop sends a standalone cumulative ack ackDelay after a delivery unless data going back
+// carried it meanwhile; bursts coalesce through the 1-slot kick channel.
 func (p *peerState) ackLoop(l *link) {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	defer t.Stop()
 	for {
 		select {
 		case <-p.ackKick:
 		case <-l.deadCh:
 			return
 		}
+		t.Reset(ackDelay)
+		select {
+		case <-t.C:
+		case <-l.deadCh:
+			return
+		}
 		p.mu.Lock()
 		d := p.delivered
+		need := d > p.ackSent || p.forceAck
+		p.ackSent, p.forceAck = d, false
 		p.mu.Unlock()
-		if err := l.writeSealed(encodeAck(d)); err != nil {
+		if !need {
+			continue
+		}
+		if err := l.writeSealed(encodeAck(d), nil); err != nil {
 			l.close(err)
 			return
 		}
@@ -233,7 +282,7 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 		if err := l.waitWritable(p.n.ctx); err != nil {
 			break
 		}
-		if err := l.writeSealed(m.frame); err != nil {
+		if err := p.writeData(l, m.frame); err != nil {
 			l.close(err)
 			break
 		}
