@@ -21,7 +21,7 @@ type collector struct {
 }
 
 func collect(n *Node) *collector {
-	c := &collector{n: n, connected: make(chan PeerConnected, 64), msgs: make(chan Message, 1<<16),
+	c := &collector{n: n, connected: make(chan PeerConnected, 64), msgs: make(chan Message, 4096),
 		errs: make(chan Error, 64), left: make(chan PeerLeft, 64), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
