@@ -12,6 +12,7 @@ type PeerConnected struct {
 	Peer          string // signaling peer id
 	SAS           string // short authentication string, equal on both sides
 	Address       string // proven account address, "" when the peer is anonymous
+	StaticKey     []byte // the peer's signed static X25519 key (with Address), or nil
 	Path          string // "direct" or "turn"
 	CandidateType string // local candidate type of the selected pair: host, srflx, prflx, relay
 }

@@ -187,6 +187,14 @@ func (r *relay) pump(id string, n *Node, k, stop chan struct{}) {
 // CLI's EIP-191 signer (pkg/peer must not import go-ethereum): sig = address(20) | mac(32) | pad(13).
 type fakeIdentity struct{ addr string }
 
+// fakeStaticIdentity also announces a static key.
+type fakeStaticIdentity struct {
+	fakeIdentity
+	key []byte
+}
+
+func (f fakeStaticIdentity) StaticKey() []byte { return f.key }
+
 var fakeKey = []byte("vtpeer peer test key")
 
 func (f fakeIdentity) Address() string { return f.addr }

@@ -170,7 +170,11 @@ func (l *link) onHandshakeMessage(b []byte) {
 func (l *link) startFrame(sess *seal.Session) ([]byte, error) {
 	var idb []byte
 	if id := l.n.opts.Identity; id != nil {
-		sid, err := sess.SignIdentity(id.Address(), nil, id.SignHandshake)
+		var static []byte
+		if sk, ok := id.(StaticKeyer); ok {
+			static = sk.StaticKey()
+		}
+		sid, err := sess.SignIdentity(id.Address(), static, id.SignHandshake)
 		if err != nil {
 			return nil, fmt.Errorf("identity: %w", err)
 		}
@@ -191,7 +195,7 @@ func (l *link) onStart(sess *seal.Session, f appFrame) {
 	}
 	l.startSeen = true
 	l.mu.Unlock()
-	addr := ""
+	addr, static := "", []byte(nil)
 	if len(f.identity) > 0 {
 		id, err := seal.ParseIdentity(f.identity)
 		if err != nil {
@@ -203,6 +207,7 @@ func (l *link) onStart(sess *seal.Session, f appFrame) {
 				l.fail(CodeIdentityInvalid, fmt.Errorf("%w: %w", ErrIdentityInvalid, err))
 				return
 			}
+			static = id.StaticKey
 		}
 	}
 	if want := l.n.opts.ExpectAddress; want != "" && !strings.EqualFold(addr, want) {
@@ -217,7 +222,7 @@ func (l *link) onStart(sess *seal.Session, f appFrame) {
 	l.p.onStart(f.instance, f.base)
 	path, ctype := l.path()
 	l.n.goTracked(func() {
-		l.p.onLinkReady(l, PeerConnected{Peer: l.p.id, SAS: sess.SAS(), Address: addr, Path: path, CandidateType: ctype})
+		l.p.onLinkReady(l, PeerConnected{Peer: l.p.id, SAS: sess.SAS(), Address: addr, StaticKey: static, Path: path, CandidateType: ctype})
 	})
 }
 

@@ -26,6 +26,12 @@ type Identity interface {
 	SignHandshake(msg []byte) ([]byte, error)
 }
 
+// StaticKeyer is optionally implemented by an Identity that announces a static X25519 key for
+// offline mail; the key is covered by the identity signature.
+type StaticKeyer interface {
+	StaticKey() []byte
+}
+
 // VerifyIdentityFunc recovers the address that produced sig (EIP-191 personal_sign) over msg.
 type VerifyIdentityFunc func(msg, sig []byte) (address string, err error)
 

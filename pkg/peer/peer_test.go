@@ -21,7 +21,9 @@ func TestConnectSASAndIdentity(t *testing.T) {
 		{name: "anonymous"},
 		{
 			name: "identities proven",
-			modA: func(o *Options) { o.Identity, o.VerifyIdentity = fakeIdentity{addrA}, fakeVerify },
+			modA: func(o *Options) {
+				o.Identity, o.VerifyIdentity = fakeStaticIdentity{fakeIdentity{addrA}, bytes.Repeat([]byte{7}, 32)}, fakeVerify
+			},
 			modB: func(o *Options) {
 				o.Identity, o.VerifyIdentity, o.ExpectAddress = fakeIdentity{addrB}, fakeVerify, addrA
 			},
@@ -46,6 +48,9 @@ func TestConnectSASAndIdentity(t *testing.T) {
 			}
 			if ea.Address != tc.wantA || eb.Address != tc.wantB {
 				t.Fatalf("addresses: a sees %q, b sees %q", ea.Address, eb.Address)
+			}
+			if (eb.Address != "") != (len(eb.StaticKey) == 32) || len(ea.StaticKey) != 0 {
+				t.Fatalf("static keys: a sees %x, b sees %x", ea.StaticKey, eb.StaticKey)
 			}
 			if ea.Path != "direct" || ea.CandidateType != "host" {
 				t.Fatalf("path %q candidate %q", ea.Path, ea.CandidateType)
