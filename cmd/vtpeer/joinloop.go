@@ -93,6 +93,7 @@ func (j *joinLoop) finish(ctx context.Context) error {
 			_ = j.rs.node.WaitAcked(wctx, p.ID)
 		}
 	}
+	_ = j.rs.node.Flush(wctx) // our acks for what we received, so senders can finish too
 	return nil
 }
 

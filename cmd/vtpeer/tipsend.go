@@ -98,6 +98,9 @@ func sendTip(ctx context.Context, g *globals, o *tipOptions, sm *tips.SignedMeta
 		return err
 	}
 	out.event(nil, receiptLine(shortID(target), ev))
+	fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
+	_ = rs.node.Flush(fctx) // acknowledge the receipt before leaving
+	fcancel()
 	if !ev.Accepted {
 		return fmt.Errorf("tip refused by the peer: %s (%s)", ev.Reason, ev.Code)
 	}
