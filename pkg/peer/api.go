@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
@@ -53,6 +54,9 @@ func newPionStack(o *Options) (*pionStack, error) {
 	se := webrtc.SettingEngine{}
 	se.SetSCTPMaxMessageSize(uint32(o.MaxMessageSize))
 	se.SetSCTPMaxReceiveBufferSize(4 << 20)
+	// Cap the SCTP retransmission timeout (pion default 60 s): under heavy loss the exponential
+	// backoff otherwise freezes a chat for tens of seconds.
+	se.SetSCTPRTOMax(3 * time.Second)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
 	// No acceptance stall: by default pion waits up to 1 s before nominating a prflx pair when a

@@ -26,3 +26,11 @@ func TestDebugTimeline(t *testing.T) {
 		t.Logf("connected: %v", time.Since(start))
 	}
 }
+
+// debugLogger logs to stderr when PEER_DEBUG is set, else nil (discard).
+func debugLogger(node string) *slog.Logger {
+	if os.Getenv("PEER_DEBUG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", node)
+}

@@ -61,17 +61,17 @@ func TestLossySlowLink(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	ctx := ctxT(t, 60*time.Second)
+	ctx := ctxT(t, 90*time.Second)
 	na, nb := lossyNet(t, 0.20, 50*time.Millisecond)
 	start := time.Now()
 	_, a, b := pair(t, ctx,
-		func(o *Options) { o.knobs.loopbackOnly = false; withVNet(o, na) },
-		func(o *Options) { o.knobs.loopbackOnly = false; withVNet(o, nb) })
+		func(o *Options) { o.knobs.loopbackOnly = false; o.Logger = debugLogger("a"); withVNet(o, na) },
+		func(o *Options) { o.knobs.loopbackOnly = false; o.Logger = debugLogger("b"); withVNet(o, nb) })
 	t.Logf("connected after %v", time.Since(start))
 	start = time.Now()
-	exchange(t, ctx, b, a, 300, 200, nil)
-	exchange(t, ctx, a, b, 300, 200, nil)
-	t.Logf("2x300 messages after %v", time.Since(start))
+	exchange(t, ctx, b, a, 150, 200, nil)
+	exchange(t, ctx, a, b, 150, 200, nil)
+	t.Logf("2x150 messages after %v", time.Since(start))
 }
 
 // TestICERestartAfterBlackout cuts the network long enough for ICE to report disconnected: the

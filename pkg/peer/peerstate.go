@@ -32,6 +32,7 @@ type peerState struct {
 	remoteInst uint64
 	delivered  uint64 // last seq delivered from remoteInst
 	ackSent    uint64 // last cumulative ack sent (standalone or piggybacked)
+	maxFrame   int    // largest sealed frame the peer accepted on the last ready link
 	forceAck   bool   // send an ack even if nothing new was delivered (new link)
 	ackCh      chan struct{}
 	ackKick    chan struct{}
@@ -47,7 +48,7 @@ type outMsg struct {
 }
 
 func newPeerState(n *Node, id string) *peerState {
-	return &peerState{n: n, id: id, ackCh: make(chan struct{}), ackKick: make(chan struct{}, 1),
+	return &peerState{n: n, id: id, maxFrame: n.opts.MaxMessageSize, ackCh: make(chan struct{}), ackKick: make(chan struct{}, 1),
 		readyCh: make(chan struct{}), earlyICE: map[uint64][]webrtc.ICECandidateInit{}}
 }
 
@@ -89,7 +90,10 @@ func (p *peerState) send(ctx context.Context, kind string, body []byte) error {
 	l := p.link
 	ready := l != nil && l.ready
 	p.mu.Unlock()
-	limit := p.n.opts.MaxMessageSize
+	// Without a live link, the last peer maximum we saw applies (ours until we have seen one).
+	p.mu.Lock()
+	limit := p.maxFrame
+	p.mu.Unlock()
 	if ready {
 		limit = l.maxFrame()
 	}
@@ -269,6 +273,7 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 		return
 	}
 	pending := append([]outMsg(nil), p.outbox...)
+	p.maxFrame = l.maxFrame()
 	l.mu.Lock()
 	l.ready = true
 	l.mu.Unlock()
@@ -279,6 +284,14 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 	p.n.emit(ev)
 	p.n.goTracked(func() { p.ackLoop(l) })
 	for _, m := range pending {
+		if len(m.frame)+seal.Overhead > l.maxFrame() {
+			// Queued for a previous peer that accepted larger messages: it cannot be delivered
+			// in order any more, so give up on the session rather than loop or skip a number.
+			p.sendMu.Unlock()
+			l.fail(CodeTransport, fmt.Errorf("resend to %s: %w: %d byte frame, peer limit %d",
+				p.id, ErrMessageTooBig, len(m.frame)+seal.Overhead, l.maxFrame()))
+			return
+		}
 		if err := l.waitWritable(p.n.ctx); err != nil {
 			break
 		}
