@@ -38,8 +38,8 @@ func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	sb := &switchboard{nodes: map[string]*peer.Node{}}
-	alice, _ := peer.New(&peer.Options{Room: "example", Signaler: line{sb, "alice"}})
-	bob, _ := peer.New(&peer.Options{Room: "example", Signaler: line{sb, "bob"}})
+	alice, _ := peer.New(&peer.Options{Room: "example", Signaler: line{sb, "alice"}, LoopbackOnly: true})
+	bob, _ := peer.New(&peer.Options{Room: "example", Signaler: line{sb, "bob"}, LoopbackOnly: true})
 	sb.nodes["alice"], sb.nodes["bob"] = alice, bob
 
 	alice.Joined(ctx, "alice", nil, nil)           // first in the room
