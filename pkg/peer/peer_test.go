@@ -281,3 +281,27 @@ func TestPeerProcessRestart(t *testing.T) {
 	}
 	exchange(t, ctx, b2, a, 10, 10, nil)
 }
+
+// TestOutboxBoundWithoutTransport: with no live transport Send queues up to MaxOutboxBytes and
+// then refuses with ErrOutboxFull instead of growing memory.
+func TestOutboxBoundWithoutTransport(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 10*time.Second)
+	r := newRelay(t)
+	a := newNode(t, r, "a", func(o *Options) { o.MaxOutboxBytes = 1000 })
+	a.n.PeerJoined("ghost") // known to signaling, never connects
+	if err := a.n.Send(ctx, "ghost", "chat", make([]byte, 600)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.n.Send(ctx, "ghost", "chat", make([]byte, 600)); !errors.Is(err, ErrOutboxFull) {
+		t.Fatalf("got %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := a.n.WaitAcked(short, "ghost"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
+	}
+	if ps := a.n.Peers(); len(ps) != 1 || ps[0].Unacked != 1 || ps[0].Connected {
+		t.Fatalf("peers %+v", ps)
+	}
+}
