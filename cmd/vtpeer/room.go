@@ -129,6 +129,11 @@ func (s *roomSession) handleFrame(ctx context.Context, f signal.Frame) {
 	case signal.TypePeerLeft:
 		s.node.PeerLeft(f.PeerID)
 	case signal.TypeError:
+		if f.Code == signal.CodeUnknownPeer {
+			// A renegotiation aimed at a peer that has left: the Node learns it from peer-left.
+			s.cfg.logger.Debug("signaling to a peer that is gone", "err", f.Error)
+			return
+		}
 		s.cfg.status(statusUpdate{kind: "error", code: f.Code, err: errors.New(f.Error)})
 	default:
 		if f.From == "" {
