@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/verytippers/vtpeer/pkg/signal"
+	"github.com/verytippers/vtpeer/pkg/turnserver"
 )
 
 // serveOptions are the flags of vtpeer serve.
@@ -34,6 +36,22 @@ type serveOptions struct {
 	jwtAudience   string
 	tlsCert       string
 	tlsKey        string
+	turn          turnFlags
+}
+
+// turnFlags configure the embedded TURN server and the ICE servers told to
+// joined peers.
+type turnFlags struct {
+	enabled       bool
+	addr          string
+	publicIP      string
+	secretFile    string
+	realm         string
+	allowLoopback bool
+	ttl           time.Duration
+	maxAllocs     int
+	bandwidth     int64
+	iceServers    []string
 }
 
 // newServeCmd runs the signaling server.
@@ -51,10 +69,20 @@ func newServeCmd(g *globals) *cobra.Command {
 		Long: `Run the WebSocket signaling server that introduces peers. The existing
 VeryTippers browser client connects to it unchanged at / (also served at /ws).
 /healthz answers JSON, /metrics Prometheus metrics. SIGINT or SIGTERM shuts it
-down gracefully: clients get a going-away close.`,
+down gracefully: clients get a going-away close.
+
+With --turn it also runs a TURN server (UDP and TCP on --turn-addr) and hands
+every joined peer short-lived credentials for it in joined.iceServers
+(username "<expiry>:<peerId>", credential base64(HMAC-SHA1(secret, username))).
+The URLs name --turn-public-ip, else the --turn-addr IP, else (wildcard) the
+local address of the default route. With --ice-server turn: URLs and
+--turn-secret-file, peers get the same kind of credentials for a coturn
+configured with use-auth-secret and that secret. See docs/TURN.md.`,
 		Example: `  vtpeer serve
   PORT=9000 vtpeer serve --allow-origin app.verytippers.com
-  vtpeer serve --addr :443 --tls-cert cert.pem --tls-key key.pem --jwt-secret-file secret`,
+  vtpeer serve --addr :443 --tls-cert cert.pem --tls-key key.pem --jwt-secret-file secret
+  vtpeer serve --turn --turn-public-ip 203.0.113.7 --turn-secret-file turn.secret
+  vtpeer serve --ice-server turn:turn.example.org:3478?transport=udp --turn-secret-file coturn.secret`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), g, o) },
 	}
@@ -72,7 +100,22 @@ down gracefully: clients get a going-away close.`,
 	f.StringVar(&o.jwtAudience, "jwt-audience", signal.DefaultAudience, "audience tokens must carry")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM) to serve wss://")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
+	o.turn.bind(cmd)
 	return cmd
+}
+
+func (t *turnFlags) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&t.enabled, "turn", false, "run an embedded TURN server beside signaling; joined peers get credentials for it")
+	f.StringVar(&t.addr, "turn-addr", turnserver.DefaultAddr, "TURN listen address, UDP and TCP on the same port")
+	f.StringVar(&t.publicIP, "turn-public-ip", "", "public IPv4 address of the TURN server behind NAT (default: the --turn-addr IP, or for a wildcard the local address of the default route)")
+	f.StringVar(&t.secretFile, "turn-secret-file", "", "shared secret of the TURN REST credentials (default: random per process; required for --ice-server turn: URLs)")
+	f.StringVar(&t.realm, "turn-realm", turnserver.DefaultRealm, "TURN realm")
+	f.BoolVar(&t.allowLoopback, "turn-allow-loopback", false, "let TURN relay to loopback and private addresses (tests and single-host setups only)")
+	f.DurationVar(&t.ttl, "turn-ttl", 24*time.Hour, "lifetime of the TURN credentials handed out; a relay cannot be refreshed past it")
+	f.IntVar(&t.maxAllocs, "turn-max-allocations", turnserver.DefaultMaxAllocationsPerUser, "concurrent TURN allocations per peer (negative: no cap)")
+	f.Int64Var(&t.bandwidth, "turn-user-bandwidth", turnserver.DefaultUserBandwidth, "bytes per second one peer may relay through TURN (negative: no cap)")
+	f.StringArrayVar(&t.iceServers, "ice-server", nil, "STUN or TURN URL told to joined peers, e.g. turn:turn.example.org:3478?transport=udp for a coturn with use-auth-secret and the --turn-secret-file secret (repeatable)")
 }
 
 func runServe(ctx context.Context, g *globals, o *serveOptions) error {
@@ -89,6 +132,11 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ice, err := o.turn.start(log, reg)
+	if err != nil {
+		return err
+	}
+	defer ice.close(log)
 	srv, err := signal.NewServer(&signal.ServerOptions{
 		MaxFrame:      o.maxFrame,
 		MaxMembers:    o.maxMembers,
@@ -98,6 +146,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		Burst:         o.burst,
 		AllowOrigins:  o.allowOrigins,
 		Auth:          auth,
+		ICEServers:    ice.forPeer,
 		Logger:        log,
 		Registry:      reg,
 	})
@@ -179,4 +228,117 @@ func (o *serveOptions) verifier() (*signal.Verifier, error) {
 		return v, nil
 	}
 	return nil, nil
+}
+
+// iceProvider hands each joined peer its ICE servers, with fresh TURN
+// credentials for its peerId.
+type iceProvider struct {
+	ttl      time.Duration
+	turn     *turnserver.Server // embedded, or nil
+	secret   []byte             // for the --ice-server turn: URLs
+	stunURLs []string
+	turnURLs []string
+}
+
+// start checks the TURN flags, starts the embedded TURN server when asked
+// and returns the provider; its forPeer is nil when there is nothing to
+// hand out.
+func (t *turnFlags) start(log *slog.Logger, reg prometheus.Registerer) (*iceProvider, error) {
+	p := &iceProvider{ttl: t.ttl}
+	if t.ttl <= 0 {
+		return nil, usageError(errors.New("--turn-ttl must be positive"))
+	}
+	for _, u := range t.iceServers {
+		switch {
+		case strings.HasPrefix(u, "stun:") || strings.HasPrefix(u, "stuns:"):
+			p.stunURLs = append(p.stunURLs, u)
+		case strings.HasPrefix(u, "turn:") || strings.HasPrefix(u, "turns:"):
+			p.turnURLs = append(p.turnURLs, u)
+		default:
+			return nil, usageError(fmt.Errorf("--ice-server %q: want a stun:, stuns:, turn: or turns: URL", u))
+		}
+	}
+	var secret []byte
+	if t.secretFile != "" {
+		var err error
+		if secret, err = readSecretFile(t.secretFile); err != nil {
+			return nil, err
+		}
+		if len(secret) < turnserver.MinSecretLen {
+			clear(secret)
+			return nil, usageError(fmt.Errorf("--turn-secret-file: secret shorter than %d bytes", turnserver.MinSecretLen))
+		}
+	}
+	if len(p.turnURLs) > 0 {
+		if secret == nil {
+			return nil, usageError(errors.New("--ice-server turn: URLs need --turn-secret-file (the TURN server's shared secret)"))
+		}
+		p.secret = secret
+	}
+	if !t.enabled {
+		if secret != nil && p.secret == nil {
+			clear(secret)
+		}
+		return p, nil
+	}
+	var publicIP net.IP
+	if t.publicIP != "" {
+		if publicIP = net.ParseIP(t.publicIP); publicIP == nil || publicIP.To4() == nil {
+			return nil, usageError(fmt.Errorf("--turn-public-ip %q: want an IPv4 address", t.publicIP))
+		}
+	}
+	ts, err := turnserver.New(&turnserver.Options{
+		Addr:                  t.addr,
+		PublicIP:              publicIP,
+		Secret:                secret, // nil: random per process
+		Realm:                 t.realm,
+		AllowLoopback:         t.allowLoopback,
+		MaxAllocationsPerUser: t.maxAllocs,
+		UserBandwidth:         t.bandwidth,
+		Registry:              reg,
+		Logger:                log.With("component", "turn"),
+	})
+	if p.secret == nil {
+		clear(secret) // New keeps its own copy
+	}
+	switch {
+	case errors.Is(err, turnserver.ErrBadOptions) || errors.Is(err, turnserver.ErrNoRelayIP):
+		return nil, usageError(fmt.Errorf("--turn: %w", err))
+	case err != nil:
+		return nil, fmt.Errorf("start turn: %w", err)
+	}
+	if t.allowLoopback {
+		log.Warn("turn relays to loopback and private addresses (--turn-allow-loopback)")
+	}
+	p.turn = ts
+	return p, nil
+}
+
+// forPeer is signal.ServerOptions.ICEServers: the embedded TURN server's
+// URLs, then the --ice-server ones, with credentials valid for --turn-ttl.
+func (p *iceProvider) forPeer(peerID string) []signal.ICEServer {
+	now := time.Now()
+	var out []signal.ICEServer
+	if p.turn != nil {
+		user, pass := p.turn.Credentials(peerID, p.ttl, now)
+		out = append(out, signal.ICEServer{URLs: p.turn.URLs(), Username: user, Credential: pass})
+	}
+	if len(p.turnURLs) > 0 {
+		user, pass := turnserver.Credentials(p.secret, peerID, p.ttl, now)
+		out = append(out, signal.ICEServer{URLs: p.turnURLs, Username: user, Credential: pass})
+	}
+	if len(p.stunURLs) > 0 {
+		out = append(out, signal.ICEServer{URLs: p.stunURLs})
+	}
+	return out
+}
+
+// close stops the embedded TURN server and zeroes the secret.
+func (p *iceProvider) close(log *slog.Logger) {
+	if p.turn != nil {
+		if err := p.turn.Close(); err != nil {
+			log.Warn("turn close", "err", err)
+		}
+	}
+	clear(p.secret)
 }

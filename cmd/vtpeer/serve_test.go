@@ -4,15 +4,23 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/logging"
+	"github.com/pion/turn/v5"
 
 	"github.com/verytippers/vtpeer/pkg/signal"
 )
@@ -99,6 +107,10 @@ func TestServeUsage(t *testing.T) {
 		{"serve", "--tls-cert", "x"},
 		{"serve", "--jwt-secret-file", "/nonexistent"},
 		{"serve", "--max-members", "1", "--addr", "127.0.0.1:0"},
+		{"serve", "--addr", "127.0.0.1:0", "--ice-server", "turn:turn.example.org:3478"},
+		{"serve", "--addr", "127.0.0.1:0", "--ice-server", "http://example.org"},
+		{"serve", "--addr", "127.0.0.1:0", "--turn", "--turn-addr", "127.0.0.1:0", "--turn-public-ip", "bogus"},
+		{"serve", "--addr", "127.0.0.1:0", "--turn", "--turn-addr", "127.0.0.1:0", "--turn-ttl", "0s"},
 		{"token", "--room", "r"},
 	} {
 		var stderr bytes.Buffer
@@ -135,4 +147,134 @@ func TestToken(t *testing.T) {
 			t.Errorf("join %s with token: %v, want ok=%v", room, err, ok)
 		}
 	}
+}
+
+// TestServeTURN: with --turn, joined.iceServers names the embedded TURN
+// server over UDP and TCP, with credentials for the joined peerId that the
+// server accepts; metrics show the allocation.
+func TestServeTURN(t *testing.T) {
+	t.Parallel()
+	addr, cancel, done := startServe(t, "--turn", "--turn-addr", "127.0.0.1:0", "--turn-allow-loopback", "--turn-ttl", "1h")
+	defer func() { cancel(); <-done }()
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	c, err := signal.Dial(ctx, "ws://"+addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	joined, err := c.Join(ctx, "lobby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(joined.ICEServers) != 1 {
+		t.Fatalf("iceServers %+v", joined.ICEServers)
+	}
+	ice := joined.ICEServers[0]
+	re := regexp.MustCompile(`^turn:127\.0\.0\.1:(\d+)\?transport=(udp|tcp)$`)
+	if len(ice.URLs) != 2 || !re.MatchString(ice.URLs[0]) || !re.MatchString(ice.URLs[1]) {
+		t.Fatalf("urls %v", ice.URLs)
+	}
+	expiry, peerID, _ := strings.Cut(ice.Username, ":")
+	if peerID != joined.PeerID {
+		t.Fatalf("username %q for peer %q", ice.Username, joined.PeerID)
+	}
+	if exp, err := strconv.ParseInt(expiry, 10, 64); err != nil || time.Until(time.Unix(exp, 0)) < 59*time.Minute {
+		t.Fatalf("expiry %q", expiry)
+	}
+	server := re.FindStringSubmatch(ice.URLs[0])[0]
+	server = strings.TrimSuffix(strings.TrimPrefix(server, "turn:"), "?transport=udp")
+	for _, tt := range []struct {
+		name       string
+		user, pass string
+		ok         bool
+	}{
+		{"handed out", ice.Username, ice.Credential, true},
+		{"forged", ice.Username, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=", false},
+	} {
+		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lf := logging.NewDefaultLoggerFactory()
+		lf.DefaultLogLevel = logging.LogLevelDisabled
+		tc, err := turn.NewClient(&turn.ClientConfig{STUNServerAddr: server, TURNServerAddr: server,
+			Username: tt.user, Password: tt.pass, Realm: "vtpeer", Conn: conn, LoggerFactory: lf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		relay, err := tc.Allocate()
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: allocate: %v", tt.name, err)
+		}
+		if err == nil {
+			resp, err := http.Get("http://" + addr + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !bytes.Contains(body, []byte("vtpeer_turn_allocations 1")) {
+				t.Errorf("metrics lack the allocation:\n%s", grepLines(body, "vtpeer_turn"))
+			}
+			_ = relay.Close()
+		}
+		tc.Close()
+		_ = conn.Close()
+	}
+}
+
+// TestServeICEServers: --ice-server URLs go to joined peers; turn: ones with
+// TURN REST credentials under the --turn-secret-file secret, as coturn's
+// use-auth-secret expects them.
+func TestServeICEServers(t *testing.T) {
+	t.Parallel()
+	secretFile := filepath.Join(t.TempDir(), "turn.secret")
+	secret := "a-coturn-static-auth-secret"
+	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr, cancel, done := startServe(t, "--turn-secret-file", secretFile,
+		"--ice-server", "turn:turn.example.org:3478?transport=udp", "--ice-server", "turns:turn.example.org:5349?transport=tcp",
+		"--ice-server", "stun:stun.example.org:3478")
+	defer func() { cancel(); <-done }()
+	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	c, err := signal.Dial(ctx, "ws://"+addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	joined, err := c.Join(ctx, "lobby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(joined.ICEServers) != 2 {
+		t.Fatalf("iceServers %+v", joined.ICEServers)
+	}
+	tr, st := joined.ICEServers[0], joined.ICEServers[1]
+	if len(tr.URLs) != 2 || tr.URLs[0] != "turn:turn.example.org:3478?transport=udp" || len(st.URLs) != 1 || st.Username != "" {
+		t.Fatalf("iceServers %+v", joined.ICEServers)
+	}
+	if !strings.HasSuffix(tr.Username, ":"+joined.PeerID) {
+		t.Fatalf("username %q", tr.Username)
+	}
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write([]byte(tr.Username))
+	if want := base64.StdEncoding.EncodeToString(mac.Sum(nil)); tr.Credential != want {
+		t.Fatalf("credential %q, want %q", tr.Credential, want)
+	}
+}
+
+func grepLines(b []byte, substr string) string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
