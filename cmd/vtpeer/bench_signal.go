@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +25,8 @@ type benchSignalOptions struct {
 	target    string
 	serverPID int
 	hubAddr   string
+	cpuprof   string
+	rounds    int
 }
 
 // newBenchSignalCmd benchmarks the signaling server against a bare
@@ -34,11 +39,14 @@ func newBenchSignalCmd(g *globals) *cobra.Command {
 		Long: `Without --idle: starts a vtpeer signaling server and a bare coder/websocket
 relay hub on loopback and measures frames relayed per second A→server→B and
 p50/p99 latency, one frame in flight per pair, for each --pairs value.
+--rounds N repeats each comparison N times, alternating which server goes
+first, and prints the median ratio.
 
 With --idle N --target URL --server-pid PID: opens N idle connections (8 per
 room) to a server running in another process and reports its RSS growth per
 connection. --hub ADDR runs the bare hub as such a process.`,
 		Example: `  vtpeer bench signal --pairs 1,50 --duration 3s
+  vtpeer bench signal --pairs 1,50 --duration 3s --rounds 5
   vtpeer serve --addr 127.0.0.1:9000 --max-conns-per-ip -1 --max-rooms 100000 &
   vtpeer bench signal --idle 15000 --target ws://127.0.0.1:9000/ --server-pid $!`,
 		Args: cobra.NoArgs,
@@ -59,10 +67,12 @@ connection. --hub ADDR runs the bare hub as such a process.`,
 	f := cmd.Flags()
 	f.IntSliceVar(&o.pairs, "pairs", []int{1, 50}, "numbers of concurrent sender/receiver pairs")
 	f.DurationVar(&o.duration, "duration", 3*time.Second, "length of each relay run")
+	f.IntVar(&o.rounds, "rounds", 1, "relay runs per server and --pairs value, alternating which server goes first; the median ratio is reported")
 	f.IntVar(&o.idle, "idle", 0, "open this many idle connections to --target")
 	f.StringVar(&o.target, "target", "", "server URL for --idle")
 	f.IntVar(&o.serverPID, "server-pid", 0, "process whose RSS --idle measures")
 	f.StringVar(&o.hubAddr, "hub", "", "run the bare hub on this address until interrupted")
+	f.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the relay runs (servers and clients) to this file")
 	return cmd
 }
 
@@ -78,6 +88,17 @@ func listenLoopback(h http.Handler) (string, func(), error) {
 }
 
 func runBenchRelay(cmd *cobra.Command, o *benchSignalOptions) error {
+	if o.cpuprof != "" {
+		f, err := os.Create(o.cpuprof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	srv, err := signal.NewServer(&signal.ServerOptions{Rate: rate.Inf, Burst: 1, MaxConnsPerIP: -1, MaxRooms: 1 << 20})
 	if err != nil {
 		return err
@@ -95,22 +116,35 @@ func runBenchRelay(cmd *cobra.Command, o *benchSignalOptions) error {
 	defer stopB()
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "%-8s %-6s %12s %10s %10s\n", "server", "pairs", "frames/s", "p50", "p99")
+	servers := [2]benchServer{{"bare", bURL, false}, {"vtpeer", vURL, true}}
 	for _, n := range o.pairs {
-		var res [2]sigbench.Result
-		for i, s := range []struct {
-			name, url string
-			vtpeer    bool
-		}{{"bare", bURL, false}, {"vtpeer", vURL, true}} {
-			r, err := sigbench.RunRelay(cmd.Context(), s.url, n, o.duration, s.vtpeer)
-			if err != nil {
-				return fmt.Errorf("%s, %d pairs: %w", s.name, n, err)
+		ratios := make([]float64, 0, o.rounds)
+		for round := range max(o.rounds, 1) {
+			var res [2]sigbench.Result
+			for k := range 2 {
+				i := k ^ round&1 // odd rounds run vtpeer first
+				s := servers[i]
+				r, err := sigbench.RunRelay(cmd.Context(), s.url, n, o.duration, s.vtpeer)
+				if err != nil {
+					return fmt.Errorf("%s, %d pairs: %w", s.name, n, err)
+				}
+				res[i] = r
+				fmt.Fprintf(out, "%-8s %-6d %12.0f %10s %10s\n", s.name, n, r.Rate(), r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond))
 			}
-			res[i] = r
-			fmt.Fprintf(out, "%-8s %-6d %12.0f %10s %10s\n", s.name, n, r.Rate(), r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond))
+			ratios = append(ratios, res[1].Rate()/res[0].Rate())
+			fmt.Fprintf(out, "ratio vtpeer/bare at %d pairs: %.2f\n", n, ratios[len(ratios)-1])
 		}
-		fmt.Fprintf(out, "ratio vtpeer/bare at %d pairs: %.2f\n", n, res[1].Rate()/res[0].Rate())
+		if len(ratios) > 1 {
+			slices.Sort(ratios)
+			fmt.Fprintf(out, "median ratio vtpeer/bare at %d pairs over %d rounds: %.2f\n", n, len(ratios), ratios[len(ratios)/2])
+		}
 	}
 	return nil
+}
+
+type benchServer struct {
+	name, url string
+	vtpeer    bool
 }
 
 func runBenchIdle(cmd *cobra.Command, o *benchSignalOptions) error {

@@ -3,7 +3,9 @@ package signal
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -11,7 +13,8 @@ import (
 )
 
 // conn is one client connection. Its only permanent goroutine is readLoop;
-// a writer goroutine runs only while frames are queued for the client.
+// a writer goroutine (writer.go) runs only while frames are queued for the
+// client, and writerLinger longer.
 type conn struct {
 	s       *Server
 	ws      *websocket.Conn
@@ -26,9 +29,14 @@ type conn struct {
 	nextPing   time.Time
 	violations int // only touched by readLoop
 
+	writeStart atomic.Int64 // Server.clock when the current write began, 0 between writes
+	timedOut   atomic.Bool  // a write took longer than WriteTimeout
+
 	mu      sync.Mutex // guards the fields below
 	queue   [][]byte
-	writing bool
+	writing bool          // a writer goroutine is running
+	idle    bool          // the writer is waiting on wake for a frame
+	wake    chan struct{} // the running writer's, capacity 1
 	dead    bool
 }
 
@@ -49,7 +57,7 @@ func (c *conn) readLoop() {
 	defer c.s.wg.Done()
 	defer c.cleanup()
 	for {
-		typ, b, err := c.ws.Read(context.Background())
+		typ, bp, err := c.readMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				c.s.m.rejected.WithLabelValues(CodeTooBig).Inc()
@@ -57,23 +65,82 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
-		c.s.m.bytesIn.Add(float64(len(b)))
-		if !c.limiter.Allow() {
-			c.violations++
-			if c.violations >= c.s.opts.MaxViolations {
-				c.s.m.dropped.WithLabelValues(CodeRateLimited).Inc()
-				_ = c.ws.Close(ClosePolicyViolation, "rate limit exceeded")
-				return
-			}
-			c.sendError(CodeRateLimited, "slow down")
-			continue
+		ok := c.handleMessage(typ, *bp)
+		c.s.putBuf(bp)
+		if !ok {
+			return
 		}
-		c.violations = 0
-		if typ != websocket.MessageText {
-			c.sendError(CodeBadFrame, "binary frames are not supported")
-			continue
+	}
+}
+
+// handleMessage applies the rate limit to one message and handles it. It
+// reports false when the connection must end.
+func (c *conn) handleMessage(typ websocket.MessageType, b []byte) bool {
+	c.s.m.bytesIn.Add(float64(len(b)))
+	if !c.limiter.Allow() {
+		c.violations++
+		if c.violations >= c.s.opts.MaxViolations {
+			c.s.m.dropped.WithLabelValues(CodeRateLimited).Inc()
+			_ = c.ws.Close(ClosePolicyViolation, "rate limit exceeded")
+			return false
 		}
-		c.s.handle(c, b)
+		c.sendError(CodeRateLimited, "slow down")
+		return true
+	}
+	c.violations = 0
+	if typ != websocket.MessageText {
+		c.sendError(CodeBadFrame, "binary frames are not supported")
+		return true
+	}
+	c.s.handle(c, b)
+	return true
+}
+
+// readMessage reads the next message into a buffer from the Server's pool;
+// the caller gives it back with putBuf.
+func (c *conn) readMessage() (websocket.MessageType, *[]byte, error) {
+	typ, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		return 0, nil, err
+	}
+	bp := c.s.getBuf()
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			*bp = b
+			return typ, bp, nil
+		}
+		if err != nil {
+			*bp = b
+			c.s.putBuf(bp)
+			return 0, nil, err
+		}
+	}
+}
+
+// Read buffers: a new one holds minReadBuf bytes; one that grew beyond
+// maxPooledBuf is left to the garbage collector.
+const (
+	minReadBuf   = 1 << 10
+	maxPooledBuf = 64 << 10
+)
+
+func (s *Server) getBuf() *[]byte {
+	if bp, ok := s.bufs.Get().(*[]byte); ok {
+		return bp
+	}
+	b := make([]byte, 0, minReadBuf)
+	return &b
+}
+
+func (s *Server) putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuf {
+		s.bufs.Put(bp)
 	}
 }
 
@@ -82,6 +149,7 @@ func (c *conn) cleanup() {
 	c.mu.Lock()
 	c.dead = true
 	c.queue = nil
+	c.wakeWriterLocked()
 	c.mu.Unlock()
 	_ = c.ws.CloseNow()
 	s := c.s
@@ -92,67 +160,6 @@ func (c *conn) cleanup() {
 	s.mu.Unlock()
 	s.m.conns.Dec()
 	left.notify()
-}
-
-// send queues b for the client. It never blocks: a client whose queue is
-// full is dropped.
-func (c *conn) send(b []byte) {
-	c.mu.Lock()
-	if c.dead {
-		c.mu.Unlock()
-		return
-	}
-	if len(c.queue) >= c.s.opts.SendQueue {
-		c.dead = true
-		c.queue = nil
-		c.mu.Unlock()
-		c.s.m.dropped.WithLabelValues("send_queue_full").Inc()
-		c.s.log.Info("dropping slow client", "peer", c.id, "remote", c.ip)
-		_ = c.ws.CloseNow()
-		return
-	}
-	c.queue = append(c.queue, b)
-	start := !c.writing
-	c.writing = true
-	c.mu.Unlock()
-	if start {
-		c.s.wg.Add(1)
-		go c.writeLoop()
-	}
-}
-
-// writeLoop drains the queue and exits when it is empty.
-func (c *conn) writeLoop() {
-	defer c.s.wg.Done()
-	for {
-		c.mu.Lock()
-		if len(c.queue) == 0 || c.dead {
-			c.queue = nil
-			c.writing = false
-			c.mu.Unlock()
-			return
-		}
-		b := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
-		c.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), c.s.opts.WriteTimeout)
-		err := c.ws.Write(ctx, websocket.MessageText, b)
-		cancel()
-		if err != nil {
-			c.mu.Lock()
-			c.dead = true
-			c.queue = nil
-			c.writing = false
-			c.mu.Unlock()
-			if ctx.Err() != nil {
-				c.s.m.dropped.WithLabelValues("write_timeout").Inc()
-			}
-			_ = c.ws.CloseNow()
-			return
-		}
-		c.s.m.bytesOut.Add(float64(len(b)))
-	}
 }
 
 // sendError queues an error frame for the client.

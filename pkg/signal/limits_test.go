@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestTooBig(t *testing.T) {
@@ -45,7 +46,16 @@ func TestRateLimit(t *testing.T) {
 
 func TestMaxConnsPerIP(t *testing.T) {
 	t.Parallel()
-	_, url := testServer(t, &ServerOptions{MaxConnsPerIP: 2})
+	s, url := testServer(t, &ServerOptions{MaxConnsPerIP: 2})
+	released := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.testHookReleased = func() {
+		select {
+		case released <- struct{}{}:
+		default:
+		}
+	}
+	s.mu.Unlock()
 	a := dialRaw(t, url, nil)
 	dialRaw(t, url, nil)
 	_, resp, err := websocket.Dial(testCtx(t), url, nil)
@@ -55,17 +65,16 @@ func TestMaxConnsPerIP(t *testing.T) {
 	// a slot frees when a connection ends.
 	a.join("r")
 	_ = a.ws.Close(websocket.StatusNormalClosure, "")
-	for i := 0; ; i++ {
-		ws, _, err := websocket.Dial(testCtx(t), url, nil)
-		if err == nil {
-			_ = ws.CloseNow()
-			break
-		}
-		if testCtx(t).Err() != nil || i > 1000 {
-			t.Fatalf("slot never freed: %v", err)
-		}
-		time.Sleep(2 * time.Millisecond) // polling a server-side release with no event to wait on
+	select {
+	case <-released:
+	case <-testCtx(t).Done():
+		t.Fatal("slot never freed")
 	}
+	ws, _, err := websocket.Dial(testCtx(t), url, nil)
+	if err != nil {
+		t.Fatalf("connection after a slot was freed: %v", err)
+	}
+	_ = ws.CloseNow()
 }
 
 func TestRoomLimits(t *testing.T) {
@@ -153,4 +162,48 @@ func TestOrigin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWriteTimeout checks that a client whose socket stays full is cut by
+// the write watchdog even when its send queue never fills.
+func TestWriteTimeout(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	_, url := testServer(t, &ServerOptions{Rate: 1e6, Burst: 1e6, SendQueue: 1 << 20,
+		WriteTimeout: 100 * time.Millisecond, Registry: reg})
+	sender, stuck := dialRaw(t, url, nil), dialRaw(t, url, nil)
+	sender.join("r")
+	stuck.join("r")
+	sender.expect(TypePeerJoined, "")
+	// stuck never reads again: once the TCP buffers are full (a few MB on
+	// loopback) a write blocks and the watchdog cuts the connection.
+	frame := `{"type":"offer","room":"r","data":"` + strings.Repeat("x", 60000) + `"}`
+	for range 400 {
+		sender.send(frame)
+	}
+	sender.expect(TypePeerLeft, "")
+	if n := droppedFor(t, reg, "write_timeout"); n != 1 {
+		t.Fatalf("connections dropped for write_timeout = %v, want 1", n)
+	}
+}
+
+func droppedFor(t *testing.T, reg *prometheus.Registry, reason string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "vtpeer_signal_connections_dropped_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -36,9 +36,10 @@ type ServerOptions struct {
 	// dropped.
 	PingInterval time.Duration
 	PongTimeout  time.Duration
-	// WriteTimeout bounds one write to a client (default 10s); SendQueue
-	// bounds the frames waiting for that client (default 32). A client that
-	// exceeds either is dropped, so a slow reader never slows the others.
+	// WriteTimeout bounds one write to a client (default 10s; a stuck write
+	// is cut after 1 to 1.25 × WriteTimeout); SendQueue bounds the frames
+	// waiting for that client (default 32). A client that exceeds either is
+	// dropped, so a slow reader never slows the others.
 	WriteTimeout time.Duration
 	SendQueue    int
 	// AllowOrigins are the browser origins (host patterns, path.Match

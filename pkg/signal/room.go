@@ -33,8 +33,12 @@ func (n notice) notify() {
 	}
 }
 
-// handle dispatches one text frame from c.
+// handle dispatches one text frame from c. b is only valid during the call.
 func (s *Server) handle(c *conn, b []byte) {
+	if w, ok := scanRelay(b); ok {
+		s.relayWire(c, &w)
+		return
+	}
 	f, err := DecodeFrame(b)
 	if err != nil {
 		c.sendError(CodeBadFrame, "unparsable frame")
@@ -168,30 +172,12 @@ func (s *Server) authorize(c *conn, f Frame) error {
 	return nil
 }
 
-// handleRelay forwards f to the other members of its room, or to f.To.
+// handleRelay forwards f, which DecodeFrame gave, to the other members
+// of its room, or to f.To. Most frames take relayWire instead.
 func (s *Server) handleRelay(c *conn, f Frame) {
-	if f.Room == "" {
-		c.sendError(CodeRoomRequired, "room required")
-		return
-	}
 	var buf [16]*conn
-	targets := buf[:0]
-	s.mu.Lock()
-	r := c.room
-	if r == nil || r.name != f.Room {
-		s.mu.Unlock()
-		c.sendError(CodeNotJoined, "join the room first")
-		return
-	}
-	for _, m := range r.members {
-		if m != c && (f.To == "" || m.id == f.To) {
-			targets = append(targets, m)
-		}
-	}
-	from := c.id
-	s.mu.Unlock()
-	if f.To != "" && len(targets) == 0 {
-		c.sendError(CodeUnknownPeer, "no such peer in the room")
+	targets, from, ok := s.relayTargets(c, []byte(f.Room), []byte(f.To), buf[:0])
+	if !ok || len(targets) == 0 {
 		return
 	}
 	b, err := encodeFrame(Frame{Type: f.Type, Room: f.Room, To: f.To, From: from, Data: f.Data})
@@ -199,6 +185,53 @@ func (s *Server) handleRelay(c *conn, f Frame) {
 		c.sendError(CodeBadFrame, "cannot relay frame")
 		return
 	}
+	s.deliver(targets, b)
+}
+
+// relayWire is handleRelay for a frame scanRelay read: the relayed frame is
+// written from the client's bytes in one allocation, shared by all the
+// recipients.
+func (s *Server) relayWire(c *conn, w *wireRelay) {
+	var buf [16]*conn
+	targets, from, ok := s.relayTargets(c, w.room, w.to, buf[:0])
+	if !ok || len(targets) == 0 {
+		return
+	}
+	s.deliver(targets, w.appendRelay(make([]byte, 0, w.relaySize(from)), from))
+}
+
+// relayTargets appends to buf the members of c's room that a frame for
+// room (and for the member to, when set) goes to, and returns them with
+// c's peer id. When the frame cannot be relayed it answers c with an error
+// frame and reports false.
+func (s *Server) relayTargets(c *conn, room, to []byte, buf []*conn) ([]*conn, string, bool) {
+	if len(room) == 0 {
+		c.sendError(CodeRoomRequired, "room required")
+		return nil, "", false
+	}
+	s.mu.Lock()
+	r := c.room
+	if r == nil || r.name != string(room) {
+		s.mu.Unlock()
+		c.sendError(CodeNotJoined, "join the room first")
+		return nil, "", false
+	}
+	for _, m := range r.members {
+		if m != c && (len(to) == 0 || m.id == string(to)) {
+			buf = append(buf, m)
+		}
+	}
+	from := c.id
+	s.mu.Unlock()
+	if len(to) > 0 && len(buf) == 0 {
+		c.sendError(CodeUnknownPeer, "no such peer in the room")
+		return nil, "", false
+	}
+	return buf, from, true
+}
+
+// deliver queues the relayed frame b for each target.
+func (s *Server) deliver(targets []*conn, b []byte) {
 	for _, t := range targets {
 		t.send(b)
 	}

@@ -20,7 +20,8 @@ import (
 //
 // Each connection costs one goroutine (its reader). Frames for a client go
 // into a small bounded queue drained by a writer goroutine that exists only
-// while the queue is non-empty; pings come from one shared ticker.
+// while the queue is non-empty and a few milliseconds after; pings come
+// from one shared ticker.
 type Server struct {
 	opts   ServerOptions
 	log    *slog.Logger
@@ -32,6 +33,12 @@ type Server struct {
 	conns  map[*conn]struct{}
 	rooms  map[string]*room
 	perIP  map[string]int
+	// testHookReleased, set by tests only, runs with mu held whenever a
+	// per-IP connection slot is freed.
+	testHookReleased func()
+
+	bufs  sync.Pool // *[]byte read buffers, see conn.readMessage
+	epoch time.Time // for clock
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -60,6 +67,7 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 		rooms: make(map[string]*room),
 		perIP: make(map[string]int),
 		stop:  make(chan struct{}),
+		epoch: time.Now(),
 	}
 	s.wg.Add(1)
 	go s.pingLoop()
@@ -184,9 +192,12 @@ func (s *Server) releaseIP(ip string) {
 func (s *Server) releaseIPLocked(ip string) {
 	if s.perIP[ip] <= 1 {
 		delete(s.perIP, ip)
-		return
+	} else {
+		s.perIP[ip]--
 	}
-	s.perIP[ip]--
+	if s.testHookReleased != nil {
+		s.testHookReleased()
+	}
 }
 
 // pingLoop pings each connection once per PingInterval, spreading the pings
@@ -248,6 +259,10 @@ func writeHTTPError(w http.ResponseWriter, status int, code, msg string) {
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
+
+// clock returns monotonic nanoseconds since the Server started, plus one so
+// that it is never 0.
+func (s *Server) clock() int64 { return int64(time.Since(s.epoch)) + 1 }
 
 // pingCtx bounds one ping round trip.
 func (s *Server) pingCtx() (context.Context, context.CancelFunc) {
