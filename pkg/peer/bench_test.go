@@ -224,7 +224,7 @@ func bulkRaw(b *testing.B, ctx context.Context, bufSize, total int) float64 {
 
 func bulkSealed(b *testing.B, ctx context.Context, bufSize, total int) float64 {
 	r := newRelay(b)
-	mod := func(o *Options) { o.UDPBufferSize = bufSize }
+	mod := func(o *Options) { o.UDPBufferSize, o.Via = bufSize, ViaDirect } // 64 KiB > RelayMaxFrame
 	x, y := newNode(b, r, "a", mod), newNode(b, r, "b", mod)
 	defer func() { _ = x.n.Close(); _ = y.n.Close(); r.stop() }()
 	r.join("a", x.n)

@@ -9,7 +9,7 @@ var (
 	// ErrUnknownPeer is returned when a call names a peer id the Node has never seen.
 	ErrUnknownPeer = errors.New("peer: unknown peer")
 	// ErrMessageTooBig is returned by Send when the sealed frame would exceed the peer's negotiated
-	// SCTP max message size (or Options.MaxMessageSize).
+	// SCTP max message size (or Options.MaxMessageSize), or RelayMaxFrame with ViaAuto/ViaServer.
 	ErrMessageTooBig = errors.New("peer: message too big")
 	// ErrOutboxFull is returned by Send when too many bytes wait unacknowledged for a peer.
 	ErrOutboxFull = errors.New("peer: outbox full")
@@ -28,6 +28,8 @@ var (
 	ErrBadFrame = errors.New("peer: malformed frame")
 	// ErrBadSignal is returned by HandleSignal for a signaling frame it cannot use.
 	ErrBadSignal = errors.New("peer: bad signaling frame")
+	// ErrBadRelay is returned by HandleSignal for a malformed relay frame (the server relay path).
+	ErrBadRelay = errors.New("peer: malformed relay frame")
 	// ErrEventOverflow is reported (as an Error event) if the internal event queue exceeds its bound
 	// because the application stopped reading Events.
 	ErrEventOverflow = errors.New("peer: event queue overflow")

@@ -2,7 +2,7 @@ package peer
 
 import "sync"
 
-// Event is one of PeerConnected, Message, PeerLeft or Error.
+// Event is one of PeerConnected, PathChanged, Message, PeerLeft or Error.
 type Event interface{ isEvent() }
 
 // PeerConnected is emitted when the sealed session with a peer is ready: both seal hellos were
@@ -13,8 +13,19 @@ type PeerConnected struct {
 	SAS           string // short authentication string, equal on both sides
 	Address       string // proven account address, "" when the peer is anonymous
 	StaticKey     []byte // the peer's signed static X25519 key (with Address), or nil
-	Path          string // "direct" or "turn"
-	CandidateType string // local candidate type of the selected pair: host, srflx, prflx, relay
+	Path          string // PathDirect, PathTURN or PathServer
+	CandidateType string // local candidate type of the selected pair: host, srflx, prflx, relay; "" on the server relay
+}
+
+// PathChanged is emitted when a live session moves to another transport without a gap (ViaAuto:
+// from the server relay back to ICE). Nothing is lost, duplicated or reordered across the move.
+// The new transport ran its own seal handshake: SAS is its short authentication string (the
+// identity, if any, was proven again on it).
+type PathChanged struct {
+	Peer string
+	From string // PathDirect, PathTURN or PathServer
+	To   string
+	SAS  string
 }
 
 // Message is one application message, delivered exactly once and in order per peer.
@@ -39,6 +50,7 @@ type Error struct {
 }
 
 func (PeerConnected) isEvent() {}
+func (PathChanged) isEvent()   {}
 func (Message) isEvent()       {}
 func (PeerLeft) isEvent()      {}
 func (Error) isEvent()         {}

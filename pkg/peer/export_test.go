@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pion/transport/v5"
+	"github.com/pion/webrtc/v4"
 )
 
 // Test knobs (see testKnobs).
@@ -57,6 +58,42 @@ type relay struct {
 	isDown bool
 	wg     sync.WaitGroup
 	done   chan struct{}
+
+	// filter, if set, sees every frame; drop discards it, hold keeps it for release.
+	filter func(from, to, typ string, data json.RawMessage) (drop, hold bool)
+	held   []heldFrame
+}
+
+type heldFrame struct {
+	to string
+	f  relayFrame
+}
+
+// maxSignalFrame is the signaling server's frame limit (the envelope is counted generously).
+const maxSignalFrame = 64 << 10
+
+func (r *relay) setFilter(f func(from, to, typ string, data json.RawMessage) (drop, hold bool)) {
+	r.mu.Lock()
+	r.filter = f
+	r.mu.Unlock()
+}
+
+// release delivers the held frames, in order, and stops holding.
+func (r *relay) release() {
+	r.mu.Lock()
+	r.filter = nil
+	held := r.held
+	r.held = nil
+	for _, h := range held {
+		if k, ok := r.kick[h.to]; ok {
+			r.q[h.to] = append(r.q[h.to], h.f)
+			select {
+			case k <- struct{}{}:
+			default:
+			}
+		}
+	}
+	r.mu.Unlock()
 }
 
 type relayFrame struct {
@@ -102,7 +139,21 @@ func (r *relay) send(from, to, typ string, data json.RawMessage) error {
 	if !ok {
 		return errors.New("relay: no such peer " + to)
 	}
-	r.q[to] = append(r.q[to], relayFrame{from, typ, append(json.RawMessage(nil), data...)})
+	if !json.Valid(data) || len(data)+256 > maxSignalFrame {
+		r.t.Errorf("relay: %s from %s: invalid JSON or %d bytes over the frame limit", typ, from, len(data))
+		return errors.New("relay: bad frame")
+	}
+	f := relayFrame{from, typ, append(json.RawMessage(nil), data...)}
+	if r.filter != nil {
+		drop, hold := r.filter(from, to, typ, data)
+		if hold {
+			r.held = append(r.held, heldFrame{to, f})
+		}
+		if drop || hold {
+			return nil
+		}
+	}
+	r.q[to] = append(r.q[to], f)
 	select {
 	case k <- struct{}{}:
 	default:
@@ -221,4 +272,35 @@ func fakeVerify(msg, sig []byte) (string, error) {
 		return "", errors.New("bad signature")
 	}
 	return "0x" + hex.EncodeToString(sig[:20]), nil
+}
+
+// candidateStats lists the candidate types of the current PeerConnection to peer, local
+// and remote, from pion's stats, and the selected pair's types.
+func (n *Node) candidateStats(peer string) (local, remote []string, pairLocal, pairRemote string) {
+	n.mu.Lock()
+	p := n.peers[peer]
+	n.mu.Unlock()
+	if p == nil {
+		return
+	}
+	l := p.current()
+	if l == nil || l.pc == nil {
+		return
+	}
+	for _, s := range l.pc.GetStats() {
+		switch c := s.(type) {
+		case webrtc.ICECandidateStats:
+			if c.Type == webrtc.StatsTypeLocalCandidate {
+				local = append(local, c.CandidateType.String())
+			} else {
+				remote = append(remote, c.CandidateType.String())
+			}
+		}
+	}
+	if sctp := l.pc.SCTP(); sctp != nil && sctp.Transport() != nil && sctp.Transport().ICETransport() != nil {
+		if pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil {
+			pairLocal, pairRemote = pair.Local.Typ.String(), pair.Remote.Typ.String()
+		}
+	}
+	return
 }

@@ -23,7 +23,7 @@ func (n *Node) Flush(ctx context.Context) error {
 	}
 	n.mu.Unlock()
 	for _, p := range ps {
-		l := p.current()
+		l := p.active()
 		if l == nil || !l.isReady() {
 			continue
 		}
@@ -49,6 +49,9 @@ func (n *Node) Flush(ctx context.Context) error {
 // waitDrained returns once the DataChannel has nothing buffered, or the
 // link dies, or ctx ends.
 func (l *link) waitDrained(ctx context.Context) error {
+	if l.relay {
+		return l.n.waitSignalsSent(ctx, l.deadCh)
+	}
 	l.mu.Lock()
 	dc := l.dc
 	l.mu.Unlock()
@@ -61,6 +64,23 @@ func (l *link) waitDrained(ctx context.Context) error {
 		select {
 		case <-t.C:
 		case <-l.deadCh:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// waitSignalsSent returns once every queued signaling frame was handed to the Signaler, or dead
+// is closed, or ctx ends.
+func (n *Node) waitSignalsSent(ctx context.Context, dead <-chan struct{}) error {
+	t := time.NewTicker(drainPoll)
+	defer t.Stop()
+	for n.sig.pending() > 0 {
+		select {
+		case <-t.C:
+		case <-dead:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()

@@ -35,15 +35,17 @@ func (l *link) ensureHandshake() (first []byte, err error) {
 	if l.hs != nil || l.hsErr != nil {
 		return nil, l.hsErr
 	}
-	fp, err := l.remoteFingerprint()
-	if err != nil {
-		l.hsErr = err
-		return nil, err
+	cfg := l.relayConfig()
+	if !l.relay {
+		fp, err := l.remoteFingerprint()
+		if err != nil {
+			l.hsErr = err
+			return nil, err
+		}
+		cfg = seal.Config{Room: l.n.opts.Room, Role: l.role(),
+			LocalFingerprint: l.n.stack.fingerprint, RemoteFingerprint: fp}
 	}
-	hs, err := seal.NewHandshake(seal.Config{
-		Room: l.n.opts.Room, Role: l.role(),
-		LocalFingerprint: l.n.stack.fingerprint, RemoteFingerprint: fp,
-	})
+	hs, err := seal.NewHandshake(cfg)
 	if err != nil {
 		l.hsErr = err
 		return nil, err
@@ -64,10 +66,7 @@ func (l *link) onOpen() {
 		return
 	}
 	if first != nil {
-		l.mu.Lock()
-		dc := l.dc
-		l.mu.Unlock()
-		if err := l.writeWire(dc, true, first); err != nil {
+		if err := l.writeWire(true, first); err != nil {
 			l.close(err)
 		}
 	}
@@ -82,15 +81,34 @@ func (l *link) onMessage(msg webrtc.DataChannelMessage) {
 		l.onHandshakeMessage(msg.Data)
 		return
 	}
+	l.onBinary(msg.Data)
+}
+
+// onBinary handles one sealed frame, in order, from the DataChannel or the relay.
+func (l *link) onBinary(data []byte) {
+	if l.isDead() {
+		return
+	}
 	l.mu.Lock()
-	sess := l.sess
+	sess, started := l.sess, l.startSeen
 	l.mu.Unlock()
 	if sess == nil {
+		if l.relay { // the reveal was lost on the way
+			l.close(fmt.Errorf("%w: relay frame before handshake", ErrProtocol))
+			return
+		}
 		l.fail(CodeProtocol, fmt.Errorf("%w: binary frame before handshake", ErrProtocol))
 		return
 	}
-	pt, err := sess.Open(msg.Data)
+	pt, err := sess.Open(data)
 	if err != nil {
+		if l.relay && started {
+			// The session was authenticated (the peer's start frame opened): on the relay a
+			// frame lost in a signaling reconnect looks like this. Replace the transport.
+			l.n.log.Debug("peer: relay frame lost or damaged", "peer", l.p.id, "gen", l.gen, "err", err)
+			l.close(fmt.Errorf("relay frame from %s: %w", l.p.id, err))
+			return
+		}
 		l.fail(CodeSeal, fmt.Errorf("open frame from %s: %w", l.p.id, err))
 		return
 	}
@@ -103,19 +121,16 @@ func (l *link) onMessage(msg webrtc.DataChannelMessage) {
 		l.onStart(sess, f)
 		return
 	}
-	l.mu.Lock()
-	started := l.startSeen
-	l.mu.Unlock()
 	if !started {
 		l.fail(CodeProtocol, fmt.Errorf("%w: frame before start", ErrProtocol))
 		return
 	}
 	var perr error
 	if f.typ == frameData {
-		l.p.onAck(f.ack)
+		l.onAck(f.ack)
 		perr = l.p.onData(l, f)
 	} else {
-		l.p.onAck(f.seq)
+		l.onAck(f.seq)
 	}
 	if perr != nil {
 		l.fail(CodeProtocol, perr)
@@ -128,7 +143,7 @@ func (l *link) onHandshakeMessage(b []byte) {
 		return
 	}
 	l.mu.Lock()
-	hs, dc := l.hs, l.dc
+	hs := l.hs
 	done := l.sess != nil
 	l.mu.Unlock()
 	if done {
@@ -145,7 +160,7 @@ func (l *link) onHandshakeMessage(b []byte) {
 		return
 	}
 	if reply != nil {
-		if err := l.writeWire(dc, true, reply); err != nil {
+		if err := l.writeWire(true, reply); err != nil {
 			l.close(err)
 			return
 		}
@@ -237,4 +252,11 @@ func (l *link) fail(code string, err error) {
 	l.n.log.Debug("peer: link failed", "peer", l.p.id, "code", code, "err", err)
 	l.n.emit(Error{Peer: l.p.id, Code: code, Err: err})
 	l.close(err)
+}
+
+func (l *link) onAck(seq uint64) {
+	if l.relay {
+		l.acked(seq)
+	}
+	l.p.onAck(seq)
 }

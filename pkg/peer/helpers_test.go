@@ -17,12 +17,13 @@ type collector struct {
 	msgs      chan Message
 	errs      chan Error
 	left      chan PeerLeft
+	paths     chan PathChanged
 	done      chan struct{}
 }
 
 func collect(n *Node) *collector {
 	c := &collector{n: n, connected: make(chan PeerConnected, 64), msgs: make(chan Message, 4096),
-		errs: make(chan Error, 64), left: make(chan PeerLeft, 64), done: make(chan struct{})}
+		errs: make(chan Error, 64), left: make(chan PeerLeft, 64), paths: make(chan PathChanged, 64), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		for e := range n.Events() {
@@ -41,6 +42,11 @@ func collect(n *Node) *collector {
 				case c.left <- e:
 				default:
 				}
+			case PathChanged:
+				select {
+				case c.paths <- e:
+				default:
+				}
 			}
 		}
 	}()
@@ -56,7 +62,7 @@ type testNode struct {
 // newNode creates a loopback-only Node registered as id on r; mod may adjust its options.
 func newNode(t testing.TB, r *relay, id string, mod func(*Options)) *testNode {
 	t.Helper()
-	o := withLoopback(&Options{Room: "test-room", Signaler: r.signaler(id)})
+	o := withLoopback(&Options{Room: "test-room", Signaler: r.signaler(id), Logger: debugLogger(t.Name() + "/" + id)})
 	if mod != nil {
 		mod(o)
 	}

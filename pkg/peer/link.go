@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,14 +29,17 @@ var (
 	errICERecover = errors.New("ice restart did not recover in time")
 )
 
-// link is one transport to a peer: a PeerConnection with its DataChannel and the seal session that
-// runs over it. A link never comes back once dead; the peerState replaces it.
+// link is one transport to a peer: a PeerConnection with its DataChannel (or, with relay set, the
+// signaling server relay) and the seal session that runs over it. A link never comes back once
+// dead; the peerState replaces it.
 type link struct {
 	n       *Node
 	p       *peerState
 	gen     uint64
 	offerer bool
-	pc      *webrtc.PeerConnection
+	relay   bool                   // server relay: no pc, no dc
+	pc      *webrtc.PeerConnection // nil on the relay
+	created time.Time
 
 	lowCh   chan struct{} // buffered amount fell below lowWater (cap 1)
 	deadCh  chan struct{}
@@ -50,21 +54,32 @@ type link struct {
 	hsErr      error
 	startSeen  bool
 	ready      bool // set by peerState under p.mu as well
-	restartTmr *time.Timer
+	everReady  bool
+	restartTmr *time.Timer // ICE restart bound, or the relay handshake deadline
+
+	// relay only
+	peerClosed    bool // the peer sent close: do not send one back
+	inflight      []inflightMsg
+	inflightBytes int
 
 	sendMu sync.Mutex // orders Seal + Send
 }
 
 func newLink(p *peerState, gen uint64, offerer bool) (*link, error) {
 	n := p.n
-	pc, err := n.stack.api.NewPeerConnection(webrtc.Configuration{
-		ICEServers:   toWebRTC(n.iceServers()),
+	cfg := webrtc.Configuration{
+		ICEServers:   toWebRTC(iceServersFor(n.opts.Via, n.iceServers())),
 		Certificates: []webrtc.Certificate{n.stack.cert},
-	})
+	}
+	if n.opts.Via == ViaTURN {
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := n.stack.api.NewPeerConnection(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	l := &link{n: n, p: p, gen: gen, offerer: offerer, pc: pc,
+	n.metrics.attempts.WithLabelValues("webrtc").Inc()
+	l := &link{n: n, p: p, gen: gen, offerer: offerer, pc: pc, created: time.Now(),
 		lowCh: make(chan struct{}, 1), deadCh: make(chan struct{})}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || l.isDead() {
@@ -143,8 +158,16 @@ func (l *link) close(err error) {
 		l.mu.Unlock()
 		// pion's Close waits for its goroutines and may call our callbacks: not under our locks.
 		// It can run from inside a pion callback, so do it on a tracked goroutine.
-		if !l.n.goTracked(func() { _ = l.pc.Close() }) {
+		if l.relay {
+			l.sendRelayClose()
+		} else if !l.n.goTracked(func() { _ = l.pc.Close() }) {
 			_ = l.pc.Close()
+		}
+		l.mu.Lock()
+		ever := l.everReady
+		l.mu.Unlock()
+		if !ever {
+			l.n.metrics.connections.WithLabelValues("failed").Inc()
 		}
 		l.p.onLinkDead(l, err)
 	})
@@ -169,6 +192,9 @@ func (l *link) setRemote(d webrtc.SessionDescription) error {
 }
 
 func (l *link) addCandidate(c webrtc.ICECandidateInit) error {
+	if l.n.opts.Via == ViaDirect && isRelayCandidate(c) {
+		return nil // direct: never pair with a TURN relay
+	}
 	l.mu.Lock()
 	if !l.remoteSet {
 		l.pendingICE = append(l.pendingICE, c)
@@ -258,9 +284,12 @@ func (l *link) remoteFingerprint() ([]byte, error) {
 	return sum[:], nil
 }
 
-// path reports "direct"/"turn" and the local candidate type of the selected pair.
+// path reports "direct"/"turn"/"server" and the local candidate type of the selected pair.
 func (l *link) path() (path, ctype string) {
-	path, ctype = "direct", ""
+	if l.relay {
+		return PathServer, ""
+	}
+	path, ctype = PathDirect, ""
 	sctp := l.pc.SCTP()
 	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
 		return
@@ -271,7 +300,7 @@ func (l *link) path() (path, ctype string) {
 	}
 	ctype = pair.Local.Typ.String()
 	if pair.Local.Typ == webrtc.ICECandidateTypeRelay || pair.Remote.Typ == webrtc.ICECandidateTypeRelay {
-		path = "turn"
+		path = PathTURN
 	}
 	return
 }
@@ -279,6 +308,9 @@ func (l *link) path() (path, ctype string) {
 // maxFrame is the largest DataChannel message we may send to this peer.
 func (l *link) maxFrame() int {
 	m := l.n.opts.MaxMessageSize
+	if l.relay {
+		return min(m, RelayMaxFrame)
+	}
 	if sctp := l.pc.SCTP(); sctp != nil {
 		if r := int(sctp.GetCapabilities().MaxMessageSize); r > 0 && r < m {
 			m = r
@@ -289,6 +321,9 @@ func (l *link) maxFrame() int {
 
 // waitWritable blocks while the DataChannel holds more than highWater bytes.
 func (l *link) waitWritable(ctx context.Context) error {
+	if l.relay {
+		return l.waitRelayWindow(ctx)
+	}
 	l.mu.Lock()
 	dc := l.dc
 	l.mu.Unlock()
@@ -307,17 +342,28 @@ func (l *link) waitWritable(ctx context.Context) error {
 	return nil
 }
 
-// writeWire sends one DataChannel message, through the test frame hook if any.
-func (l *link) writeWire(dc *webrtc.DataChannel, text bool, b []byte) error {
+// writeWire sends one DataChannel message (or relay frame), through the test frame hook if any.
+func (l *link) writeWire(text bool, b []byte) error {
+	l.mu.Lock()
+	dc := l.dc
+	l.mu.Unlock()
+	if dc == nil && !l.relay {
+		return errDCClosed
+	}
 	outs := [][]byte{b}
 	if h := l.n.opts.knobs.frameHook; h != nil {
 		outs = h(l.n.selfIDSafe(), l.p.id, text, b)
 	}
 	for _, o := range outs {
 		var err error
-		if text {
+		switch {
+		case l.relay && text:
+			err = l.writeRelay(relayHello, o)
+		case l.relay:
+			err = l.writeRelay(relaySealed, o)
+		case text:
 			err = dc.SendText(string(o))
-		} else {
+		default:
 			err = dc.Send(o)
 		}
 		if err != nil {
@@ -333,7 +379,7 @@ func (l *link) writeSealed(pt []byte, prepare func()) error {
 	l.mu.Lock()
 	dc, sess := l.dc, l.sess
 	l.mu.Unlock()
-	if dc == nil || sess == nil {
+	if (dc == nil && !l.relay) || sess == nil {
 		return errDCClosed
 	}
 	l.sendMu.Lock()
@@ -345,11 +391,50 @@ func (l *link) writeSealed(pt []byte, prepare func()) error {
 	if err != nil {
 		return err
 	}
-	return l.writeWire(dc, false, frame)
+	return l.writeWire(false, frame)
 }
 
 func (n *Node) selfIDSafe() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.selfID
+}
+
+// iceServersFor applies the Via policy to the ICE servers: ViaDirect drops TURN servers.
+func iceServersFor(via string, servers []ICEServer) []ICEServer {
+	if via != ViaDirect {
+		return servers
+	}
+	out := make([]ICEServer, 0, len(servers))
+	for _, s := range servers {
+		var urls []string
+		for _, u := range s.URLs {
+			if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+				urls = append(urls, u)
+			}
+		}
+		if len(urls) > 0 {
+			out = append(out, ICEServer{URLs: urls})
+		}
+	}
+	return out
+}
+
+// isRelayCandidate reports whether a trickled candidate is of type relay (RFC 8839 syntax).
+func isRelayCandidate(c webrtc.ICECandidateInit) bool {
+	f := strings.Fields(c.Candidate)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "typ" {
+			return f[i+1] == "relay"
+		}
+	}
+	return false
+}
+
+// sealed reports whether the seal handshake finished on this link: the peer, whose side
+// finished first or just after, sends its start frame next, so the link is about to be ready.
+func (l *link) sealed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sess != nil
 }

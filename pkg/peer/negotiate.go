@@ -8,8 +8,14 @@ import (
 
 const maxEarlyICE = 64 // candidates buffered for a transport whose offer has not arrived yet
 
-// connect replaces the peer's transport with a new PeerConnection and offers it.
+// connect starts a transport we offer: with ViaServer a relay transport, otherwise a new
+// PeerConnection (replacing the peer's current one); with ViaAuto the server relay is started
+// if no transport is ready within P2PTimeout.
 func (n *Node) connect(p *peerState) {
+	if n.opts.Via == ViaServer {
+		n.connectRelay(p)
+		return
+	}
 	gen := n.nextGen()
 	l, err := newLink(p, gen, true)
 	if err != nil {
@@ -23,6 +29,10 @@ func (n *Node) connect(p *peerState) {
 	if err := l.offer(false); err != nil {
 		n.emit(Error{Peer: p.id, Code: CodeTransport, Err: err})
 		l.close(err)
+		return
+	}
+	if n.opts.Via == ViaAuto {
+		p.armFallback()
 	}
 }
 
@@ -39,17 +49,16 @@ func (n *Node) nextGen() uint64 {
 	return g
 }
 
-// install makes l the peer's current link, closing the previous one (without recovery).
+// install makes l the peer's current PeerConnection, closing the previous one (without recovery).
 func (p *peerState) install(l *link) bool {
 	p.mu.Lock()
 	if p.closed || p.rejected {
 		p.mu.Unlock()
 		return false
 	}
-	old := p.link
-	p.link = l
-	was := p.connected
-	p.connected = false
+	old := p.ice
+	p.ice = l
+	p.noteAttemptLocked()
 	early := p.earlyICE[l.gen]
 	for g := range p.earlyICE {
 		if g <= l.gen {
@@ -57,7 +66,6 @@ func (p *peerState) install(l *link) bool {
 		}
 	}
 	p.mu.Unlock()
-	_ = was
 	if old != nil {
 		old.close(nil)
 	}
@@ -67,7 +75,15 @@ func (p *peerState) install(l *link) bool {
 	return true
 }
 
+// current is the peer's current PeerConnection transport (ready or not), nil if none.
 func (p *peerState) current() *link {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ice
+}
+
+// active is the transport data goes over (ready), nil if none.
+func (p *peerState) active() *link {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.link
@@ -75,6 +91,9 @@ func (p *peerState) current() *link {
 
 // handleOffer answers a new transport (higher gen) or an ICE restart of the current one (same gen).
 func (p *peerState) handleOffer(sp sigPayload) error {
+	if p.n.opts.Via == ViaServer {
+		return nil // no WebRTC: the peer falls back to the relay (ViaAuto) or fails
+	}
 	cur := p.current()
 	if cur != nil && sp.Gen == cur.gen && !cur.isDead() {
 		if err := cur.answer(sp.SDP); err != nil {
@@ -128,7 +147,7 @@ func (p *peerState) handleICE(sp sigPayload) error {
 		return fmt.Errorf("%w: ice without candidate", ErrBadSignal)
 	}
 	p.mu.Lock()
-	cur := p.link
+	cur := p.ice
 	if cur == nil || sp.Gen > cur.gen {
 		// The offer for this transport has not arrived yet (or its link is not installed).
 		if len(p.earlyICE) < maxEarlyICE && len(p.earlyICE[sp.Gen]) < maxEarlyICE {
@@ -150,8 +169,8 @@ func (p *peerState) handleICE(sp sigPayload) error {
 // handleRestart: the peer lost the transport we offered and asks for a new one.
 func (p *peerState) handleRestart(sp sigPayload) error {
 	p.mu.Lock()
-	cur := p.link
-	skip := p.closed || p.rejected || (cur != nil && cur.gen > sp.Gen)
+	cur := p.ice
+	skip := p.closed || p.rejected || (cur != nil && cur.gen > sp.Gen) || p.n.opts.Via == ViaServer
 	p.mu.Unlock()
 	if skip {
 		return nil

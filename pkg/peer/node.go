@@ -32,6 +32,8 @@ type Node struct {
 	ice     []ICEServer
 	peers   map[string]*peerState
 	lastGen uint64
+
+	metrics *metrics
 }
 
 // PeerInfo describes one peer the Node knows.
@@ -60,8 +62,13 @@ func New(opts *Options) (*Node, error) {
 		stack.close()
 		return nil, fmt.Errorf("peer: instance id: %w", err)
 	}
+	m, err := newMetrics(o.Registry)
+	if err != nil {
+		stack.close()
+		return nil, fmt.Errorf("peer: metrics: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &Node{
+	n := &Node{metrics: m,
 		opts: o, log: o.Logger, stack: stack,
 		instance: binary.BigEndian.Uint64(ib[:]) | 1,
 		events:   newEventQueue(defaultEventLimit),
@@ -102,7 +109,7 @@ func (n *Node) Joined(ctx context.Context, selfID string, peers []string, ice []
 		}
 		p := n.peerLocked(id)
 		p.left = false
-		if p.link == nil || p.link.isDead() {
+		if p.link == nil && (p.ice == nil || p.ice.isDead()) && (p.srv == nil || p.srv.isDead()) {
 			offer = append(offer, p)
 		}
 	}
@@ -190,10 +197,13 @@ func (n *Node) Close() error {
 	var links []*link
 	for _, p := range n.peers {
 		p.mu.Lock()
-		if p.link != nil {
-			links = append(links, p.link)
+		for _, l := range []*link{p.link, p.ice, p.srv} {
+			if l != nil {
+				links = append(links, l)
+			}
 		}
 		p.closed = true
+		p.stopTimersLocked()
 		p.mu.Unlock()
 		p.wake()
 	}

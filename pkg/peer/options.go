@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pion/transport/v5"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Signaler sends one signaling frame to one member of the room. The CLI adapts signal.Client to it.
@@ -47,6 +48,7 @@ const (
 	DefaultUDPBufferSize  = 4 << 20
 	DefaultMaxMessageSize = 256 << 10
 	DefaultMaxOutboxBytes = 64 << 20
+	DefaultP2PTimeout     = 10 * time.Second
 	defaultEventLimit     = 1 << 20
 )
 
@@ -77,6 +79,20 @@ type Options struct {
 	// only: for single-host setups such as `vtpeer demo` and tests, which must not send to other
 	// addresses of the machine.
 	LoopbackOnly bool
+	// Via selects the transport paths (default ViaAuto): ViaDirect uses host, server-reflexive
+	// and peer-reflexive candidates only (TURN servers are ignored and remote relay candidates
+	// dropped); ViaTURN uses relay candidates only (ICETransportPolicyRelay); ViaServer uses no
+	// WebRTC at all: sealed frames travel through the signaling server as "relay" frames.
+	// ViaAuto tries ICE (with TURN servers when given), falls back to the server relay after
+	// P2PTimeout and moves back to ICE when it connects later. In ViaAuto and ViaServer a
+	// message's sealed frame must fit RelayMaxFrame, so that it can travel on any path.
+	Via string
+	// P2PTimeout is how long ViaAuto lets ICE try before it starts the server relay (default 10 s).
+	P2PTimeout time.Duration
+	// Registry, if set, receives the Node's Prometheus metrics (see the package doc); nil = none.
+	// Two Nodes registering in one Registry conflict: give each its own or wrap it with labels
+	// (prometheus.WrapRegistererWith).
+	Registry prometheus.Registerer
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 
@@ -90,6 +106,8 @@ type testKnobs struct {
 	frameHook    func(from, to string, text bool, b []byte) [][]byte // rewrite outgoing wire messages
 	restartWait  time.Duration                                       // ICE restart bound before renegotiation
 	iceTimeouts  [3]time.Duration                                    // disconnected, failed, keepalive
+	relayReady   time.Duration                                       // relay handshake deadline
+	iceRetry     time.Duration                                       // auto: ICE retry while on the relay
 }
 
 func (o *Options) validate() error {
@@ -108,6 +126,14 @@ func (o *Options) validate() error {
 	if o.MaxOutboxBytes < 0 {
 		return errors.New("peer: options: negative outbox size")
 	}
+	switch o.Via {
+	case "", ViaAuto, ViaDirect, ViaTURN, ViaServer:
+	default:
+		return fmt.Errorf("peer: options: via %q: want auto, direct, turn or server", o.Via)
+	}
+	if o.P2PTimeout < 0 {
+		return errors.New("peer: options: negative p2p timeout")
+	}
 	return nil
 }
 
@@ -122,6 +148,12 @@ func (o *Options) withDefaults() Options {
 	if c.MaxOutboxBytes == 0 {
 		c.MaxOutboxBytes = DefaultMaxOutboxBytes
 	}
+	if c.Via == "" {
+		c.Via = ViaAuto
+	}
+	if c.P2PTimeout == 0 {
+		c.P2PTimeout = DefaultP2PTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -131,6 +163,12 @@ func (o *Options) withDefaults() Options {
 	if c.knobs.restartWait == 0 {
 		c.knobs.restartWait = 4 * time.Second
 	}
+	if c.knobs.relayReady == 0 {
+		c.knobs.relayReady = 5 * time.Second
+	}
+	if c.knobs.iceRetry == 0 {
+		c.knobs.iceRetry = max(3*c.P2PTimeout, 30*time.Second)
+	}
 	if c.knobs.iceTimeouts[0] == 0 {
 		c.knobs.iceTimeouts = [3]time.Duration{3 * time.Second, 6 * time.Second, 500 * time.Millisecond}
 	}
@@ -138,3 +176,15 @@ func (o *Options) withDefaults() Options {
 }
 
 func isLoopback(ip net.IP) bool { return ip.IsLoopback() }
+
+// Via values (Options.Via) and paths (PeerConnected.Path, PathChanged).
+const (
+	ViaAuto   = "auto"
+	ViaDirect = "direct"
+	ViaTURN   = "turn"
+	ViaServer = "server"
+
+	PathDirect = "direct" // ICE pair without a relay candidate
+	PathTURN   = "turn"   // ICE pair with a TURN relay candidate on either side
+	PathServer = "server" // sealed frames through the signaling server
+)

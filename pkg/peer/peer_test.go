@@ -110,23 +110,27 @@ func exchange(t *testing.T, ctx context.Context, from, to *testNode, count, size
 		}
 		errc <- from.n.WaitAcked(ctx, to.id)
 	}()
-	for i := 0; i < count; i++ {
+	senderDone := errc
+	for i := 0; i < count; {
 		select {
 		case m := <-to.c.msgs:
 			if got := binary.BigEndian.Uint64(m.Body); got != uint64(i) || m.Peer != from.id {
 				t.Fatalf("message %d: got #%d from %s", i, got, m.Peer)
 			}
-		case err := <-errc:
+			i++
+		case err := <-senderDone: // all sent and acked; keep receiving
 			if err != nil {
 				t.Fatal(err)
 			}
-			errc <- nil
+			senderDone = nil
 		case <-ctx.Done():
 			t.Fatalf("received %d of %d: %v", i, count, ctx.Err())
 		}
 	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
+	if senderDone != nil {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
 	}
 	select {
 	case m := <-to.c.msgs:
@@ -208,7 +212,8 @@ func TestSignalingGoneKeepsDataChannel(t *testing.T) {
 func TestOversizedSendRejected(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t, 20*time.Second)
-	_, a, _ := pair(t, ctx, nil, func(o *Options) { o.MaxMessageSize = 64 << 10 })
+	direct := func(o *Options) { o.Via = ViaDirect }
+	_, a, _ := pair(t, ctx, direct, func(o *Options) { o.Via, o.MaxMessageSize = ViaDirect, 64<<10 })
 	// b accepts at most 64 KiB: a must not send more, whatever its own limit.
 	if err := a.n.Send(ctx, "b", "bulk", make([]byte, 64<<10)); !errors.Is(err, ErrMessageTooBig) {
 		t.Fatalf("got %v", err)

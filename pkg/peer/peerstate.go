@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -21,7 +22,9 @@ type peerState struct {
 	sendMu sync.Mutex // serializes Send and the resend on a new link, so frames go out in seq order
 
 	mu         sync.Mutex
-	link       *link
+	link       *link // the active transport (ready): data and acks go over it
+	ice        *link // the current PeerConnection transport, ready or not (may be link)
+	srv        *link // the current server-relay transport, ready or not (may be link)
 	closed     bool
 	left       bool
 	rejected   bool
@@ -40,6 +43,11 @@ type peerState struct {
 	conn       PeerConnected
 	earlyICE   map[uint64][]webrtc.ICECandidateInit
 	readyCh    chan struct{} // closed and replaced when a link becomes ready
+
+	attemptStart time.Time   // when the current (re)connection began; zero while connected
+	handover     bool        // the active relay went away while a ready-to-be ICE link takes over
+	fallbackTmr  *time.Timer // ViaAuto: start the server relay if nothing is ready in time
+	iceRetryTmr  *time.Timer // ViaAuto: retry ICE while the session runs over the relay
 }
 
 type outMsg struct {
@@ -48,7 +56,7 @@ type outMsg struct {
 }
 
 func newPeerState(n *Node, id string) *peerState {
-	return &peerState{n: n, id: id, maxFrame: n.opts.MaxMessageSize, ackCh: make(chan struct{}), ackKick: make(chan struct{}, 1),
+	return &peerState{n: n, id: id, maxFrame: n.sendLimit(n.opts.MaxMessageSize), ackCh: make(chan struct{}), ackKick: make(chan struct{}, 1),
 		readyCh: make(chan struct{}), earlyICE: map[uint64][]webrtc.ICECandidateInit{}}
 }
 
@@ -95,7 +103,7 @@ func (p *peerState) send(ctx context.Context, kind string, body []byte) error {
 	limit := p.maxFrame
 	p.mu.Unlock()
 	if ready {
-		limit = l.maxFrame()
+		limit = p.n.sendLimit(l.maxFrame())
 	}
 	if size := seal.Overhead + dataHeaderLen + len(kind) + len(body); size > limit {
 		return fmt.Errorf("%w: %d byte frame, limit %d", ErrMessageTooBig, size, limit)
@@ -135,6 +143,8 @@ func (p *peerState) send(ctx context.Context, kind string, body []byte) error {
 	p.outBytes += len(m.frame)
 	ready = p.link == l && l != nil && l.ready
 	p.mu.Unlock()
+	p.n.metrics.messages.WithLabelValues("sent").Inc()
+	p.n.metrics.bytes.WithLabelValues("sent").Add(float64(len(body)))
 	if ready {
 		if err := p.writeData(l, m.frame); err != nil {
 			// Kept in the outbox: it is resent on the next link.
@@ -142,6 +152,16 @@ func (p *peerState) send(ctx context.Context, kind string, body []byte) error {
 		}
 	}
 	return nil
+}
+
+// sendLimit is the largest sealed frame Send accepts given a transport's limit: with ViaAuto and
+// ViaServer a message must also fit the relay, so that it can travel on whichever path the
+// session is on when it is (re)sent.
+func (n *Node) sendLimit(transport int) int {
+	if n.opts.Via == ViaAuto || n.opts.Via == ViaServer {
+		return min(transport, RelayMaxFrame)
+	}
+	return transport
 }
 
 func (p *peerState) waitAcked(ctx context.Context) error {
@@ -182,6 +202,8 @@ func (p *peerState) onData(l *link, f appFrame) error {
 	case f.seq == p.delivered+1:
 		p.delivered++
 		p.n.emit(Message{Peer: p.id, Kind: f.kind, Body: f.body}) // f.body aliases a fresh Open buffer
+		p.n.metrics.messages.WithLabelValues("received").Inc()
+		p.n.metrics.bytes.WithLabelValues("received").Add(float64(len(f.body)))
 	default:
 		want := p.delivered + 1
 		p.mu.Unlock()
@@ -221,6 +243,9 @@ const ackDelay = 2 * time.Millisecond
 
 // writeData seals a data frame with the current cumulative ack piggybacked.
 func (p *peerState) writeData(l *link, frame []byte) error {
+	if l.relay {
+		l.track(binary.BigEndian.Uint64(frame[1:]), len(frame)+seal.Overhead)
+	}
 	return l.writeSealed(frame, func() {
 		p.mu.Lock()
 		d := p.delivered
@@ -263,56 +288,129 @@ func (p *peerState) ackLoop(l *link) {
 	}
 }
 
-// onLinkReady runs when both start frames are exchanged: it resends the outbox and goes live.
+// onLinkReady runs when both start frames are exchanged on l. l becomes the active transport (a
+// relay only while no PeerConnection is active), the outbox is resent on it from the lowest
+// unacknowledged message, and only then is a previously active transport closed. The receiver
+// never sees a gap: each transport carries a contiguous run of sequence numbers starting at or
+// below the next one it expects, and it drops what it already delivered.
 func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 	p.sendMu.Lock()
 	p.mu.Lock()
-	if p.link != l || l.isDead() || p.closed {
+	if (p.ice != l && p.srv != l) || l.isDead() || p.closed {
 		p.mu.Unlock()
 		p.sendMu.Unlock()
 		return
 	}
+	old := p.link
+	if l.relay && old != nil && !old.relay {
+		// A PeerConnection is active already: the relay is not needed.
+		p.mu.Unlock()
+		p.sendMu.Unlock()
+		l.close(nil)
+		return
+	}
+	moved, from := old != nil || p.handover, p.conn.Path
 	pending := append([]outMsg(nil), p.outbox...)
-	p.maxFrame = l.maxFrame()
+	p.maxFrame = p.n.sendLimit(l.maxFrame())
 	l.mu.Lock()
-	l.ready = true
+	l.ready, l.everReady = true, true
 	l.mu.Unlock()
-	p.connected, p.conn, p.recovering = true, ev, false
+	p.link = l
+	p.connected, p.conn, p.recovering, p.handover = true, ev, false, false
+	start := p.attemptStart
+	p.attemptStart = time.Time{}
+	if !l.relay && p.fallbackTmr != nil {
+		p.fallbackTmr.Stop()
+		p.fallbackTmr = nil
+	}
+	retryICE := l.relay && l.offerer && p.ice == nil && p.n.opts.Via == ViaAuto
 	close(p.readyCh)
 	p.readyCh = make(chan struct{})
 	p.mu.Unlock()
-	p.n.emit(ev)
+	m := p.n.metrics
+	m.connections.WithLabelValues(ev.Path).Inc()
+	if moved {
+		m.pathChanges.WithLabelValues(from, ev.Path).Inc()
+		m.connectTime.WithLabelValues(ev.Path).Observe(time.Since(l.created).Seconds())
+		p.n.emit(PathChanged{Peer: p.id, From: from, To: ev.Path, SAS: ev.SAS})
+	} else {
+		if start.IsZero() {
+			start = l.created
+		}
+		m.connectTime.WithLabelValues(ev.Path).Observe(time.Since(start).Seconds())
+		p.n.emit(ev)
+	}
+	if retryICE {
+		p.armICERetry()
+	}
 	p.n.goTracked(func() { p.ackLoop(l) })
+	p.resend(l, pending)
+	p.sendMu.Unlock()
+	if old != nil && old != l {
+		old.close(nil)
+	}
+}
+
+// resend writes the unacknowledged messages on a new link. p.sendMu is held.
+func (p *peerState) resend(l *link, pending []outMsg) {
 	for _, m := range pending {
 		if len(m.frame)+seal.Overhead > l.maxFrame() {
 			// Queued for a previous peer that accepted larger messages: it cannot be delivered
 			// in order any more, so give up on the session rather than loop or skip a number.
-			p.sendMu.Unlock()
 			l.fail(CodeTransport, fmt.Errorf("resend to %s: %w: %d byte frame, peer limit %d",
 				p.id, ErrMessageTooBig, len(m.frame)+seal.Overhead, l.maxFrame()))
 			return
 		}
 		if err := l.waitWritable(p.n.ctx); err != nil {
-			break
+			return
 		}
 		if err := p.writeData(l, m.frame); err != nil {
 			l.close(err)
-			break
+			return
 		}
 	}
-	p.sendMu.Unlock()
 }
 
-// onLinkDead runs once per link. Only the current link matters; a replaced one is ignored.
+// onLinkDead runs once per link. A replaced link is ignored; a standby one (ICE trying beside
+// the active relay) is retried later; the active one is recovered.
 func (p *peerState) onLinkDead(l *link, err error) {
 	p.mu.Lock()
-	if p.link != l {
+	wasActive := p.link == l
+	if wasActive {
+		p.link = nil
+	}
+	current := false
+	if p.ice == l {
+		p.ice, current = nil, true
+	}
+	if p.srv == l {
+		p.srv, current = nil, true
+	}
+	if !current { // replaced by a newer transport of the same kind
+		if wasActive {
+			p.connected = false
+		}
 		p.mu.Unlock()
 		return
 	}
-	p.link = nil
-	was := p.connected
-	p.connected = false
+	if !wasActive && p.link != nil { // a standby transport beside the active one
+		retry := !l.relay && l.offerer && p.n.opts.Via == ViaAuto && !p.closed && !p.rejected
+		p.mu.Unlock()
+		if retry {
+			p.armICERetry()
+		}
+		return
+	}
+	was := p.connected && wasActive
+	if wasActive && l.relay && p.ice != nil && p.ice.sealed() {
+		// The peer moved to the PeerConnection and closed the relay before our side of the
+		// PeerConnection is ready: it is about to take over.
+		p.handover = true
+		p.connected = false
+		p.mu.Unlock()
+		return
+	}
+	p.connected, p.handover = false, false
 	stop := p.closed || p.rejected
 	nodeClosed := p.closed
 	left := p.left
@@ -333,16 +431,17 @@ func (p *peerState) onLinkDead(l *link, err error) {
 		}
 		return
 	}
-	p.n.log.Debug("peer: transport lost, renegotiating", "peer", p.id, "err", err)
+	p.n.log.Debug("peer: transport lost, renegotiating", "peer", p.id, "relay", l.relay, "err", err)
 	if start {
-		offerer := l.offerer
-		p.n.goTracked(func() { p.recover(offerer, l.gen) })
+		offerer, relay, gen := l.offerer, l.relay, l.gen
+		p.n.goTracked(func() { p.recover(offerer, relay, gen) })
 	}
 }
 
-// recover renegotiates a new PeerConnection after a transport died: the side that offered the dead
-// link offers again; the other asks it to with a restart frame. It gives up after a few attempts.
-func (p *peerState) recover(offerer bool, deadGen uint64) {
+// recover replaces a dead transport: the side that offered it offers again; on a PeerConnection
+// the other side asks it to with a restart frame (on the relay the close frame did that). It gives
+// up after a few attempts.
+func (p *peerState) recover(offerer, relay bool, deadGen uint64) {
 	const attempts = 5
 	wait := 2 * p.n.opts.knobs.restartWait
 	for i := 0; i < attempts; i++ {
@@ -353,9 +452,12 @@ func (p *peerState) recover(offerer bool, deadGen uint64) {
 		if done {
 			break
 		}
-		if offerer {
+		switch {
+		case offerer && relay:
+			p.n.connectRelay(p)
+		case offerer:
 			p.n.connect(p)
-		} else {
+		case !relay:
 			p.n.sig.push(p.id, SignalRestart, sigPayload{Gen: deadGen})
 		}
 		t := time.NewTimer(wait)
@@ -371,9 +473,64 @@ func (p *peerState) recover(offerer bool, deadGen uint64) {
 	}
 	p.mu.Lock()
 	p.recovering = false
-	gaveUp := !p.closed && !p.connected
+	gaveUp := !p.closed && !p.connected && !p.handover
 	p.mu.Unlock()
 	if gaveUp {
 		p.n.emit(PeerLeft{Peer: p.id, Reason: "timeout"})
 	}
+}
+
+// noteAttemptLocked records when a (re)connection began, for the time-to-connect histogram.
+func (p *peerState) noteAttemptLocked() {
+	if p.link == nil && p.attemptStart.IsZero() {
+		p.attemptStart = time.Now()
+	}
+}
+
+// armFallback (ViaAuto) starts the server relay if no transport is ready within P2PTimeout.
+func (p *peerState) armFallback() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.fallbackTmr != nil {
+		return
+	}
+	p.fallbackTmr = time.AfterFunc(p.n.opts.P2PTimeout, func() {
+		p.mu.Lock()
+		p.fallbackTmr = nil
+		skip := p.closed || p.rejected || p.left || p.link != nil || p.srv != nil
+		p.mu.Unlock()
+		if skip {
+			return
+		}
+		p.n.log.Debug("peer: no ice pair in time, falling back to the server relay", "peer", p.id)
+		p.n.metrics.fallbacks.Inc()
+		p.n.goTracked(func() { p.n.connectRelay(p) })
+	})
+}
+
+// armICERetry (ViaAuto) offers a new PeerConnection later while the session runs over the relay.
+func (p *peerState) armICERetry() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.iceRetryTmr != nil {
+		return
+	}
+	p.iceRetryTmr = time.AfterFunc(p.n.opts.knobs.iceRetry, func() {
+		p.mu.Lock()
+		p.iceRetryTmr = nil
+		skip := p.closed || p.rejected || p.left || p.ice != nil || (p.link != nil && !p.link.relay)
+		p.mu.Unlock()
+		if !skip {
+			p.n.goTracked(func() { p.n.connect(p) })
+		}
+	})
+}
+
+func (p *peerState) stopTimersLocked() {
+	for _, t := range []*time.Timer{p.fallbackTmr, p.iceRetryTmr} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	p.fallbackTmr, p.iceRetryTmr = nil, nil
 }

@@ -29,6 +29,7 @@ type sigPayload struct {
 type outSignal struct {
 	to, typ string
 	data    json.RawMessage
+	onErr   func(error) // called (from the queue's goroutine) if the Signaler fails; may be nil
 }
 
 // signalQueue sends signaling frames in order from one goroutine, so pion callbacks never block
@@ -37,6 +38,7 @@ type signalQueue struct {
 	n    *Node
 	mu   sync.Mutex
 	q    []outSignal
+	busy int // frames taken from q and not yet handed to the Signaler
 	kick chan struct{}
 }
 
@@ -49,8 +51,13 @@ func (s *signalQueue) push(to, typ string, p sigPayload) {
 	if err != nil {
 		return
 	}
+	s.pushRaw(to, typ, data, nil)
+}
+
+// pushRaw queues one frame with ready-made data.
+func (s *signalQueue) pushRaw(to, typ string, data json.RawMessage, onErr func(error)) {
 	s.mu.Lock()
-	s.q = append(s.q, outSignal{to, typ, data})
+	s.q = append(s.q, outSignal{to, typ, data, onErr})
 	s.mu.Unlock()
 	select {
 	case s.kick <- struct{}{}:
@@ -58,11 +65,19 @@ func (s *signalQueue) push(to, typ string, p sigPayload) {
 	}
 }
 
+// pending is the number of frames not yet handed to the Signaler.
+func (s *signalQueue) pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.q) + s.busy
+}
+
 func (s *signalQueue) run(ctx context.Context) {
 	for {
 		s.mu.Lock()
 		batch := s.q
 		s.q = nil
+		s.busy = len(batch)
 		s.mu.Unlock()
 		for _, m := range batch {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -70,7 +85,13 @@ func (s *signalQueue) run(ctx context.Context) {
 			cancel()
 			if err != nil && ctx.Err() == nil {
 				s.n.log.Debug("peer: signal failed", "to", m.to, "type", m.typ, "err", err)
+				if m.onErr != nil {
+					m.onErr(err)
+				}
 			}
+			s.mu.Lock()
+			s.busy--
+			s.mu.Unlock()
 		}
 		if len(batch) > 0 {
 			continue
@@ -88,6 +109,8 @@ func (s *signalQueue) run(ctx context.Context) {
 func (n *Node) HandleSignal(ctx context.Context, from, typ string, data json.RawMessage) error {
 	switch typ {
 	case SignalOffer, SignalAnswer, SignalICE, SignalRestart:
+	case SignalRelay:
+		return n.handleRelaySignal(from, data)
 	default:
 		return nil
 	}
@@ -115,4 +138,19 @@ func (n *Node) HandleSignal(ctx context.Context, from, typ string, data json.Raw
 	default:
 		return ps.handleRestart(p)
 	}
+}
+
+func (n *Node) handleRelaySignal(from string, data json.RawMessage) error {
+	d, err := decodeRelayData(data)
+	if err != nil {
+		return fmt.Errorf("%w: relay from %s: %w", ErrBadSignal, from, err)
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return ErrClosed
+	}
+	ps := n.peerLocked(from)
+	n.mu.Unlock()
+	return ps.handleRelay(d)
 }

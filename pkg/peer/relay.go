@@ -1,0 +1,279 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/verytippers/vtpeer/pkg/seal"
+)
+
+// The server relay path: no WebRTC. The same seal handshake (without channel binding: there is
+// no DTLS certificate to bind, so the SAS and the signed identities carry the authentication)
+// and the same sealed application frames travel through the signaling server as signaling
+// frames of type "relay", directed with `to`. The server relays `data` byte for byte; it must be
+// JSON, so each frame is
+//
+//	{"gen":N,"t":"hello"|"sealed"|"close","b":"<base64url, no padding>"}
+//
+// gen names the relay transport (a new one gets a larger gen, like a PeerConnection); "hello"
+// carries a seal handshake text message (hello or reveal), "sealed" one sealed frame, "close"
+// (no b) tells the peer that the sender dropped this transport. The WebSocket keeps frames in
+// order; a frame lost on the way (signaling reconnect) makes the next sealed frame fail to open,
+// and the transport is then replaced by a new one (new handshake) while the reliable layer
+// resends what was not acknowledged: exactly once, in order.
+const (
+	// SignalRelay is the signaling frame type of the server relay path.
+	SignalRelay = "relay"
+
+	// RelayMaxFrame is the largest sealed frame sent over the server relay: base64 and the
+	// signaling envelope must fit the server's 64 KiB frame limit.
+	RelayMaxFrame = 40 << 10
+
+	relayHello  = "hello"
+	relaySealed = "sealed"
+	relayClose  = "close"
+
+	// relayWindow bounds the sealed bytes sent over a relay transport and not yet acknowledged,
+	// so that a sender cannot flood the signaling server.
+	relayWindow = 256 << 10
+)
+
+var (
+	errRelayClosed  = errors.New("relay transport closed by the peer")
+	errRelayTimeout = errors.New("relay transport not ready in time")
+)
+
+// relayData is the `data` of a relay signaling frame.
+type relayData struct {
+	Gen uint64 `json:"gen"`
+	T   string `json:"t"`
+	B   string `json:"b,omitempty"`
+
+	body []byte // decoded B
+}
+
+var relayB64 = base64.RawURLEncoding
+
+func encodeRelayData(gen uint64, t string, b []byte) (json.RawMessage, error) {
+	d := relayData{Gen: gen, T: t}
+	if b != nil {
+		d.B = relayB64.EncodeToString(b)
+	}
+	return json.Marshal(d)
+}
+
+// decodeRelayData parses and checks the data of a relay frame.
+func decodeRelayData(data []byte) (relayData, error) {
+	var d relayData
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return relayData{}, fmt.Errorf("%w: %v", ErrBadRelay, err)
+	}
+	if dec.More() {
+		return relayData{}, fmt.Errorf("%w: trailing data", ErrBadRelay)
+	}
+	if d.Gen == 0 {
+		return relayData{}, fmt.Errorf("%w: zero gen", ErrBadRelay)
+	}
+	limit := 0
+	switch d.T {
+	case relayHello:
+		limit = 4096 // seal's max handshake message
+	case relaySealed:
+		limit = RelayMaxFrame
+	case relayClose:
+		if d.B != "" {
+			return relayData{}, fmt.Errorf("%w: close with a body", ErrBadRelay)
+		}
+		return d, nil
+	default:
+		return relayData{}, fmt.Errorf("%w: type %q", ErrBadRelay, d.T)
+	}
+	if relayB64.DecodedLen(len(d.B)) > limit {
+		return relayData{}, fmt.Errorf("%w: %s longer than %d bytes", ErrBadRelay, d.T, limit)
+	}
+	b, err := relayB64.DecodeString(d.B)
+	if err != nil || len(b) == 0 {
+		return relayData{}, fmt.Errorf("%w: bad base64 body", ErrBadRelay)
+	}
+	d.body = b
+	return d, nil
+}
+
+// newRelayLink creates a server-relay transport; the offerer sends its seal hello at once.
+func newRelayLink(p *peerState, gen uint64, offerer bool) *link {
+	l := &link{n: p.n, p: p, gen: gen, offerer: offerer, relay: true, created: time.Now(),
+		lowCh: make(chan struct{}, 1), deadCh: make(chan struct{})}
+	p.n.metrics.attempts.WithLabelValues("server").Inc()
+	return l
+}
+
+// armRelayDeadline closes l if it is not ready in time (a lost handshake frame); the side that
+// offered it then tries again.
+func (l *link) armRelayDeadline() {
+	t := time.AfterFunc(l.n.opts.knobs.relayReady, func() {
+		if !l.isReady() {
+			l.close(errRelayTimeout)
+		}
+	})
+	l.mu.Lock()
+	l.restartTmr = t
+	l.mu.Unlock()
+}
+
+// connectRelay replaces the peer's relay transport with a new one that we offer.
+func (n *Node) connectRelay(p *peerState) {
+	l := newRelayLink(p, n.nextGen(), true)
+	if !p.installRelay(l) {
+		l.close(nil)
+		return
+	}
+	l.armRelayDeadline()
+	l.onOpen()
+}
+
+// installRelay makes l the peer's current relay transport, closing the previous one.
+func (p *peerState) installRelay(l *link) bool {
+	p.mu.Lock()
+	if p.closed || p.rejected {
+		p.mu.Unlock()
+		return false
+	}
+	old := p.srv
+	p.srv = l
+	p.noteAttemptLocked()
+	p.mu.Unlock()
+	if old != nil {
+		old.close(nil)
+	}
+	return true
+}
+
+// handleRelay dispatches one relay frame from the peer.
+func (p *peerState) handleRelay(d relayData) error {
+	p.mu.Lock()
+	cur, stop := p.srv, p.closed || p.rejected
+	p.mu.Unlock()
+	if stop {
+		return nil
+	}
+	if cur != nil && d.Gen == cur.gen {
+		switch d.T {
+		case relayHello:
+			cur.onHandshakeMessage(d.body)
+		case relaySealed:
+			cur.onBinary(d.body)
+		default:
+			cur.mu.Lock()
+			cur.peerClosed = true
+			cur.mu.Unlock()
+			cur.close(errRelayClosed)
+		}
+		return nil
+	}
+	if d.T != relayHello || (cur != nil && d.Gen < cur.gen) {
+		return nil // stale, or the rest of a transport whose hello we never saw
+	}
+	if v := p.n.opts.Via; v == ViaDirect || v == ViaTURN {
+		return nil // our policy refuses the server relay
+	}
+	if cur != nil && cur.offerer && !cur.isReady() && p.n.selfIDSafe() < p.id {
+		return nil // glare: both offered a relay transport; the lower id keeps offering
+	}
+	l := newRelayLink(p, d.Gen, false)
+	if !p.installRelay(l) {
+		l.close(nil)
+		return nil
+	}
+	l.armRelayDeadline()
+	l.onHandshakeMessage(d.body)
+	return nil
+}
+
+// writeRelay queues one relay frame; a frame the Signaler fails to send kills the transport
+// (the peer would see a gap).
+func (l *link) writeRelay(t string, b []byte) error {
+	data, err := encodeRelayData(l.gen, t, b)
+	if err != nil {
+		return err
+	}
+	l.n.sig.pushRaw(l.p.id, SignalRelay, data, func(err error) {
+		l.close(fmt.Errorf("relay send: %w", err))
+	})
+	return nil
+}
+
+// sendRelayClose tells the peer we dropped this relay transport (best effort).
+func (l *link) sendRelayClose() {
+	l.mu.Lock()
+	skip := l.peerClosed
+	l.mu.Unlock()
+	if skip {
+		return
+	}
+	if data, err := encodeRelayData(l.gen, relayClose, nil); err == nil {
+		l.n.sig.pushRaw(l.p.id, SignalRelay, data, nil)
+	}
+}
+
+// track records a data frame of size bytes (sealed) sent on a relay transport.
+func (l *link) track(seq uint64, size int) {
+	l.mu.Lock()
+	l.inflight = append(l.inflight, inflightMsg{seq, size})
+	l.inflightBytes += size
+	l.mu.Unlock()
+}
+
+// acked releases the in-flight window up to the cumulative ack seq.
+func (l *link) acked(seq uint64) {
+	l.mu.Lock()
+	i := 0
+	for i < len(l.inflight) && l.inflight[i].seq <= seq {
+		l.inflightBytes -= l.inflight[i].size
+		i++
+	}
+	l.inflight = l.inflight[i:]
+	low := i > 0 && l.inflightBytes <= relayWindow
+	l.mu.Unlock()
+	if low {
+		select {
+		case l.lowCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+type inflightMsg struct {
+	seq  uint64
+	size int
+}
+
+// waitRelayWindow blocks while more than relayWindow sealed bytes are unacknowledged.
+func (l *link) waitRelayWindow(ctx context.Context) error {
+	for {
+		l.mu.Lock()
+		b := l.inflightBytes
+		l.mu.Unlock()
+		if b <= relayWindow {
+			return nil
+		}
+		select {
+		case <-l.lowCh:
+		case <-l.deadCh:
+			return errDCClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// relayConfig is the seal configuration on the relay path: no channel binding.
+func (l *link) relayConfig() seal.Config {
+	return seal.Config{Room: l.n.opts.Room, Role: l.role(), NoChannelBinding: true}
+}
