@@ -61,6 +61,7 @@ type link struct {
 	peerClosed    bool // the peer sent close: do not send one back
 	inflight      []inflightMsg
 	inflightBytes int
+	progress      time.Time // last ack progress, or when the window became non-empty
 
 	sendMu sync.Mutex // orders Seal + Send
 }

@@ -107,6 +107,7 @@ type testKnobs struct {
 	restartWait  time.Duration                                       // ICE restart bound before renegotiation
 	iceTimeouts  [3]time.Duration                                    // disconnected, failed, keepalive
 	relayReady   time.Duration                                       // relay handshake deadline
+	relayStall   time.Duration                                       // relay: max wait for an ack
 	iceRetry     time.Duration                                       // auto: ICE retry while on the relay
 }
 
@@ -165,6 +166,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.knobs.relayReady == 0 {
 		c.knobs.relayReady = 5 * time.Second
+	}
+	if c.knobs.relayStall == 0 {
+		c.knobs.relayStall = 10 * time.Second
 	}
 	if c.knobs.iceRetry == 0 {
 		c.knobs.iceRetry = max(3*c.P2PTimeout, 30*time.Second)

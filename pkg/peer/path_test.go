@@ -397,3 +397,89 @@ func TestViaValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestServerRelayLastFrameLost: the last sealed frame of a burst disappears, so no later frame
+// reveals the gap: the sender's stall bound replaces the relay transport and the message arrives.
+func TestServerRelayLastFrameLost(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 30*time.Second)
+	r := newRelay(t)
+	var mu sync.Mutex
+	dropped := false
+	r.setFilter(func(from, to, typ string, data json.RawMessage) (bool, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if from == "b" && typ == SignalRelay && relayFrameType(data) == relaySealed && len(data) > 200 && !dropped {
+			dropped = true // the first data frame (start frames are shorter)
+			return true, false
+		}
+		return false, false
+	})
+	fast := func(o *Options) { viaServer(o); o.knobs.relayStall = 400 * time.Millisecond }
+	a := newNode(t, r, "a", fast)
+	b := newNode(t, r, "b", fast)
+	r.join("a", a.n)
+	r.join("b", b.n)
+	waitConnected(t, ctx, a)
+	waitConnected(t, ctx, b)
+	if err := b.n.Send(ctx, "a", "chat", make([]byte, 300)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-a.c.msgs:
+		if len(m.Body) != 300 {
+			t.Fatalf("got %d bytes", len(m.Body))
+		}
+	case <-ctx.Done():
+		t.Fatal("lost message never arrived")
+	}
+	if err := b.n.WaitAcked(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !dropped {
+		t.Fatal("no frame dropped")
+	}
+}
+
+func TestDecodeRelayData(t *testing.T) {
+	t.Parallel()
+	good, _ := encodeRelayData(7, relaySealed, []byte{1, 2, 3})
+	if d, err := decodeRelayData(good); err != nil || d.Gen != 7 || d.T != relaySealed || string(d.body) != "\x01\x02\x03" {
+		t.Fatalf("%+v %v", d, err)
+	}
+	for _, s := range []string{``, `null`, `[]`, `{"gen":0,"t":"hello","b":"AQ"}`, `{"gen":1,"t":"x","b":"AQ"}`,
+		`{"gen":1,"t":"sealed"}`, `{"gen":1,"t":"sealed","b":"!!"}`, `{"gen":1,"t":"sealed","b":"AQ=="}`,
+		`{"gen":1,"t":"close","b":"AQ"}`, `{"gen":1,"t":"close","x":1}`, `{"gen":1,"t":"close"} {}`,
+		`{"gen":-1,"t":"close"}`, `{"gen":1,"t":"hello","b":"` + strings.Repeat("A", 6000) + `"}`} {
+		if _, err := decodeRelayData([]byte(s)); !errors.Is(err, ErrBadRelay) {
+			t.Errorf("%.60s: got %v", s, err)
+		}
+	}
+}
+
+func FuzzDecodeRelayData(f *testing.F) {
+	for _, t := range []string{relayHello, relaySealed, relayClose} {
+		var b []byte
+		if t != relayClose {
+			b = []byte("frame")
+		}
+		d, _ := encodeRelayData(1795739420340681340, t, b)
+		f.Add([]byte(d))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := decodeRelayData(data)
+		if err != nil {
+			return
+		}
+		again, err := encodeRelayData(d.Gen, d.T, d.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d2, err := decodeRelayData(again)
+		if err != nil || d2.Gen != d.Gen || d2.T != d.T || string(d2.body) != string(d.body) {
+			t.Fatalf("round trip %q -> %q: %v", data, again, err)
+		}
+	})
+}

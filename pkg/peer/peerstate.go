@@ -344,6 +344,9 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 		p.armICERetry()
 	}
 	p.n.goTracked(func() { p.ackLoop(l) })
+	if l.relay {
+		p.n.goTracked(l.relayWatch)
+	}
 	p.resend(l, pending)
 	p.sendMu.Unlock()
 	if old != nil && old != l {

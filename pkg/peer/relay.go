@@ -46,6 +46,7 @@ const (
 var (
 	errRelayClosed  = errors.New("relay transport closed by the peer")
 	errRelayTimeout = errors.New("relay transport not ready in time")
+	errRelayStall   = errors.New("relay transport stalled: no acknowledgement in time")
 )
 
 // relayData is the `data` of a relay signaling frame.
@@ -225,6 +226,9 @@ func (l *link) sendRelayClose() {
 // track records a data frame of size bytes (sealed) sent on a relay transport.
 func (l *link) track(seq uint64, size int) {
 	l.mu.Lock()
+	if len(l.inflight) == 0 {
+		l.progress = time.Now()
+	}
 	l.inflight = append(l.inflight, inflightMsg{seq, size})
 	l.inflightBytes += size
 	l.mu.Unlock()
@@ -239,6 +243,9 @@ func (l *link) acked(seq uint64) {
 		i++
 	}
 	l.inflight = l.inflight[i:]
+	if i > 0 {
+		l.progress = time.Now()
+	}
 	low := i > 0 && l.inflightBytes <= relayWindow
 	l.mu.Unlock()
 	if low {
@@ -276,4 +283,26 @@ func (l *link) waitRelayWindow(ctx context.Context) error {
 // relayConfig is the seal configuration on the relay path: no channel binding.
 func (l *link) relayConfig() seal.Config {
 	return seal.Config{Room: l.n.opts.Room, Role: l.role(), NoChannelBinding: true}
+}
+
+// relayWatch closes a ready relay transport whose oldest unacknowledged frame waited longer than
+// the stall bound (10 s): a frame lost at the end of a burst leaves no later frame to fail to open.
+func (l *link) relayWatch() {
+	relayStall := l.n.opts.knobs.relayStall
+	t := time.NewTicker(relayStall / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-l.deadCh:
+			return
+		}
+		l.mu.Lock()
+		stalled := len(l.inflight) > 0 && time.Since(l.progress) > relayStall
+		l.mu.Unlock()
+		if stalled {
+			l.close(errRelayStall)
+			return
+		}
+	}
 }
