@@ -37,6 +37,7 @@ type serveOptions struct {
 	tlsCert       string
 	tlsKey        string
 	turn          turnFlags
+	mail          mailFlags
 }
 
 // turnFlags configure the embedded TURN server and the ICE servers told to
@@ -101,6 +102,7 @@ configured with use-auth-secret and that secret. See docs/TURN.md.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM) to serve wss://")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	o.turn.bind(cmd)
+	o.mail.bind(cmd, g)
 	return cmd
 }
 
@@ -137,6 +139,13 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		return err
 	}
 	defer ice.close(log)
+	mail, err := o.mail.open(log, reg)
+	if err != nil {
+		return err
+	}
+	if mail != nil {
+		defer mail.Close()
+	}
 	srv, err := signal.NewServer(&signal.ServerOptions{
 		MaxFrame:      o.maxFrame,
 		MaxMembers:    o.maxMembers,
@@ -147,6 +156,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		AllowOrigins:  o.allowOrigins,
 		Auth:          auth,
 		ICEServers:    ice.forPeer,
+		Mail:          mailStore(mail),
 		Logger:        log,
 		Registry:      reg,
 	})

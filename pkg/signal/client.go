@@ -27,6 +27,9 @@ type ClientOptions struct {
 	// of [A-Za-z0-9_-]). Empty: the server assigns one. Either way the
 	// client keeps the id across reconnects.
 	PeerID string
+	// Mailbox is this peer's mailbox id, sent on every join so that the
+	// server hands over mail kept for it (see ServerOptions.Mail).
+	Mailbox string
 	// MinBackoff and MaxBackoff bound the delay between reconnection
 	// attempts (defaults 100ms and 10s); each failure doubles the delay, and
 	// a random jitter takes up to half of it off.
@@ -168,7 +171,7 @@ func (c *Client) PeerID() string {
 
 func (c *Client) sendJoin(ctx context.Context) error {
 	c.mu.Lock()
-	f := Frame{Type: TypeJoin, V: ProtocolVersion, Room: c.room, PeerID: c.peerID, Resume: c.resume, Token: c.opts.Token}
+	f := Frame{Type: TypeJoin, V: ProtocolVersion, Room: c.room, PeerID: c.peerID, Resume: c.resume, Mailbox: c.opts.Mailbox, Token: c.opts.Token}
 	c.mu.Unlock()
 	return c.write(ctx, f)
 }

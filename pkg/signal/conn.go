@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -21,6 +22,7 @@ type conn struct {
 	ip      string
 	claims  *Claims // from the upgrade request, when Auth is on
 	limiter *rate.Limiter
+	relayL  *rate.Limiter // bytes of "relay" frames; made on first use
 
 	// Guarded by s.mu.
 	id         string
@@ -77,7 +79,7 @@ func (c *conn) readLoop() {
 // reports false when the connection must end.
 func (c *conn) handleMessage(typ websocket.MessageType, b []byte) bool {
 	c.s.m.bytesIn.Add(float64(len(b)))
-	if !c.limiter.Allow() {
+	if !c.allow(b) {
 		c.violations++
 		if c.violations >= c.s.opts.MaxViolations {
 			c.s.m.dropped.WithLabelValues(CodeRateLimited).Inc()
@@ -94,6 +96,24 @@ func (c *conn) handleMessage(typ websocket.MessageType, b []byte) bool {
 	}
 	c.s.handle(c, b)
 	return true
+}
+
+// relayMarker identifies fallback-relay frames cheaply, before parsing. A
+// frame that merely contains it is charged to the byte budget, which still
+// bounds it.
+var relayMarker = []byte(`"type":"relay"`)
+
+// allow charges b to the right budget: bytes for relay frames, one token
+// per frame for everything else.
+func (c *conn) allow(b []byte) bool {
+	if !bytes.Contains(b, relayMarker) {
+		return c.limiter.Allow()
+	}
+	if c.relayL == nil {
+		c.relayL = rate.NewLimiter(c.s.opts.RelayRate, c.s.opts.RelayBurst)
+	}
+	c.s.m.fallback.Inc()
+	return c.relayL.AllowN(time.Now(), len(b))
 }
 
 // readMessage reads the next message into a buffer from the Server's pool;

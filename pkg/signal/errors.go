@@ -41,6 +41,8 @@ const (
 	CodeBadRoom      = "bad_room"       // room name empty or longer than MaxRoomLen bytes
 	CodeBadPeerID    = "bad_peer_id"    // peerId is not 8–64 characters of [A-Za-z0-9_-]
 	CodePeerIDTaken  = "peer_id_taken"  // peerId is held by a live connection with another resume secret
+	CodeNoMail       = "no_mail"        // this server keeps no mail
+	CodeMailRefused  = "mail_refused"   // the mailbox refused the deposit (full, too big, bad id)
 )
 
 // WebSocket close codes used by the server. The standard ones are the

@@ -20,6 +20,10 @@ const (
 	TypePeerLeft   = "peer-left"   // server → members: a peer left
 	TypeError      = "error"       // server → client: a frame was refused
 
+	TypeRelay  = "relay"  // peer → peer through the server: sealed fallback path; relayed like offer/answer/ice
+	TypeMail   = "mail"   // client → server: deposit sealed mail for a mailbox; server → client: mail kept for you
+	TypeMailed = "mailed" // server → client: a mail deposit was stored
+
 	// TypeReconnecting is a local frame returned by Client.Recv when the link
 	// to the server is lost; it is never on the wire.
 	TypeReconnecting = "reconnecting"
@@ -53,6 +57,7 @@ type Frame struct {
 	From       string          `json:"from,omitempty"`
 	PeerID     string          `json:"peerId,omitempty"`
 	Resume     string          `json:"resume,omitempty"`
+	Mailbox    string          `json:"mailbox,omitempty"`
 	Token      string          `json:"token,omitempty"`
 	Peers      []string        `json:"peers,omitempty"`
 	ICEServers []ICEServer     `json:"iceServers,omitempty"`
@@ -71,6 +76,7 @@ type joinedWire struct {
 	From       string          `json:"from,omitempty"`
 	PeerID     string          `json:"peerId,omitempty"`
 	Resume     string          `json:"resume,omitempty"`
+	Mailbox    string          `json:"mailbox,omitempty"`
 	Token      string          `json:"token,omitempty"`
 	Peers      []string        `json:"peers"`
 	ICEServers []ICEServer     `json:"iceServers"`

@@ -91,7 +91,7 @@ func TestRoomLimits(t *testing.T) {
 
 func TestPongTimeout(t *testing.T) {
 	t.Parallel()
-	_, url := testServer(t, &ServerOptions{PingInterval: 20 * time.Millisecond, PongTimeout: 50 * time.Millisecond})
+	_, url := testServer(t, &ServerOptions{PingInterval: 20 * time.Millisecond, PongTimeout: 500 * time.Millisecond})
 	deaf, alive := dialRaw(t, url, nil), dialRaw(t, url, nil)
 	alive.join("r")
 	deaf.join("r")

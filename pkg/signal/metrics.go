@@ -17,6 +17,9 @@ type metrics struct {
 	bytesIn  prometheus.Counter
 	bytesOut prometheus.Counter
 	dropped  *prometheus.CounterVec
+	fallback prometheus.Counter // frames of type "relay": the sealed fallback path
+	mailIn   prometheus.Counter
+	mailOut  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -35,11 +38,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "bytes_sent_total", Help: "Payload bytes of frames written to clients."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
 			Name: "connections_dropped_total", Help: "Connections closed by the server, by reason."}, []string{"reason"}),
+		fallback: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "fallback_frames_total", Help: "Frames of type relay received: peers using the server as their end-to-end sealed fallback path."}),
+		mailIn: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "mail_deposited_total", Help: "Sealed mail deposits stored."}),
+		mailOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "mail_delivered_total", Help: "Sealed mail handed over to a joining peer."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.conns, m.rooms, m.relayed, m.rejected, m.bytesIn, m.bytesOut, m.dropped} {
+	for _, c := range []prometheus.Collector{m.conns, m.rooms, m.relayed, m.rejected, m.bytesIn, m.bytesOut, m.dropped, m.fallback, m.mailIn, m.mailOut} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

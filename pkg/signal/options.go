@@ -9,6 +9,13 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// MailStore keeps sealed mail per room and mailbox id (pkg/mailbox.Box is
+// one). The server never sees inside a blob.
+type MailStore interface {
+	Put(room, mailboxID string, blob []byte) error
+	Take(room, mailboxID string) ([][]byte, error)
+}
+
 // ServerOptions configure a Server. A nil *ServerOptions, and every zero
 // field, means the documented default.
 type ServerOptions struct {
@@ -23,6 +30,12 @@ type ServerOptions struct {
 	Rate          rate.Limit
 	Burst         int
 	MaxViolations int
+	// RelayRate (bytes per second, default 1 MiB/s) and RelayBurst (bytes,
+	// default 256 KiB, at least MaxFrame) budget frames of type "relay"
+	// instead of Rate: peers whose direct path failed carry their whole
+	// sealed conversation through them.
+	RelayRate  rate.Limit
+	RelayBurst int
 	// MaxConnsPerIP caps concurrent connections from one remote IP (default
 	// 64, negative: no cap). The IP is the TCP peer's: put no proxy in front
 	// or the cap applies to the proxy.
@@ -54,6 +67,10 @@ type ServerOptions struct {
 	// Logger receives connection-level events, never frame contents or
 	// tokens. Nil: discard.
 	Logger *slog.Logger
+	// Mail, when set, keeps sealed mail for peers that are away: a member
+	// deposits with a "mail" frame, and a peer that joins with "mailbox"
+	// gets what was kept for it. Nil: mail frames are refused.
+	Mail MailStore
 	// Registry, when set, receives the server's Prometheus metrics.
 	Registry prometheus.Registerer
 }
@@ -68,6 +85,12 @@ func (o *ServerOptions) withDefaults() ServerOptions {
 	}
 	if v.Rate == 0 {
 		v.Rate = 20
+	}
+	if v.RelayRate == 0 {
+		v.RelayRate = 1 << 20
+	}
+	if v.RelayBurst == 0 {
+		v.RelayBurst = max(256<<10, int(v.MaxFrame))
 	}
 	if v.Burst == 0 {
 		v.Burst = 40

@@ -87,7 +87,7 @@ func scanRelay(b []byte) (w wireRelay, ok bool) {
 // handled by the server.
 func relayedType(t []byte) bool {
 	switch string(t) {
-	case TypeJoin, TypeLeave, TypeJoined, TypePeerJoined, TypePeerLeft, TypeError, TypeReconnecting:
+	case TypeJoin, TypeLeave, TypeJoined, TypePeerJoined, TypePeerLeft, TypeError, TypeReconnecting, TypeMail, TypeMailed:
 		return false
 	}
 	return true

@@ -52,7 +52,9 @@ func (s *Server) handle(c *conn, b []byte) {
 		left := s.leaveLocked(c)
 		s.mu.Unlock()
 		left.notify()
-	case TypeJoined, TypePeerJoined, TypePeerLeft, TypeError, TypeReconnecting:
+	case TypeMail:
+		s.handleMail(c, f)
+	case TypeJoined, TypePeerJoined, TypePeerLeft, TypeError, TypeReconnecting, TypeMailed:
 		c.sendError(CodeBadFrame, "type "+f.Type+" is sent by the server only")
 	default:
 		s.handleRelay(c, f)
@@ -146,6 +148,7 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 	}
 	c.sendFrame(Frame{Type: TypeJoined, V: v, Room: r.name, PeerID: id, Peers: peers, ICEServers: ice})
 	notice{to: others, f: Frame{Type: TypePeerJoined, Room: r.name, PeerID: id}}.notify()
+	s.handOverMail(c, r.name, f.Mailbox)
 	s.log.Debug("joined", "peer", id, "resumed", replaced != nil)
 }
 
