@@ -172,12 +172,12 @@ func (p *proc) interrupt() { _ = p.cmd.Process.Signal(os.Interrupt) }
 var listenRE = regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
 
 // startServeProc runs `vtpeer serve` on a free loopback port and returns its ws URL.
-func startServeProc(ctx context.Context, t *testing.T, addr string) (*proc, string) {
+func startServeProc(ctx context.Context, t *testing.T, addr string, env ...string) (*proc, string) {
 	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	p := startProc(t, nil, "serve", "--addr", addr)
+	p := startProc(t, env, "serve", "--addr", addr)
 	for {
 		if m := listenRE.FindStringSubmatch(p.stderr.String()); m != nil {
 			return p, "ws://" + m[1]

@@ -32,6 +32,7 @@ type joinOptions struct {
 	expect    string
 	maxAge    time.Duration
 	forward   string
+	to        string
 	account   *accountFlags
 }
 
@@ -70,6 +71,7 @@ which address you are, and tips get signed receipts.`,
 	f.DurationVar(&o.timeout, "timeout", 0, "give up (exit 1) if --send or --exit-after is not done by then; 0 = no limit")
 	f.StringVar(&o.expect, "expect", "", "abort unless the peer proves this account address")
 	f.DurationVar(&o.maxAge, "max-age", tips.DefaultMaxAge, "refuse tips signed longer ago than this")
+	f.StringVar(&o.to, "to", "", "address --send to this account only; kept on disk (and in the server's mailbox) until delivered")
 	f.StringVar(&o.forward, "forward", "", "POST each accepted tip to this orchestrator URL (…/submit-meta), with a persistent outbox")
 	o.account = bindAccountFlags(cmd, g, false)
 	return cmd
@@ -92,6 +94,16 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 	}
 	if o.exitAfter < 0 || o.timeout < 0 || o.maxAge <= 0 {
 		return usageError(errors.New("--exit-after and --timeout must not be negative, --max-age must be positive"))
+	}
+	if o.to != "" {
+		if len(o.send) == 0 || !usesAccount(cmd) {
+			return usageError(errors.New("--to needs --send and an account (--account, --keystore or --password-file)"))
+		}
+		a, err := tips.ParseAddress(o.to)
+		if err != nil {
+			return usageError(fmt.Errorf("--to: %w", err))
+		}
+		o.to = a.Hex()
 	}
 	if o.expect != "" {
 		a, err := tips.ParseAddress(o.expect)
@@ -131,14 +143,23 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 	}
 	defer desk.Close()
 
-	j := &joinLoop{g: g, o: o, out: out, desk: desk, log: log}
-	if signer != nil {
-		j.signer = signer
-	}
+	j := newJoinLoop(g, o, out, desk, log)
 	cfg := roomConfig{server: o.net.server, room: o.room, token: o.net.token, expect: o.expect, iceServers: ice,
-		loopbackOnly: o.net.loopback, logger: log, status: j.showStatus}
+		loopbackOnly: o.net.loopback, logger: log, status: j.showStatus,
+		onMail: func(b []byte) { j.mails <- b }, onMailed: func() { j.mailed <- struct{}{} }}
 	if signer != nil {
-		cfg.signer = signer
+		pb, err := openPostbox(vtpeerHome(g))
+		if err != nil {
+			return err
+		}
+		defer pb.close()
+		j.signer, j.pb = signer, pb
+		cfg.signer, cfg.staticKey, cfg.mailbox = signer, pb.publicKey(), pb.mailboxID()
+		if o.to != "" {
+			if err := j.queueSend(); err != nil {
+				return err
+			}
+		}
 	}
 	out.text("* connecting to %s", o.net.server)
 	rs, err := startRoom(ctx, cfg)

@@ -28,13 +28,47 @@ type joinLoop struct {
 	sent     bool          // --send messages were queued
 	acked    chan error    // --send: all acknowledged (or failed)
 	linger   time.Duration // how long to wait for our last receipts to be acknowledged
+
+	// Offline delivery (offline.go); pb is nil without an account.
+	pb            *postbox
+	waiting       map[string]bool // ids of --to --send messages not yet acknowledged
+	presentAtJoin map[string]bool
+	deposited     bool
+	mailPending   int
+	delivered     chan deliveredBatch
+	mails         chan []byte
+	mailed        chan struct{}
+}
+
+func newJoinLoop(g *globals, o *joinOptions, out *output, desk *tipDesk, log *slog.Logger) *joinLoop {
+	return &joinLoop{g: g, o: o, out: out, desk: desk, log: log, linger: 2 * time.Second,
+		waiting: map[string]bool{}, presentAtJoin: map[string]bool{},
+		delivered: make(chan deliveredBatch, 16), mails: make(chan []byte, 64), mailed: make(chan struct{}, 64)}
 }
 
 func (j *joinLoop) run(ctx context.Context) error {
-	j.linger = 2 * time.Second
 	lines := readLines(j.g)
+	for _, id := range j.rs.peers {
+		j.presentAtJoin[id] = true
+	}
+	if j.depositIfAbsent(ctx) && j.mailPending == 0 {
+		return nil
+	}
 	for {
 		select {
+		case b := <-j.delivered:
+			if j.onDelivered(b) {
+				return j.finish(ctx)
+			}
+		case blob := <-j.mails:
+			j.onMail(blob)
+			if j.o.exitAfter > 0 && j.received >= j.o.exitAfter {
+				return j.finish(ctx)
+			}
+		case <-j.mailed:
+			if j.onMailed() {
+				return nil
+			}
 		case ev, ok := <-j.rs.node.Events():
 			if !ok {
 				return errors.New("peer node stopped")
@@ -121,7 +155,16 @@ func (j *joinLoop) handleEvent(ctx context.Context, ev peer.Event) bool {
 			line += fmt.Sprintf("\n* %s proved account %s", shortID(e.Peer), e.Address)
 		}
 		j.out.event(evPeerConnected{Type: "peer-connected", Peer: e.Peer, SAS: e.SAS, Address: e.Address, Path: e.Path, Candidate: e.CandidateType}, line)
-		j.startSend(ctx)
+		if j.pb != nil && e.Address != "" {
+			if err := j.pb.remember(e.Address, e.StaticKey); err != nil {
+				j.log.Warn("saving a contact failed", "err", err)
+			}
+			j.deliverPending(ctx, e.Peer, e.Address)
+		}
+		if j.o.to == "" {
+			j.startSend(ctx)
+		}
+		j.depositIfAbsent(ctx)
 	case peer.Message:
 		return j.handleMessage(ctx, e)
 	case peer.PeerLeft:
@@ -129,6 +172,8 @@ func (j *joinLoop) handleEvent(ctx context.Context, ev peer.Event) bool {
 	case peer.Error:
 		msg := e.Err.Error()
 		j.out.event(evError{Type: "error", Peer: e.Peer, Code: e.Code, Error: msg}, fmt.Sprintf("! %s: %s", shortID(e.Peer), msg))
+		delete(j.presentAtJoin, e.Peer)
+		j.depositIfAbsent(ctx)
 	}
 	return false
 }
@@ -141,6 +186,9 @@ func (j *joinLoop) handleMessage(ctx context.Context, m peer.Message) bool {
 		if err := json.Unmarshal(m.Body, &c); err != nil {
 			j.out.event(evError{Type: "error", Peer: m.Peer, Code: "bad_message", Error: "undecodable chat message"}, "! undecodable chat message from "+name)
 			return false
+		}
+		if j.seenBefore(m, c.ID) {
+			return false // an earlier copy (mail or an earlier session) was delivered
 		}
 		j.out.event(evMessage{Type: "message", Peer: m.Peer, Text: c.Text}, fmt.Sprintf("<%s>: %s", name, c.Text))
 	case kindTip:

@@ -67,6 +67,7 @@ type (
 	evMessage struct {
 		Type string `json:"type"` // "message"
 		Peer string `json:"peer"`
+		From string `json:"from,omitempty"` // the signed sender of mail
 		Text string `json:"text"`
 	}
 	evPeerLeft struct {

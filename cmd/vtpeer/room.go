@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/verytippers/vtpeer/pkg/peer"
+	"github.com/verytippers/vtpeer/pkg/seal"
 	"github.com/verytippers/vtpeer/pkg/signal"
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
@@ -26,6 +27,12 @@ type roomConfig struct {
 	loopbackOnly bool               // ICE on loopback addresses only
 	logger       *slog.Logger       // never nil
 	status       func(statusUpdate) // signaling status callback; never nil
+
+	// Offline mail (optional).
+	staticKey []byte       // our static X25519 key, announced in the signed identity
+	mailbox   string       // our mailbox id: the server hands over its mail on join
+	onMail    func([]byte) // a sealed mail blob for us
+	onMailed  func()       // the server stored one of our deposits
 }
 
 // statusUpdate is news from the signaling side that the user should see.
@@ -57,7 +64,7 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := signal.Dial(ctx, cfg.server, &signal.ClientOptions{Token: cfg.token, PeerID: id, Logger: cfg.logger})
+	client, err := signal.Dial(ctx, cfg.server, &signal.ClientOptions{Token: cfg.token, PeerID: id, Mailbox: cfg.mailbox, Logger: cfg.logger})
 	if err != nil {
 		return nil, fmt.Errorf("%w (is `vtpeer serve` running at %s?)", err, cfg.server)
 	}
@@ -72,7 +79,7 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 		Logger:         cfg.logger,
 	}
 	if cfg.signer != nil {
-		opts.Identity = accountIdentity{cfg.signer}
+		opts.Identity = accountIdentity{s: cfg.signer, static: cfg.staticKey}
 	}
 	node, err := peer.New(opts)
 	if err != nil {
@@ -128,6 +135,17 @@ func (s *roomSession) handleFrame(ctx context.Context, f signal.Frame) {
 		s.node.PeerJoined(f.PeerID)
 	case signal.TypePeerLeft:
 		s.node.PeerLeft(f.PeerID)
+	case signal.TypeMail:
+		var blob []byte
+		if err := json.Unmarshal(f.Data, &blob); err != nil || s.cfg.onMail == nil {
+			s.cfg.logger.Debug("undecodable mail frame", "err", err)
+			return
+		}
+		s.cfg.onMail(blob)
+	case signal.TypeMailed:
+		if s.cfg.onMailed != nil {
+			s.cfg.onMailed()
+		}
 	case signal.TypeError:
 		if f.Code == signal.CodeUnknownPeer {
 			// A renegotiation aimed at a peer that has left: the Node learns it from peer-left.
@@ -154,6 +172,16 @@ func (s *roomSession) Close() error {
 	return errors.Join(errNode, errClient)
 }
 
+// mail deposits a sealed blob in the server's mailbox of the static key's
+// owner; the server answers with a mailed frame (or an error frame).
+func (s *roomSession) mail(ctx context.Context, recipientKey, blob []byte) error {
+	data, err := json.Marshal(blob) // base64 in a JSON string
+	if err != nil {
+		return err
+	}
+	return s.client.Send(ctx, signal.Frame{Type: signal.TypeMail, To: seal.MailboxID(recipientKey), Data: data})
+}
+
 // randomPeerID makes the id this process asks the server for, so that it
 // keeps its identity in the room across reconnects and server restarts.
 func randomPeerID() (string, error) {
@@ -172,8 +200,15 @@ func (s signaler) Signal(ctx context.Context, to, typ string, data json.RawMessa
 	return s.c.Send(ctx, signal.Frame{Type: typ, To: to, Data: data})
 }
 
-// accountIdentity adapts a tips.Signer to peer.Identity.
-type accountIdentity struct{ s tips.Signer }
+// accountIdentity adapts a tips.Signer to peer.Identity (and
+// peer.StaticKeyer when it has a static key for offline mail).
+type accountIdentity struct {
+	s      tips.Signer
+	static []byte
+}
+
+// StaticKey is the static X25519 key announced in the signed identity.
+func (a accountIdentity) StaticKey() []byte { return a.static }
 
 // Address returns the checksummed account address.
 func (a accountIdentity) Address() string { return a.s.Address().Hex() }

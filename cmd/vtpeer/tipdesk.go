@@ -23,6 +23,7 @@ const (
 
 // chatBody is the body of a chat message.
 type chatBody struct {
+	ID   string `json:"id,omitempty"` // set on messages kept for offline delivery
 	Text string `json:"text"`
 }
 

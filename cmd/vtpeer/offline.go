@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/verytippers/vtpeer/pkg/mailbox"
+	"github.com/verytippers/vtpeer/pkg/peer"
+)
+
+// Offline delivery in `vtpeer join` (needs an account on both sides):
+//
+//   - `--to 0xADDR --send TEXT` queues TEXT for that account in the
+//     postbox's outbox on disk. Whenever a peer proves that address, every
+//     message still queued for it is sent over the sealed channel and
+//     removed once acknowledged; the receiver drops ids it has seen, so
+//     delivery is exactly once across restarts of either side.
+//   - When the account is not in the room and its static key is known from
+//     an earlier handshake, the messages are also sealed to that key (HPKE)
+//     and deposited in the server's mailbox, which hands them over when the
+//     recipient next joins: this works after the sender has quit.
+
+// evDelivered reports messages acknowledged by their addressee.
+type evDelivered struct {
+	Type  string `json:"type"` // "delivered"
+	To    string `json:"to"`
+	Count int    `json:"count"`
+}
+
+// evDeposited reports messages left in the server's mailbox.
+type evDeposited struct {
+	Type  string `json:"type"` // "deposited"
+	To    string `json:"to"`
+	Count int    `json:"count"`
+}
+
+// queueSend puts the --send texts for --to into the outbox.
+func (j *joinLoop) queueSend() error {
+	for _, text := range j.o.send {
+		id := newMessageID()
+		body, err := json.Marshal(chatBody{ID: id, Text: text})
+		if err != nil {
+			return err
+		}
+		if err := j.pb.queue(j.o.to, mailbox.Item{ID: id, Kind: kindChat, Body: body}); err != nil {
+			return fmt.Errorf("queue for %s: %w", j.o.to, err)
+		}
+		j.waiting[id] = true
+	}
+	j.out.text("* %d message(s) for %s kept in the outbox until delivered", len(j.o.send), j.o.to)
+	return nil
+}
+
+// deliverPending sends peerID (proven as address) everything queued for
+// it and removes each item once the peer acknowledged it.
+func (j *joinLoop) deliverPending(ctx context.Context, peerID, address string) {
+	items, err := j.pb.pending(address)
+	if err != nil || len(items) == 0 {
+		if err != nil {
+			j.log.Warn("reading the outbox failed", "err", err)
+		}
+		return
+	}
+	for _, it := range items {
+		if err := j.rs.node.Send(ctx, peerID, it.Kind, it.Body); err != nil {
+			j.log.Warn("delivering a queued message failed", "to", address, "err", err)
+			return
+		}
+	}
+	go func() {
+		if err := j.rs.node.WaitAcked(ctx, peerID); err != nil {
+			return // kept in the outbox: next time
+		}
+		j.delivered <- deliveredBatch{address: address, items: items}
+	}()
+}
+
+// deliveredBatch is a set of outbox items a peer acknowledged.
+type deliveredBatch struct {
+	address string
+	items   []mailbox.Item
+}
+
+// onDelivered removes acknowledged items; it reports whether --to --send is
+// complete.
+func (j *joinLoop) onDelivered(b deliveredBatch) bool {
+	for _, it := range b.items {
+		if err := j.pb.done(b.address, it.ID); err != nil {
+			j.log.Warn("updating the outbox failed", "err", err)
+		}
+		delete(j.waiting, it.ID)
+	}
+	j.out.event(evDelivered{Type: "delivered", To: b.address, Count: len(b.items)},
+		fmt.Sprintf("* %d queued message(s) delivered to %s", len(b.items), b.address))
+	return j.o.to != "" && strings.EqualFold(b.address, j.o.to) && len(j.waiting) == 0
+}
+
+// depositIfAbsent mails what is queued for --to to the server's mailbox
+// once every member present at join time has connected without proving
+// that address. It reports whether mail was deposited.
+func (j *joinLoop) depositIfAbsent(ctx context.Context) bool {
+	if j.o.to == "" || j.deposited || len(j.waiting) == 0 {
+		return false
+	}
+	for _, p := range j.rs.node.Peers() {
+		if strings.EqualFold(p.Address, j.o.to) {
+			return false // here: direct delivery
+		}
+		if !p.Connected && j.presentAtJoin[p.ID] {
+			return false // still connecting: it may be the addressee
+		}
+	}
+	key := j.pb.contactKey(j.o.to)
+	if key == nil {
+		j.out.text("* %s is not here and never proved a mail key to you: the messages wait in the outbox for a direct meeting", j.o.to)
+		j.deposited = true
+		return false
+	}
+	items, err := j.pb.pending(j.o.to)
+	if err != nil {
+		j.log.Warn("reading the outbox failed", "err", err)
+		return false
+	}
+	for _, it := range items {
+		blob, err := j.pb.sealMail(j.o.room, j.signer, key, it)
+		if err == nil {
+			err = j.rs.mail(ctx, key, blob)
+		}
+		if err != nil {
+			j.out.event(evError{Type: "error", Code: "mail", Error: err.Error()}, "! mail: "+err.Error())
+			return false
+		}
+	}
+	j.deposited = true
+	j.mailPending = len(items)
+	return true
+}
+
+// onMailed counts the server's confirmations; it reports whether every
+// deposit is confirmed.
+func (j *joinLoop) onMailed() bool {
+	j.mailPending--
+	if j.mailPending > 0 {
+		return false
+	}
+	j.out.event(evDeposited{Type: "deposited", To: j.o.to, Count: len(j.waiting)},
+		fmt.Sprintf("* %d message(s) for %s left in the server's mailbox (sealed to their key)", len(j.waiting), j.o.to))
+	return true
+}
+
+// onMail shows mail the server kept for us.
+func (j *joinLoop) onMail(blob []byte) {
+	c, err := j.pb.openMail(j.o.room, blob)
+	if err != nil {
+		j.out.event(evError{Type: "error", Code: "bad_mail", Error: err.Error()}, "! mail that does not open: "+err.Error())
+		return
+	}
+	if fresh, err := j.pb.fresh(c.From, c.ID); err != nil || !fresh {
+		return // delivered before (directly or by an earlier copy)
+	}
+	if c.Kind != kindChat {
+		j.log.Debug("ignoring mail of kind", "kind", c.Kind)
+		return
+	}
+	var cb chatBody
+	if err := json.Unmarshal(c.Body, &cb); err != nil {
+		return
+	}
+	j.out.event(evMessage{Type: "message", Peer: "mailbox", From: c.From, Text: cb.Text},
+		fmt.Sprintf("<%s> (mail): %s", shortID(c.From), cb.Text))
+	j.received++
+}
+
+// seenBefore applies exactly-once to a message with an id from a peer.
+func (j *joinLoop) seenBefore(m peer.Message, id string) bool {
+	if j.pb == nil || id == "" {
+		return false
+	}
+	sender := m.Peer
+	for _, p := range j.rs.node.Peers() {
+		if p.ID == m.Peer && p.Address != "" {
+			sender = p.Address
+		}
+	}
+	fresh, err := j.pb.fresh(sender, id)
+	return err == nil && !fresh
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/verytippers/vtpeer/pkg/mailbox"
+	"github.com/verytippers/vtpeer/pkg/seal"
+	"github.com/verytippers/vtpeer/pkg/tips"
+)
+
+// The postbox is a peer's offline-delivery state in $VTPEER_HOME:
+//
+//   - postbox.db: the outbox of messages for accounts that are not
+//     connected (kept until the recipient acknowledges them), the ids of
+//     messages already delivered to this user (exactly once, across
+//     restarts), and the contacts: account address → static X25519 key,
+//     learned from signed handshake identities.
+//   - static.key: this user's static X25519 key (0600), announced inside the
+//     signed identity; mail for this user is sealed to it (HPKE) and
+//     deposited on the server when the sender cannot wait.
+type postbox struct {
+	db     *bolt.DB
+	out    *mailbox.Outbox
+	static *ecdh.PrivateKey
+}
+
+var bucketContacts = []byte("vtpeer.contacts")
+
+// seenTTL is how long delivered message ids are remembered.
+const seenTTL = 30 * 24 * time.Hour
+
+// openPostbox opens (or creates) the postbox under home.
+func openPostbox(home string) (*postbox, error) {
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("postbox: %w", err)
+	}
+	static, err := loadStaticKey(filepath.Join(home, "static.key"))
+	if err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(filepath.Join(home, "postbox.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("postbox: %s is in use by another vtpeer process; give this one its own VTPEER_HOME", home)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postbox: %w", err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketContacts)
+		return err
+	}); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("postbox: %w", err)
+	}
+	out, err := mailbox.NewOutbox(db, nil)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if _, err := out.PruneSeen(time.Now().Add(-seenTTL)); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return &postbox{db: db, out: out, static: static}, nil
+}
+
+// loadStaticKey reads the static key, creating it on first use.
+func loadStaticKey(path string) (*ecdh.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		k, err := seal.GenerateStaticKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, []byte(hex.EncodeToString(k.Bytes())+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("write static key: %w", err)
+		}
+		return k, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read static key: %w", err)
+	}
+	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err == nil {
+		var k *ecdh.PrivateKey
+		if k, err = ecdh.X25519().NewPrivateKey(raw); err == nil {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("static key %s is damaged (remove it to make a new one; mail sealed to the old one is lost)", path)
+}
+
+// publicKey is this user's static public key.
+func (p *postbox) publicKey() []byte { return p.static.PublicKey().Bytes() }
+
+// mailboxID is where the server keeps mail for this user.
+func (p *postbox) mailboxID() string { return seal.MailboxID(p.publicKey()) }
+
+// remember records an account's static key from its signed identity.
+func (p *postbox) remember(address string, staticKey []byte) error {
+	if address == "" || len(staticKey) != seal.KeySize {
+		return nil
+	}
+	return p.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketContacts).Put([]byte(strings.ToLower(address)), staticKey)
+	})
+}
+
+// contactKey returns an account's static key, or nil when never seen.
+func (p *postbox) contactKey(address string) []byte {
+	var k []byte
+	_ = p.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketContacts).Get([]byte(strings.ToLower(address))); v != nil {
+			k = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return k
+}
+
+// queue keeps a message for an account until it is acknowledged.
+func (p *postbox) queue(address string, it mailbox.Item) error {
+	return p.out.Add(strings.ToLower(address), it)
+}
+
+func (p *postbox) pending(address string) ([]mailbox.Item, error) {
+	return p.out.Pending(strings.ToLower(address))
+}
+
+func (p *postbox) done(address, id string) error { return p.out.Done(strings.ToLower(address), id) }
+
+// fresh records that message id from sender was delivered; false means it
+// was delivered before and must be dropped.
+func (p *postbox) fresh(sender, id string) (bool, error) {
+	return p.out.MarkSeen(strings.ToLower(sender)+"/"+id, time.Now())
+}
+
+// sealMail seals one queued item as mail to recipient's static key, signed
+// by signer.
+func (p *postbox) sealMail(room string, signer tips.Signer, recipientKey []byte, it mailbox.Item) ([]byte, error) {
+	c := seal.MailContent{ID: it.ID, From: signer.Address().Hex(), Kind: it.Kind, Body: it.Body, SentAt: it.Added.UnixMilli()}
+	c, err := seal.SignMail(room, recipientKey, c, func(msg []byte) ([]byte, error) { return tips.PersonalSign(signer, msg) })
+	if err != nil {
+		return nil, err
+	}
+	pt, err := c.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return seal.SealMail(recipientKey, room, pt)
+}
+
+// openMail opens mail for this user and checks who signed it.
+func (p *postbox) openMail(room string, blob []byte) (seal.MailContent, error) {
+	pt, err := seal.OpenMail(p.static, room, blob)
+	if err != nil {
+		return seal.MailContent{}, err
+	}
+	c, err := seal.ParseMailContent(pt)
+	if err != nil {
+		return seal.MailContent{}, err
+	}
+	if _, err := seal.VerifyMail(room, p.publicKey(), c, verifyHandshake); err != nil {
+		return seal.MailContent{}, err
+	}
+	return c, nil
+}
+
+func (p *postbox) close() error { return p.db.Close() }
+
+// newMessageID is a random id for one application message.
+func newMessageID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
