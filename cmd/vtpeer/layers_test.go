@@ -19,6 +19,8 @@ func TestLayers(t *testing.T) {
 		{"pkg/signal", []string{"github.com/pion/", "github.com/ethereum/", mod + "pkg/peer", mod + "pkg/seal", mod + "pkg/tips", "github.com/spf13/cobra"}},
 		{"pkg/peer", []string{"github.com/coder/websocket", "github.com/ethereum/", mod + "pkg/signal", mod + "pkg/tips", "github.com/spf13/cobra"}},
 		{"pkg/seal", []string{"github.com/", mod + "pkg/"}},
+		{"pkg/turnserver", []string{"github.com/coder/websocket", "github.com/ethereum/", "github.com/pion/webrtc", mod + "pkg/", "github.com/spf13/cobra"}},
+		{"pkg/mailbox", []string{"github.com/pion/", "github.com/coder/websocket", "github.com/ethereum/", mod + "pkg/signal", mod + "pkg/peer", mod + "pkg/tips", "github.com/spf13/cobra"}},
 		{"pkg/tips", []string{"github.com/pion/", "github.com/coder/websocket", mod + "pkg/signal", mod + "pkg/peer", mod + "pkg/seal", "github.com/spf13/cobra"}},
 	}
 	for _, tt := range tests {
