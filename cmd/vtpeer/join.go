@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -32,6 +33,7 @@ type joinOptions struct {
 	expect    string
 	maxAge    time.Duration
 	forward   string
+	metrics   string
 	to        string
 	account   *accountFlags
 }
@@ -71,6 +73,7 @@ which address you are, and tips get signed receipts.`,
 	f.DurationVar(&o.timeout, "timeout", 0, "give up (exit 1) if --send or --exit-after is not done by then; 0 = no limit")
 	f.StringVar(&o.expect, "expect", "", "abort unless the peer proves this account address")
 	f.DurationVar(&o.maxAge, "max-age", tips.DefaultMaxAge, "refuse tips signed longer ago than this")
+	f.StringVar(&o.metrics, "metrics-addr", "", "serve this peer's Prometheus metrics on ADDR/metrics (e.g. 127.0.0.1:9464)")
 	f.StringVar(&o.to, "to", "", "address --send to this account only; kept on disk (and in the server's mailbox) until delivered")
 	f.StringVar(&o.forward, "forward", "", "POST each accepted tip to this orchestrator URL (…/submit-meta), with a persistent outbox")
 	o.account = bindAccountFlags(cmd, g, false)
@@ -145,7 +148,7 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 
 	j := newJoinLoop(g, o, out, desk, log)
 	cfg := roomConfig{server: o.net.server, room: o.room, token: o.net.token, expect: o.expect, iceServers: ice,
-		loopbackOnly: o.net.loopback, logger: log, status: j.showStatus,
+		loopbackOnly: o.net.loopback, via: o.net.via, p2pTimeout: o.net.p2p, logger: log, status: j.showStatus,
 		onMail: func(b []byte) { j.mails <- b }, onMailed: func() { j.mailed <- struct{}{} }}
 	if signer != nil {
 		pb, err := openPostbox(vtpeerHome(g))
@@ -160,6 +163,15 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 				return err
 			}
 		}
+	}
+	if o.metrics != "" {
+		reg := prometheus.NewRegistry()
+		stop, err := serveMetrics(o.metrics, reg, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cfg.registry = reg
 	}
 	out.text("* connecting to %s", o.net.server)
 	rs, err := startRoom(ctx, cfg)

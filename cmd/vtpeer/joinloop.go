@@ -150,7 +150,11 @@ func (j *joinLoop) showStatus(s statusUpdate) {
 func (j *joinLoop) handleEvent(ctx context.Context, ev peer.Event) bool {
 	switch e := ev.(type) {
 	case peer.PeerConnected:
-		line := fmt.Sprintf("* connected to %s via %s candidate (%s) — SAS %s: compare it with your peer", shortID(e.Peer), e.CandidateType, e.Path, e.SAS)
+		via := fmt.Sprintf("%s candidate (%s)", e.CandidateType, e.Path)
+		if e.Path == peer.PathServer {
+			via = "the server relay (no direct path; still sealed end to end)"
+		}
+		line := fmt.Sprintf("* connected to %s via %s — SAS %s: compare it with your peer", shortID(e.Peer), via, e.SAS)
 		if e.Address != "" {
 			line += fmt.Sprintf("\n* %s proved account %s", shortID(e.Peer), e.Address)
 		}
@@ -167,6 +171,9 @@ func (j *joinLoop) handleEvent(ctx context.Context, ev peer.Event) bool {
 		j.depositIfAbsent(ctx)
 	case peer.Message:
 		return j.handleMessage(ctx, e)
+	case peer.PathChanged:
+		j.out.event(evPathChanged{Type: "path-changed", Peer: e.Peer, From: e.From, To: e.To},
+			fmt.Sprintf("* %s now over %s (was %s); SAS %s", shortID(e.Peer), e.To, e.From, e.SAS))
 	case peer.PeerLeft:
 		j.out.event(evPeerLeft{Type: "peer-left", Peer: e.Peer, Reason: e.Reason}, fmt.Sprintf("* %s left (%s)", shortID(e.Peer), e.Reason))
 	case peer.Error:

@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +23,8 @@ type netFlags struct {
 	turnUser string
 	turnPass string
 	loopback bool
+	via      string
+	p2p      time.Duration
 }
 
 // bind registers the flags on cmd; defaults come from VTPEER_SIGNAL_URL and
@@ -34,10 +38,20 @@ func (n *netFlags) bind(cmd *cobra.Command, g *globals) {
 	f.StringVar(&n.turnUser, "turn-user", "", "TURN username")
 	f.StringVar(&n.turnPass, "turn-pass", "", "TURN password")
 	f.BoolVar(&n.loopback, "ice-loopback", false, "gather ICE candidates on loopback only (single-host setups, tests)")
+	f.StringVar(&n.via, "via", g.env("VTPEER_VIA", peer.ViaAuto), "path to peers: auto (ICE, then the server relay after --p2p-timeout), direct, turn or server (env VTPEER_VIA)")
+	f.DurationVar(&n.p2p, "p2p-timeout", peer.DefaultP2PTimeout, "with --via auto: how long ICE may try before falling back to the server relay")
 }
 
-// iceServers returns the user's own ICE servers.
+// iceServers returns the user's own ICE servers, after checking --via.
 func (n *netFlags) iceServers() ([]peer.ICEServer, error) {
+	switch n.via {
+	case peer.ViaAuto, peer.ViaDirect, peer.ViaTURN, peer.ViaServer:
+	default:
+		return nil, usageError(fmt.Errorf("--via %q: want auto, direct, turn or server", n.via))
+	}
+	if n.p2p <= 0 {
+		return nil, usageError(errors.New("--p2p-timeout must be positive"))
+	}
 	var out []peer.ICEServer
 	for _, u := range n.stun {
 		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") {

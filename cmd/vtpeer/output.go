@@ -70,6 +70,12 @@ type (
 		From string `json:"from,omitempty"` // the signed sender of mail
 		Text string `json:"text"`
 	}
+	evPathChanged struct {
+		Type string `json:"type"` // "path-changed"
+		Peer string `json:"peer"`
+		From string `json:"from"`
+		To   string `json:"to"`
+	}
 	evPeerLeft struct {
 		Type   string `json:"type"` // "peer-left"
 		Peer   string `json:"peer"`

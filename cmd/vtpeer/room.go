@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/verytippers/vtpeer/pkg/peer"
 	"github.com/verytippers/vtpeer/pkg/seal"
@@ -18,13 +21,16 @@ import (
 
 // roomConfig says how a roomSession reaches its room.
 type roomConfig struct {
-	server       string             // signaling server URL (ws:// or wss://)
-	room         string             // room name
-	token        string             // signaling JWT, if the server needs one
-	signer       tips.Signer        // account proven to peers; nil = anonymous
-	expect       string             // abort sessions whose peer does not prove this address
-	iceServers   []peer.ICEServer   // --stun / --turn, added to the server's
-	loopbackOnly bool               // ICE on loopback addresses only
+	server       string           // signaling server URL (ws:// or wss://)
+	room         string           // room name
+	token        string           // signaling JWT, if the server needs one
+	signer       tips.Signer      // account proven to peers; nil = anonymous
+	expect       string           // abort sessions whose peer does not prove this address
+	iceServers   []peer.ICEServer // --stun / --turn, added to the server's
+	loopbackOnly bool             // ICE on loopback addresses only
+	via          string           // peer.Via*
+	p2pTimeout   time.Duration    // with via auto: ICE's head start over the server relay
+	registry     prometheus.Registerer
 	logger       *slog.Logger       // never nil
 	status       func(statusUpdate) // signaling status callback; never nil
 
@@ -76,6 +82,9 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 		ExpectAddress:  cfg.expect,
 		VerifyIdentity: verifyHandshake,
 		LoopbackOnly:   cfg.loopbackOnly,
+		Via:            cfg.via,
+		P2PTimeout:     cfg.p2pTimeout,
+		Registry:       cfg.registry,
 		Logger:         cfg.logger,
 	}
 	if cfg.signer != nil {

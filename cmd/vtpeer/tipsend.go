@@ -69,7 +69,7 @@ func sendTip(ctx context.Context, g *globals, o *tipOptions, sm *tips.SignedMeta
 	defer cancel()
 	out := newOutput(g.stdout, false)
 	cfg := roomConfig{server: o.net.server, room: o.room, token: o.net.token, iceServers: ice,
-		loopbackOnly: o.net.loopback, logger: log, status: func(statusUpdate) {}}
+		loopbackOnly: o.net.loopback, via: o.net.via, p2pTimeout: o.net.p2p, logger: log, status: func(statusUpdate) {}}
 	if o.signer != nil {
 		cfg.signer = o.signer
 	}
