@@ -132,6 +132,15 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 		defer cancel()
 	}
 	out := newOutput(cmd.OutOrStdout(), o.asJSON)
+	var reg *prometheus.Registry
+	if o.metrics != "" {
+		reg = prometheus.NewRegistry()
+		stop, err := serveMetrics(o.metrics, reg, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	deskCfg := tipDeskConfig{home: vtpeerHome(g), maxAge: o.maxAge, forwardURL: o.forward, logger: log,
 		onForward: func(hash, state, lastErr string) {
 			out.event(evForward{Type: "forward", MessageHash: hash, State: state, Error: lastErr},
@@ -139,6 +148,9 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 		}}
 	if signer != nil {
 		deskCfg.signer = signer
+	}
+	if reg != nil {
+		deskCfg.registry = reg
 	}
 	desk, err := openTipDesk(deskCfg)
 	if err != nil {
@@ -164,13 +176,7 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 			}
 		}
 	}
-	if o.metrics != "" {
-		reg := prometheus.NewRegistry()
-		stop, err := serveMetrics(o.metrics, reg, log)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	if reg != nil {
 		cfg.registry = reg
 	}
 	out.text("* connecting to %s", o.net.server)

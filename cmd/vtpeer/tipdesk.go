@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
@@ -51,6 +52,7 @@ type tipDesk struct {
 	fwd      *tips.Forwarder // nil: not forwarding
 	signer   tips.Signer     // nil: receipts go unsigned
 	log      *slog.Logger
+	metrics  *tipMetrics // nil without --metrics-addr
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -64,6 +66,44 @@ type tipDeskConfig struct {
 	signer     tips.Signer
 	logger     *slog.Logger
 	onForward  func(hash, state, lastError string) // optional: forward outcomes
+	registry   prometheus.Registerer               // optional: tip metrics
+}
+
+// tipMetrics count what the desk did with tips.
+type tipMetrics struct {
+	received  *prometheus.CounterVec // by result: verified, rejected
+	rejected  *prometheus.CounterVec // by code
+	forwarded *prometheus.CounterVec // by state: forwarded, queued (retry), failed
+}
+
+func newTipMetrics(reg prometheus.Registerer) (*tipMetrics, error) {
+	m := &tipMetrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "tips",
+			Name: "received_total", Help: "Tips received, by result (verified or rejected)."}, []string{"result"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "tips",
+			Name: "rejected_total", Help: "Tips rejected, by code (replay, expired, signer_mismatch, …)."}, []string{"code"}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "tips",
+			Name: "forward_attempts_total", Help: "Forward attempts to the orchestrator, by resulting state."}, []string{"state"}),
+	}
+	for _, c := range []prometheus.Collector{m.received, m.rejected, m.forwarded} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register tip metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// count records one judged tip.
+func (m *tipMetrics) count(ev tipEvent) {
+	if m == nil {
+		return
+	}
+	if ev.Verified {
+		m.received.WithLabelValues("verified").Inc()
+		return
+	}
+	m.received.WithLabelValues("rejected").Inc()
+	m.rejected.WithLabelValues(ev.Code).Inc()
 }
 
 // openTipDesk opens the replay store and, with a forward URL, starts the
@@ -77,6 +117,12 @@ func openTipDesk(cfg tipDeskConfig) (*tipDesk, error) {
 		return nil, err
 	}
 	d := &tipDesk{verifier: tips.Verifier{MaxAge: cfg.maxAge}, store: store, signer: cfg.signer, log: cfg.logger}
+	if cfg.registry != nil {
+		if d.metrics, err = newTipMetrics(cfg.registry); err != nil {
+			_ = store.Close()
+			return nil, err
+		}
+	}
 	if _, err := store.Prune(time.Now().Add(-2 * d.maxAge())); err != nil {
 		d.log.Warn("pruning the replay store failed", "err", err)
 	}
@@ -84,8 +130,13 @@ func openTipDesk(cfg tipDeskConfig) (*tipDesk, error) {
 	d.cancel = cancel
 	if cfg.forwardURL != "" {
 		opts := &tips.ForwarderOptions{Logger: cfg.logger}
-		if cfg.onForward != nil {
-			opts.OnAttempt = func(h common.Hash, state, lastErr string) { cfg.onForward(h.Hex(), state, lastErr) }
+		opts.OnAttempt = func(h common.Hash, state, lastErr string) {
+			if d.metrics != nil {
+				d.metrics.forwarded.WithLabelValues(state).Inc()
+			}
+			if cfg.onForward != nil {
+				cfg.onForward(h.Hex(), state, lastErr)
+			}
 		}
 		d.fwd, err = tips.NewForwarder(store, cfg.forwardURL, opts)
 		if err != nil {
@@ -112,6 +163,12 @@ func (d *tipDesk) maxAge() time.Duration {
 // receive judges one tip body from peer and returns the event to show and
 // the receipt to send back. Every outcome, good or bad, has a receipt.
 func (d *tipDesk) receive(ctx context.Context, peer string, body []byte) (tipEvent, tips.Receipt) {
+	ev, r := d.judge(ctx, peer, body)
+	d.metrics.count(ev)
+	return ev, r
+}
+
+func (d *tipDesk) judge(ctx context.Context, peer string, body []byte) (tipEvent, tips.Receipt) {
 	ev := tipEvent{Peer: peer}
 	sm, err := tips.ParseSignedMeta(body)
 	if err != nil {
