@@ -108,8 +108,11 @@ func (n *Node) Joined(ctx context.Context, selfID string, peers []string, ice []
 			continue
 		}
 		p := n.peerLocked(id)
+		p.mu.Lock()
 		p.left = false
-		if p.link == nil && (p.ice == nil || p.ice.isDead()) && (p.srv == nil || p.srv.isDead()) {
+		idle := p.link == nil && (p.ice == nil || p.ice.isDead()) && (p.srv == nil || p.srv.isDead())
+		p.mu.Unlock()
+		if idle {
 			offer = append(offer, p)
 		}
 	}
@@ -124,7 +127,10 @@ func (n *Node) PeerJoined(id string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if !n.closed {
-		n.peerLocked(id).left = false
+		p := n.peerLocked(id)
+		p.mu.Lock()
+		p.left = false
+		p.mu.Unlock()
 	}
 }
 
@@ -134,7 +140,13 @@ func (n *Node) PeerLeft(id string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if p := n.peers[id]; p != nil {
+		p.mu.Lock()
 		p.left = true
+		p.mu.Unlock()
+		select {
+		case p.leftKick <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -39,6 +39,7 @@ type peerState struct {
 	forceAck   bool   // send an ack even if nothing new was delivered (new link)
 	ackCh      chan struct{}
 	ackKick    chan struct{}
+	leftKick   chan struct{} // PeerLeft: a recovery in progress stops waiting
 	connected  bool
 	conn       PeerConnected
 	earlyICE   map[uint64][]webrtc.ICECandidateInit
@@ -57,7 +58,7 @@ type outMsg struct {
 
 func newPeerState(n *Node, id string) *peerState {
 	return &peerState{n: n, id: id, maxFrame: n.sendLimit(n.opts.MaxMessageSize), ackCh: make(chan struct{}), ackKick: make(chan struct{}, 1),
-		readyCh: make(chan struct{}), earlyICE: map[uint64][]webrtc.ICECandidateInit{}}
+		leftKick: make(chan struct{}, 1), readyCh: make(chan struct{}), earlyICE: map[uint64][]webrtc.ICECandidateInit{}}
 }
 
 // wake releases WaitAcked callers. p.mu must not be held.
@@ -469,6 +470,8 @@ func (p *peerState) recover(offerer, relay bool, deadGen uint64) {
 			t.Stop()
 			return
 		case <-t.C:
+		case <-p.leftKick: // signaling says it left: look again now
+			t.Stop()
 		case <-p.n.ctx.Done():
 			t.Stop()
 			return
@@ -477,9 +480,13 @@ func (p *peerState) recover(offerer, relay bool, deadGen uint64) {
 	p.mu.Lock()
 	p.recovering = false
 	gaveUp := !p.closed && !p.connected && !p.handover
+	reason := "timeout"
+	if p.left {
+		reason = "left"
+	}
 	p.mu.Unlock()
 	if gaveUp {
-		p.n.emit(PeerLeft{Peer: p.id, Reason: "timeout"})
+		p.n.emit(PeerLeft{Peer: p.id, Reason: reason})
 	}
 }
 
