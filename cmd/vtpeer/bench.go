@@ -11,6 +11,6 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Run load generators and benchmarks",
 	}
-	cmd.AddCommand(newBenchSignalCmd(g))
+	cmd.AddCommand(newBenchSignalCmd(g), newBenchPathsCmd(g))
 	return cmd
 }
