@@ -103,8 +103,12 @@ func (c *conn) handleMessage(typ websocket.MessageType, b []byte) bool {
 // bounds it.
 var relayMarker = []byte(`"type":"relay"`)
 
-// allow charges b to the right budget: bytes for relay frames, one token
-// per frame for everything else.
+// allow charges b to the right budget: one token per frame for most frames
+// (over budget: refused), bytes for relay frames. Relay frames are shaped,
+// not policed: the reader waits until the budget allows the frame, so TCP
+// back-pressure slows the sender and nothing is lost — refusing one sealed
+// frame would break the sender's whole seal stream and make it resend
+// everything.
 func (c *conn) allow(b []byte) bool {
 	if !bytes.Contains(b, relayMarker) {
 		return c.limiter.Allow()
@@ -113,7 +117,20 @@ func (c *conn) allow(b []byte) bool {
 		c.relayL = rate.NewLimiter(c.s.opts.RelayRate, c.s.opts.RelayBurst)
 	}
 	c.s.m.fallback.Inc()
-	return c.relayL.AllowN(time.Now(), len(b))
+	r := c.relayL.ReserveN(time.Now(), len(b))
+	if !r.OK() {
+		return false // larger than the burst: cannot ever pass
+	}
+	if d := r.Delay(); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-c.s.stop:
+			return false
+		}
+	}
+	return true
 }
 
 // readMessage reads the next message into a buffer from the Server's pool;

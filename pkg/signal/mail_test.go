@@ -85,6 +85,27 @@ func TestRelayBudget(t *testing.T) {
 			t.Fatalf("relay frame %d data = %.40s…", i, f.Data)
 		}
 	}
+	// Over the byte budget, relay frames are delayed, not refused: 30 × 8 KiB
+	// against a 64 KiB burst at 512 KiB/s takes at least ~0.3 s, and all arrive.
+	_, url2 := testServer(t, &ServerOptions{RelayRate: 512 << 10, RelayBurst: 64 << 10})
+	c, d := dialRaw(t, url2, nil), dialRaw(t, url2, nil)
+	c.join("r")
+	d.join("r")
+	c.expect(TypePeerJoined, "")
+	big := `"` + strings.Repeat("y", 8<<10) + `"`
+	start := time.Now()
+	for range 30 { // the socket buffers take them all at once; the server reads them at the budget
+		c.send(`{"type":"relay","room":"r","data":` + big + `}`)
+	}
+	for i := range 30 {
+		if f := d.expect(TypeRelay, ""); len(f.Data) != len(big) {
+			t.Fatalf("shaped relay frame %d: %d bytes", i, len(f.Data))
+		}
+	}
+	if el := time.Since(start); el < 250*time.Millisecond {
+		t.Fatalf("30 × 8 KiB relayed in %v: the byte budget was not applied", el)
+	}
+
 	// Ordinary frames still get the frame bucket.
 	for range 3 {
 		a.send(`{"type":"ice","room":"r","data":1}`)

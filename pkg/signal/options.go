@@ -33,7 +33,8 @@ type ServerOptions struct {
 	// RelayRate (bytes per second, default 1 MiB/s) and RelayBurst (bytes,
 	// default 256 KiB, at least MaxFrame) budget frames of type "relay"
 	// instead of Rate: peers whose direct path failed carry their whole
-	// sealed conversation through them.
+	// sealed conversation through them. Over budget, the server delays
+	// reading the sender's next frame (back-pressure) rather than refusing.
 	RelayRate  rate.Limit
 	RelayBurst int
 	// MaxConnsPerIP caps concurrent connections from one remote IP (default
