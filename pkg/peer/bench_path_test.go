@@ -10,7 +10,7 @@ import (
 // BenchmarkPaths measures, in one run, time-to-connect and bulk throughput over the direct path
 // and the server relay (two Nodes with Via "server"; the "server" is the in-memory test relay,
 // asynchronous and ordered like the real one, but without WebSocket framing, TLS or a network
-// hop). See docs/BENCHMARKS-peer.md.
+// hop). See docs/BENCHMARKS.md.
 func BenchmarkPaths(b *testing.B) {
 	for _, pc := range []struct {
 		name  string

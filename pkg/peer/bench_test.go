@@ -13,7 +13,7 @@ import (
 
 // Benchmarks compare vtpeer with a bare pion pair built from the same SettingEngine (same UDP mux
 // and buffers) and signalled asynchronously in memory. Each reports both figures and their ratio
-// from the same run. See docs/BENCHMARKS-peer.md.
+// from the same run. See docs/BENCHMARKS.md.
 
 // rawPair is a bare pion DataChannel pair: no seal, no acks.
 type rawPair struct {

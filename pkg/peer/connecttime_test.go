@@ -34,7 +34,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 // TestConnectTime asserts there is no 1 s ICE acceptance stall: 50 connects, p95 under a generous
-// bound (the real figures are in BenchmarkConnect and docs/BENCHMARKS-peer.md).
+// bound (the real figures are in BenchmarkConnect and docs/BENCHMARKS.md).
 func TestConnectTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
