@@ -177,7 +177,14 @@ func startServeProc(ctx context.Context, t *testing.T, addr string, env ...strin
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	p := startProc(t, env, "serve", "--addr", addr)
+	return startServeArgs(ctx, t, env, "--addr", addr)
+}
+
+// startServeArgs runs `vtpeer serve ARGS…` and returns its ws URL once it
+// listens.
+func startServeArgs(ctx context.Context, t *testing.T, env []string, args ...string) (*proc, string) {
+	t.Helper()
+	p := startProc(t, env, append([]string{"serve"}, args...)...)
 	for {
 		if m := listenRE.FindStringSubmatch(p.stderr.String()); m != nil {
 			return p, "ws://" + m[1]

@@ -52,21 +52,7 @@ func TestE2EViaTURN(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	serve := startProc(t, nil, "serve", "--addr", "127.0.0.1:0", "--turn", "--turn-addr", "127.0.0.1:0", "--turn-allow-loopback")
-	var url string
-	for url == "" {
-		if m := listenRE.FindStringSubmatch(serve.stderr.String()); m != nil {
-			url = "ws://" + m[1]
-			break
-		}
-		select {
-		case <-serve.stderr.notify:
-		case <-serve.done:
-			t.Fatalf("serve exited: %s", serve.stderr.String())
-		case <-ctx.Done():
-			t.Fatal("serve did not listen")
-		}
-	}
+	_, url := startServeArgs(ctx, t, nil, "--addr", "127.0.0.1:0", "--turn", "--turn-addr", "127.0.0.1:0", "--turn-allow-loopback")
 	common := []string{"--server", url, "--via", "turn", "--ice-loopback", "--timeout", "60s"}
 	recv := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"join", "relayed", "--json", "--exit-after", "1"}, common...)...)
 	recv.waitEvent(ctx, "joined")
