@@ -28,6 +28,11 @@ type chatBody struct {
 	Text string `json:"text"`
 }
 
+// codeWrongRecipient refuses a valid tip whose `to` is not the receiver's
+// own account (the receiver has one): it is not this receiver's to accept,
+// record or forward.
+const codeWrongRecipient = "wrong_recipient"
+
 // tipEvent is what the receiver reports about one incoming tip.
 type tipEvent struct {
 	Peer            string `json:"peer"`
@@ -188,6 +193,11 @@ func (d *tipDesk) judge(ctx context.Context, peer string, body []byte) (tipEvent
 		return ev, d.receipt(hash, ev)
 	}
 	ev.TimestampSigned = res.TimestampSigned
+	if d.signer != nil && m.To != d.signer.Address() {
+		ev.Code = codeWrongRecipient
+		ev.Reason = fmt.Sprintf("this tip is for %s, not for this account %s", m.To.Hex(), d.signer.Address().Hex())
+		return ev, d.receipt(hash, ev)
+	}
 	switch err := d.store.Record(res.Hash, time.Now()); {
 	case errors.Is(err, tips.ErrReplay):
 		ev.Code, ev.Reason = tips.CodeReplay, "this tip was already accepted"

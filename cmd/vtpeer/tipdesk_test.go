@@ -26,7 +26,7 @@ func TestTipDeskVerdictsAndMetrics(t *testing.T) {
 		}
 		return tips.NewKeySigner(k)
 	}
-	tipper, recipient := newSigner(), newSigner()
+	tipper, recipient, someoneElse := newSigner(), newSigner(), newSigner()
 	reg := prometheus.NewRegistry()
 	desk, err := openTipDesk(tipDeskConfig{home: t.TempDir(), maxAge: tips.DefaultMaxAge, signer: recipient,
 		logger: slog.New(slog.NewTextHandler(io.Discard, nil)), registry: reg})
@@ -40,6 +40,11 @@ func TestTipDeskVerdictsAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(sm)
+	notMine, err := tips.Sign(tipper, newTipMeta(tipper.Address(), someoneElse.Address(), amount, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notMineBody, _ := json.Marshal(notMine)
 	tampered := []byte(string(body[:len(body)-3]) + `0"}`) // not valid JSON any more, or a wrong hash
 
 	tests := []struct {
@@ -52,6 +57,7 @@ func TestTipDeskVerdictsAndMetrics(t *testing.T) {
 		{"replay", body, false, tips.CodeReplay},
 		{"garbage", []byte(`{"type":"signed-meta"`), false, tips.CodeMalformed},
 		{"tampered", tampered, false, ""},
+		{"someone else's tip", notMineBody, false, codeWrongRecipient},
 	}
 	for _, tt := range tests { // in order: the replay needs the first
 		ev, r := desk.receive(context.Background(), "peer", tt.body)
@@ -65,8 +71,8 @@ func TestTipDeskVerdictsAndMetrics(t *testing.T) {
 	if got := counterValue(t, desk.metrics.received.WithLabelValues("verified")); got != 1 {
 		t.Errorf("verified = %v, want 1", got)
 	}
-	if got := counterValue(t, desk.metrics.received.WithLabelValues("rejected")); got != 3 {
-		t.Errorf("rejected = %v, want 3", got)
+	if got := counterValue(t, desk.metrics.received.WithLabelValues("rejected")); got != 4 {
+		t.Errorf("rejected = %v, want 4", got)
 	}
 	if got := counterValue(t, desk.metrics.rejected.WithLabelValues(tips.CodeReplay)); got != 1 {
 		t.Errorf("rejected{replay} = %v, want 1", got)

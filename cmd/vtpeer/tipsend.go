@@ -22,35 +22,47 @@ func newTipMeta(from, to common.Address, wei *big.Int, cid string) tips.Meta {
 	return tips.Meta{From: from, To: to, Amount: wei, Timestamp: now.UnixMilli(), Cid: cid, Nonce: tips.NewNonce(rand.Reader, now)}
 }
 
+// errAmbiguousTarget: several peers could take a tip and none is named.
+var errAmbiguousTarget = errors.New("ambiguous recipient")
+
 // chooseTipTarget picks the one peer a tip goes to: the connected peer that
 // proves the recipient's address; else, with peerFlag, that peer; else the
-// only connected peer. Several unproven peers are refused.
+// only connected peer that proves no address. A peer proving another
+// address never gets the tip; several unproven peers are refused.
 func chooseTipTarget(ps []peer.PeerInfo, to, peerFlag string) (string, error) {
-	var connected []string
+	var unproven, others []string
 	for _, p := range ps {
-		if !p.Connected {
-			continue
-		}
-		if strings.EqualFold(p.Address, to) {
+		switch {
+		case !p.Connected:
+		case strings.EqualFold(p.Address, to):
 			return p.ID, nil
+		case p.Address != "":
+			if p.ID == peerFlag {
+				return "", fmt.Errorf("peer %s proves account %s, not the recipient %s: not sending it a tip for someone else", p.ID, p.Address, to)
+			}
+			others = append(others, p.Address)
+		default:
+			unproven = append(unproven, p.ID)
 		}
-		connected = append(connected, p.ID)
 	}
 	if peerFlag != "" {
-		for _, id := range connected {
+		for _, id := range unproven {
 			if id == peerFlag {
 				return id, nil
 			}
 		}
-		return "", fmt.Errorf("peer %s is not connected (connected: %s)", peerFlag, strings.Join(connected, ", "))
+		return "", fmt.Errorf("peer %s is not connected (connected without an account: %s)", peerFlag, orDash(strings.Join(unproven, ", ")))
 	}
-	switch len(connected) {
+	switch len(unproven) {
 	case 0:
+		if len(others) > 0 {
+			return "", fmt.Errorf("no peer here proves %s (present: %s)", to, strings.Join(others, ", "))
+		}
 		return "", errors.New("no peer is connected")
 	case 1:
-		return connected[0], nil
+		return unproven[0], nil
 	default:
-		return "", fmt.Errorf("%d peers are connected and none proves %s: pick one with --peer (%s)", len(connected), to, strings.Join(connected, ", "))
+		return "", fmt.Errorf("%w: %d peers without an account are connected and none proves %s: pick one with --peer (%s)", errAmbiguousTarget, len(unproven), to, strings.Join(unproven, ", "))
 	}
 }
 
@@ -110,13 +122,15 @@ func sendTip(ctx context.Context, g *globals, o *tipOptions, sm *tips.SignedMeta
 // awaitTarget waits until it can tell which peer gets the tip: at once when
 // a peer proves the recipient's address; otherwise once every member present
 // at join time (or, in an empty room, the first newcomer) has connected or
-// failed.
+// failed. While no acceptable peer is there (only peers proving other
+// accounts), it keeps waiting for the recipient until ctx ends.
 func awaitTarget(ctx context.Context, rs *roomSession, to, peerFlag string) (string, error) {
 	pending := map[string]bool{}
 	for _, id := range rs.peers {
 		pending[id] = true
 	}
 	seen := 0
+	why := "nobody came"
 	for {
 		select {
 		case ev := <-rs.node.Events():
@@ -135,11 +149,15 @@ func awaitTarget(ctx context.Context, rs *roomSession, to, peerFlag string) (str
 				delete(pending, e.Peer)
 			}
 			if seen > 0 && len(pending) == 0 {
-				return chooseTipTarget(rs.node.Peers(), to, peerFlag)
+				id, err := chooseTipTarget(rs.node.Peers(), to, peerFlag)
+				if err == nil || errors.Is(err, errAmbiguousTarget) {
+					return id, err // chosen, or ambiguous: waiting will not help
+				}
+				why = err.Error()
 			}
 		case <-ctx.Done():
 			if errors.Is(context.Cause(ctx), errTimedOut) {
-				return "", errors.New("timed out waiting for a peer in the room")
+				return "", fmt.Errorf("timed out waiting for a peer to take the tip for %s (%s)", to, why)
 			}
 			return "", ctx.Err()
 		}

@@ -62,3 +62,23 @@ func TestFormatAmount(t *testing.T) {
 		}
 	}
 }
+
+func TestParseAddressChecksum(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"0xD4be4442D6C200E665c6b08A2FEf88c925D1A557", true},  // valid EIP-55
+		{"0xd4be4442d6c200e665c6b08a2fef88c925d1a557", true},  // all lower: no checksum
+		{"0xD4BE4442D6C200E665C6B08A2FEF88C925D1A557", true},  // all upper: no checksum
+		{"0xD4be4442D6C200E665c6b08A2FEf88c925D1a557", false}, // one letter's case flipped
+		{"0xD4be4442D6C200E665c6b08A2FEf88c925D1A55", false},  // 19.5 bytes
+	}
+	for _, tt := range tests {
+		_, err := ParseAddress(tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("ParseAddress(%s) error = %v, want ok=%v", tt.in, err, tt.ok)
+		}
+	}
+}

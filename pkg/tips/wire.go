@@ -247,6 +247,19 @@ func truncate(s string) string {
 
 // ParseAddress parses a 0x-prefixed 20-byte hex address in any letter case.
 // The error is a *VerifyError with CodeBadAddress.
+//
+// Input typed by a user must also pass EIP-55: a mixed-case address whose
+// case does not match its checksum is refused (a typo in a payment address),
+// while all-lower and all-upper addresses carry no checksum and pass.
 func ParseAddress(s string) (common.Address, error) {
-	return parseAddress("address", &s)
+	a, err := parseAddress("address", &s)
+	if err != nil {
+		return a, err
+	}
+	hexPart := s[2:]
+	if hexPart != strings.ToLower(hexPart) && hexPart != strings.ToUpper(hexPart) && a.Hex()[2:] != hexPart {
+		return common.Address{}, verr(ErrBadAddress, CodeBadAddress,
+			"address %q fails its EIP-55 checksum: check it for a typo (or write it all in lower case)", truncate(s))
+	}
+	return a, nil
 }
