@@ -27,6 +27,7 @@ var (
 	errDCClosed   = errors.New("datachannel closed")
 	errPCFailed   = errors.New("peer connection failed")
 	errICERecover = errors.New("ice restart did not recover in time")
+	errPeerLeft   = errors.New("peer left the signaling room")
 )
 
 // link is one transport to a peer: a PeerConnection with its DataChannel (or, with relay set, the

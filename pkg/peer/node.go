@@ -142,7 +142,11 @@ func (n *Node) PeerLeft(id string) {
 	if p := n.peers[id]; p != nil {
 		p.mu.Lock()
 		p.left = true
+		srv := p.srv // a server-relay transport cannot outlive its peer's signaling membership
 		p.mu.Unlock()
+		if srv != nil {
+			srv.close(errPeerLeft)
+		}
 		select {
 		case p.leftKick <- struct{}{}:
 		default:
