@@ -40,6 +40,9 @@ func newAccountNewCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if pw == "" {
+			return usageError(errors.New("empty password: a keystore key needs one (use --password-file, VTPEER_PASSWORD or the prompt)"))
+		}
 		addr, err := ks.New(pw)
 		if err != nil {
 			return err
@@ -116,6 +119,9 @@ func newAccountListCmd(g *globals) *cobra.Command {
 	}
 	af := bindAccountFlags(cmd, g, false)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if _, err := os.Stat(af.dir()); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no keystore at %s: create an account with `vtpeer account new` or `vtpeer account import`", af.dir())
+		}
 		ks, err := af.open(false)
 		if err != nil {
 			return err
@@ -123,6 +129,9 @@ func newAccountListCmd(g *globals) *cobra.Command {
 		accs, err := ks.List()
 		if err != nil {
 			return err
+		}
+		if len(accs) == 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "no accounts in %s\n", ks.Dir())
 		}
 		for _, a := range accs {
 			fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", a.Address.Hex(), a.Path)

@@ -91,6 +91,14 @@ func readPassword(g *globals, cmd *cobra.Command, file, prompt string) (string, 
 
 // unlock finds the chosen account and unlocks it. Close the signer when done.
 func (a *accountFlags) unlock(cmd *cobra.Command) (*tips.KeySigner, error) {
+	if a.account != "" {
+		if _, err := tips.ParseAddress(a.account); err != nil {
+			return nil, usageError(fmt.Errorf("--account %q: want the 0x address of a keystore account (see `vtpeer account list`)", a.account))
+		}
+	}
+	if _, err := os.Stat(a.dir()); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no keystore at %s: create an account with `vtpeer account new` or `vtpeer account import`", a.dir())
+	}
 	ks, err := a.open(false)
 	if err != nil {
 		return nil, err

@@ -62,7 +62,20 @@ which address you are, and tips get signed receipts.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.room = args[0]
-			return runJoin(cmd.Context(), cmd, g, o)
+			err := runJoin(cmd.Context(), cmd, g, o)
+			if err != nil && o.asJSON {
+				// In --json mode every outcome is also an event on stdout.
+				code := "failed"
+				var ee *exitError
+				switch {
+				case errors.Is(err, errTimedOut):
+					code = "timeout"
+				case errors.As(err, &ee) && ee.code == exitUsage:
+					code = "usage"
+				}
+				newOutput(cmd.OutOrStdout(), true).event(evError{Type: "error", Code: code, Error: err.Error()}, "")
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -98,13 +111,16 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 	if o.exitAfter < 0 || o.timeout < 0 || o.maxAge <= 0 {
 		return usageError(errors.New("--exit-after and --timeout must not be negative, --max-age must be positive"))
 	}
+	if err := checkRoom(o.room); err != nil {
+		return err
+	}
 	if o.to != "" {
-		if len(o.send) == 0 || !usesAccount(cmd) {
-			return usageError(errors.New("--to needs --send and an account (--account, --keystore or --password-file)"))
-		}
 		a, err := tips.ParseAddress(o.to)
 		if err != nil {
 			return usageError(fmt.Errorf("--to: %w", err))
+		}
+		if len(o.send) == 0 || !usesAccount(cmd) {
+			return usageError(errors.New("--to needs --send and an account (--account, --keystore or --password-file)"))
 		}
 		o.to = a.Hex()
 	}

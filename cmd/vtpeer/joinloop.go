@@ -25,6 +25,7 @@ type joinLoop struct {
 	rs     *roomSession
 
 	received int           // messages and tips received (for --exit-after)
+	lastErr  string        // the last peer error, to explain a timeout
 	sent     bool          // --send messages were queued
 	acked    chan error    // --send: all acknowledged (or failed)
 	linger   time.Duration // how long to wait for our last receipts to be acknowledged
@@ -111,8 +112,13 @@ func (j *joinLoop) ctxErr(ctx context.Context) error {
 		case j.o.exitAfter > 0:
 			what = fmt.Sprintf("%d message(s) (--exit-after; %d received)", j.o.exitAfter, j.received)
 		}
-		err := fmt.Errorf("timed out after %s waiting for %s", j.o.timeout, what)
-		j.out.event(evError{Type: "error", Code: "timeout", Error: err.Error()}, "")
+		if len(j.waiting) > 0 {
+			what = fmt.Sprintf("%s to acknowledge; %d message(s) stay queued in the outbox for the next meeting", j.o.to, len(j.waiting))
+		}
+		err := fmt.Errorf("%w after %s waiting for %s", errTimedOut, j.o.timeout, what)
+		if j.lastErr != "" {
+			err = fmt.Errorf("%w (last peer error: %s)", err, j.lastErr)
+		}
 		return err
 	}
 	return nil // interrupted: leave quietly
@@ -135,8 +141,11 @@ func (j *joinLoop) finish(ctx context.Context) error {
 func (j *joinLoop) showStatus(s statusUpdate) {
 	switch s.kind {
 	case "joined":
-		j.out.event(evJoined{Type: "joined", Room: j.o.room, PeerID: s.peerID, Peers: nonNil(s.peers)},
-			fmt.Sprintf("* joined room %q as %s; %d peer(s) here, connecting", j.o.room, shortID(s.peerID), len(s.peers)))
+		line := fmt.Sprintf("* joined room %q as %s; %d peer(s) here, connecting", j.o.room, shortID(s.peerID), len(s.peers))
+		if len(s.peers) == 0 {
+			line = fmt.Sprintf("* joined room %q as %s; nobody else is here yet, waiting", j.o.room, shortID(s.peerID))
+		}
+		j.out.event(evJoined{Type: "joined", Room: j.o.room, PeerID: s.peerID, Peers: nonNil(s.peers)}, line)
 	case "rejoined":
 		j.out.event(evStatus{Type: "rejoined"}, "* back on the signaling server")
 	case "reconnecting":
@@ -155,10 +164,10 @@ func (j *joinLoop) handleEvent(ctx context.Context, ev peer.Event) bool {
 			via = "the server relay (no direct path; still sealed end to end)"
 		}
 		line := fmt.Sprintf("* connected to %s via %s — SAS %s: compare it with your peer", shortID(e.Peer), via, e.SAS)
-		if e.Address != "" {
-			line += fmt.Sprintf("\n* %s proved account %s", shortID(e.Peer), e.Address)
-		}
 		j.out.event(evPeerConnected{Type: "peer-connected", Peer: e.Peer, SAS: e.SAS, Address: e.Address, Path: e.Path, Candidate: e.CandidateType}, line)
+		if e.Address != "" {
+			j.out.text("* %s proved account %s", shortID(e.Peer), e.Address)
+		}
 		if j.pb != nil && e.Address != "" {
 			if err := j.pb.remember(e.Address, e.StaticKey); err != nil {
 				j.log.Warn("saving a contact failed", "err", err)
@@ -175,9 +184,14 @@ func (j *joinLoop) handleEvent(ctx context.Context, ev peer.Event) bool {
 		j.out.event(evPathChanged{Type: "path-changed", Peer: e.Peer, From: e.From, To: e.To},
 			fmt.Sprintf("* %s now over %s (was %s); SAS %s", shortID(e.Peer), e.To, e.From, e.SAS))
 	case peer.PeerLeft:
-		j.out.event(evPeerLeft{Type: "peer-left", Peer: e.Peer, Reason: e.Reason}, fmt.Sprintf("* %s left (%s)", shortID(e.Peer), e.Reason))
+		line := fmt.Sprintf("* %s left the room", shortID(e.Peer))
+		if e.Reason != "left" {
+			line = fmt.Sprintf("* %s is gone (%s)", shortID(e.Peer), e.Reason)
+		}
+		j.out.event(evPeerLeft{Type: "peer-left", Peer: e.Peer, Reason: e.Reason}, line)
 	case peer.Error:
 		msg := e.Err.Error()
+		j.lastErr = msg
 		j.out.event(evError{Type: "error", Peer: e.Peer, Code: e.Code, Error: msg}, fmt.Sprintf("! %s: %s", shortID(e.Peer), msg))
 		delete(j.presentAtJoin, e.Peer)
 		j.depositIfAbsent(ctx)

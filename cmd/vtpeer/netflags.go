@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/verytippers/vtpeer/pkg/peer"
+	"github.com/verytippers/vtpeer/pkg/signal"
 )
 
 // netFlags are how a peer command reaches its room: the signaling server
@@ -42,8 +44,20 @@ func (n *netFlags) bind(cmd *cobra.Command, g *globals) {
 	f.DurationVar(&n.p2p, "p2p-timeout", peer.DefaultP2PTimeout, "with --via auto: how long ICE may try before falling back to the server relay")
 }
 
-// iceServers returns the user's own ICE servers, after checking --via.
+// checkRoom refuses room names the server would refuse.
+func checkRoom(room string) error {
+	if room == "" || len(room) > signal.MaxRoomLen {
+		return usageError(fmt.Errorf("room name must be 1 to %d bytes", signal.MaxRoomLen))
+	}
+	return nil
+}
+
+// iceServers returns the user's own ICE servers, after checking --server
+// and --via.
 func (n *netFlags) iceServers() ([]peer.ICEServer, error) {
+	if u, err := url.Parse(n.server); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return nil, usageError(fmt.Errorf("--server %q: want a ws:// or wss:// URL, e.g. ws://localhost:8080", n.server))
+	}
 	switch n.via {
 	case peer.ViaAuto, peer.ViaDirect, peer.ViaTURN, peer.ViaServer:
 	default:

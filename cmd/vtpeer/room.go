@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,7 +101,19 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 	if err != nil {
 		_ = node.Close()
 		_ = client.Close()
+		var se *signal.ServerError
+		if errors.As(err, &se) && se.Code == signal.CodeUnauthorized {
+			return nil, fmt.Errorf("join room %q: the server requires a valid token: pass --token or set VTPEER_TOKEN (`vtpeer token` mints one)", cfg.room)
+		}
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("join room %q: refused by the server: %s (%s)", cfg.room, se.Message, se.Code)
+		}
 		return nil, fmt.Errorf("join room %q: %w", cfg.room, err)
+	}
+	if cfg.via == peer.ViaTURN && !hasTURN(s.iceFor(joined.ICEServers)) {
+		_ = node.Close()
+		_ = client.Close()
+		return nil, errors.New("--via turn: the server hands out no TURN server (run it with --turn) and none was given with --turn")
 	}
 	s.self, s.peers = joined.PeerID, joined.Peers
 	loopCtx, cancel := context.WithCancel(context.Background())
@@ -119,6 +132,18 @@ func (s *roomSession) iceFor(fromServer []signal.ICEServer) []peer.ICEServer {
 		out = append(out, peer.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
 	}
 	return append(out, s.cfg.iceServers...)
+}
+
+// hasTURN reports whether any of servers is a TURN server.
+func hasTURN(servers []peer.ICEServer) bool {
+	for _, s := range servers {
+		for _, u := range s.URLs {
+			if strings.HasPrefix(u, "turn:") || strings.HasPrefix(u, "turns:") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // signalLoop hands every signaling frame to the Node until the session ends.

@@ -85,6 +85,10 @@ server only introduces the peers and can neither read nor forge what they send.`
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		_, err := g.logger() // reject a bad --log-level or --log-format on every command
+		return err
+	}
 	root.AddCommand(
 		newServeCmd(g),
 		newTokenCmd(g),

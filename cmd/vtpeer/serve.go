@@ -88,7 +88,7 @@ configured with use-auth-secret and that secret. See docs/TURN.md.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), g, o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.addr, "addr", addr, "listen address (default :8080, or :$PORT when PORT is set)")
+	f.StringVar(&o.addr, "addr", addr, "listen address (:$PORT when PORT is set)")
 	f.Int64Var(&o.maxFrame, "max-frame", signal.DefaultMaxFrame, "largest frame in bytes; larger ones close the connection with 1009")
 	f.IntVar(&o.maxMembers, "max-members", 8, "members per room")
 	f.IntVar(&o.maxRooms, "max-rooms", 10000, "rooms on the server")

@@ -78,6 +78,9 @@ server needed). --signed FILE|- sends a tip signed elsewhere instead; --to and
 		if o.room == "" {
 			return usageError(errors.New("--room is required (or use --dry-run)"))
 		}
+		if err := checkRoom(o.room); err != nil {
+			return err
+		}
 		if o.timeout <= 0 {
 			return usageError(errors.New("--timeout must be positive"))
 		}

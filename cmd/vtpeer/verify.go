@@ -58,6 +58,10 @@ func readInput(g *globals, path string, limit int64) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, err // already names the file
+		}
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if int64(len(b)) > limit {
