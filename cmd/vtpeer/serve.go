@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -170,12 +171,17 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	mux.Handle("/healthz", srv.HealthHandler())
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 
+	tlsConfig, err := o.loadTLS() // before listening: a bad file is not a running server
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
 	hs := &http.Server{
 		Handler:           mux,
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
@@ -184,8 +190,8 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	log.Info("listening", "addr", ln.Addr().String(), "tls", o.tlsCert != "", "auth", auth != nil)
 	errc := make(chan error, 1)
 	go func() {
-		if o.tlsCert != "" {
-			errc <- hs.ServeTLS(ln, o.tlsCert, o.tlsKey)
+		if tlsConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "") // the certificate is in hs.TLSConfig
 		} else {
 			errc <- hs.Serve(ln)
 		}
@@ -208,6 +214,27 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// loadTLS reads the --tls-cert and --tls-key pair, or returns nil without them.
+func (o *serveOptions) loadTLS() (*tls.Config, error) {
+	if o.tlsCert == "" {
+		return nil, nil
+	}
+	certPEM, err := os.ReadFile(o.tlsCert)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert: %w", err)
+	}
+	keyPEM, err := os.ReadFile(o.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-key: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	clear(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert %s with --tls-key %s: %w", o.tlsCert, o.tlsKey, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, nil
 }
 
 // verifier builds the JWT verifier the flags ask for, or nil.
