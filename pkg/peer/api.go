@@ -57,6 +57,14 @@ func newPionStack(o *Options) (*pionStack, error) {
 	// Cap the SCTP retransmission timeout (pion default 60 s): under heavy loss the exponential
 	// backoff otherwise freezes a chat for tens of seconds.
 	se.SetSCTPRTOMax(3 * time.Second)
+	// Keep at least 32 KiB in flight. Under random loss (20 % in TestLossySlowLink) pion's
+	// congestion control shrinks the window to one packet and waits out a 1 s RTO per loss:
+	// ~5 KB/s, 2,000 small messages in 80 s. With this floor, 10,000 messages each way take
+	// ~40 s under -race. The cost: on a congested (not just lossy) path SCTP backs off less than
+	// TCP would; 32 KiB is a small fraction of the 4 MiB socket buffers, and a chat/tip tool
+	// rarely has that much in flight.
+	se.SetSCTPMinCwnd(32 << 10)
+	se.SetSCTPFastRtxWnd(32 << 10)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
 	// No acceptance stall: by default pion waits up to 1 s before nominating a prflx pair when a

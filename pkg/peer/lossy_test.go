@@ -61,7 +61,7 @@ func TestLossySlowLink(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	ctx := ctxT(t, 90*time.Second)
+	ctx := ctxT(t, 180*time.Second)
 	na, nb := lossyNet(t, 0.20, 50*time.Millisecond)
 	start := time.Now()
 	_, a, b := pair(t, ctx,
@@ -69,9 +69,10 @@ func TestLossySlowLink(t *testing.T) {
 		func(o *Options) { o.knobs.loopbackOnly = false; o.Logger = debugLogger("b"); withVNet(o, nb) })
 	t.Logf("connected after %v", time.Since(start))
 	start = time.Now()
-	exchange(t, ctx, b, a, 150, 200, nil)
-	exchange(t, ctx, a, b, 150, 200, nil)
-	t.Logf("2x150 messages after %v", time.Since(start))
+	const n = 10000 // each way, 200 B each
+	exchange(t, ctx, b, a, n, 200, nil)
+	exchange(t, ctx, a, b, n, 200, nil)
+	t.Logf("2x%d messages after %v", n, time.Since(start))
 }
 
 // TestICERestartAfterBlackout cuts the network long enough for ICE to report disconnected: the
