@@ -163,3 +163,45 @@ func TestSignalingServerKilledMidChat(t *testing.T) {
 }
 
 func isPeerConnected(ev peer.Event) bool { _, ok := ev.(peer.PeerConnected); return ok }
+
+// TestTenThousandMessagesThroughRealServer: two in-process peers signalled
+// through a real signaling server on loopback exchange 10,000 messages each
+// way, exactly once and in order.
+func TestTenThousandMessagesThroughRealServer(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	srv := startLiveServer(t, "127.0.0.1:0")
+	defer srv.kill()
+	url := "ws://" + srv.addr
+	a := joinRoom(ctx, t, url, "ten-thousand")
+	a.awaitStatus(ctx, t, "joined")
+	b := joinRoom(ctx, t, url, "ten-thousand")
+	ac := a.awaitEvent(ctx, t, "a connected", isPeerConnected).(peer.PeerConnected)
+	bc := b.awaitEvent(ctx, t, "b connected", isPeerConnected).(peer.PeerConnected)
+	const n = 10000
+	stream := func(from, to *roomPeer, toID string) {
+		errc := make(chan error, 1)
+		go func() {
+			for i := range n {
+				body, _ := json.Marshal(chatBody{Text: fmt.Sprint(i)})
+				if err := from.rs.node.Send(ctx, toID, kindChat, body); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+		for i := range n {
+			ev := to.awaitEvent(ctx, t, fmt.Sprint("message ", i), func(ev peer.Event) bool { _, ok := chatText(ev); return ok })
+			if text, _ := chatText(ev); text != fmt.Sprint(i) {
+				t.Fatalf("message %d arrived as %q: lost, duplicated or reordered", i, text)
+			}
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream(a, b, ac.Peer)
+	stream(b, a, bc.Peer)
+}
