@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +67,71 @@ func TestE2EOfflineDelivery(t *testing.T) {
 	}
 	if code := b.wait(ctx); code != 0 {
 		t.Fatalf("B exit %d", code)
+	}
+}
+
+// TestE2EQueuedTip: `tip --queue` for an absent recipient whose mail key is
+// known leaves the signed tip in the server's mailbox; the recipient
+// verifies and forwards it when it joins; when the two meet later, the
+// tipper's outbox copy is recognised as already accepted (no second
+// payment) and the recipient's signed receipt reaches the tipper.
+func TestE2EQueuedTip(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	orch := &orchestratorStub{ok: map[string]int{}}
+	hs := httptest.NewServer(orch)
+	defer hs.Close()
+	_, url := startServeProc(ctx, t, "", "VTPEER_HOME="+t.TempDir())
+	aKS, aPW, aAddr := newAccount(ctx, t)
+	bKS, bPW, bAddr := newAccount(ctx, t)
+	aHome, bHome := t.TempDir(), t.TempDir()
+	net := []string{"--server", url, "--ice-loopback", "--timeout", "60s"}
+	asA := append([]string{"--keystore", aKS, "--password-file", aPW, "--account", aAddr}, net...)
+	asB := append([]string{"--keystore", bKS, "--password-file", bPW, "--account", bAddr, "--forward", hs.URL + "/submit-meta"}, net...)
+
+	// They meet once: A learns B's mail key.
+	b := startProc(t, []string{"VTPEER_HOME=" + bHome}, append([]string{"join", "shop", "--json", "--exit-after", "1"}, asB...)...)
+	b.waitEvent(ctx, "joined")
+	a := startProc(t, []string{"VTPEER_HOME=" + aHome}, append([]string{"join", "shop", "--json", "--to", bAddr, "--send", "hello"}, asA...)...)
+	a.waitEvent(ctx, "delivered")
+	if a.wait(ctx) != 0 || b.wait(ctx) != 0 {
+		t.Fatal("first meeting failed")
+	}
+
+	// B is away: the tip is queued and mailed.
+	tip := startProc(t, []string{"VTPEER_HOME=" + aHome}, append([]string{"tip", "--room", "shop", "--to", bAddr, "--amount", "2", "--queue"}, asA...)...)
+	line := tip.waitLine(ctx, "queued", func(l string) bool { return strings.Contains(l, "server's mailbox") })
+	if code := tip.wait(ctx); code != 0 {
+		t.Fatalf("tip --queue exit %d (%s)", code, line)
+	}
+
+	// B joins: the tip comes from the mailbox, verified and forwarded.
+	b = startProc(t, []string{"VTPEER_HOME=" + bHome}, append([]string{"join", "shop", "--json"}, asB...)...)
+	ev := b.waitEvent(ctx, "tip")
+	if ev["verified"] != true || ev["peer"] != "mailbox" || ev["amountVery"] != "2" || !strings.EqualFold(ev["from"].(string), aAddr) {
+		t.Fatalf("mailed tip event = %v", ev)
+	}
+	hash := ev["messageHash"].(string)
+	if fw := b.waitEvent(ctx, "forward"); fw["state"] != "forwarded" {
+		t.Fatalf("forward = %v", fw)
+	}
+
+	// A comes back while B is there: A's outbox copy is already accepted
+	// (no second tip, no second POST), and B's receipt reaches A.
+	a = startProc(t, []string{"VTPEER_HOME=" + aHome}, append([]string{"join", "shop", "--json"}, asA...)...)
+	r := a.waitEvent(ctx, "receipt")
+	if r["messageHash"] != hash || r["accepted"] != true || !strings.EqualFold(r["signer"].(string), bAddr) || r["signerValid"] != true {
+		t.Fatalf("receipt at the tipper = %v", r)
+	}
+	if d := a.waitEvent(ctx, "delivered"); d["count"] != float64(1) {
+		t.Fatalf("delivered = %v", d)
+	}
+	a.interrupt()
+	b.interrupt()
+	a.wait(ctx)
+	b.wait(ctx)
+	if got := orch.delivered(); len(got) != 1 || got[hash] != 1 {
+		t.Fatalf("orchestrator got %v, want exactly one POST for %s", got, hash)
 	}
 }

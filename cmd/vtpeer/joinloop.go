@@ -215,13 +215,14 @@ func (j *joinLoop) handleMessage(ctx context.Context, m peer.Message) bool {
 	case kindTip:
 		ev, receipt := j.desk.receive(ctx, m.Peer, m.Body)
 		j.out.event(evTip{Type: "tip", tipEvent: ev}, tipLine(name, ev))
-		body, err := json.Marshal(receipt)
-		if err == nil {
-			err = j.rs.node.Send(ctx, m.Peer, kindReceipt, body)
+		j.sendReceipt(ctx, m.Peer, receipt)
+	case kindQueuedTip:
+		ev, receipt, dup := j.desk.receiveQueued(ctx, m.Peer, m.Body)
+		j.sendReceipt(ctx, m.Peer, receipt)
+		if dup {
+			return false
 		}
-		if err != nil {
-			j.log.Warn("sending a receipt failed", "peer", m.Peer, "err", err)
-		}
+		j.out.event(evTip{Type: "tip", tipEvent: ev}, tipLine(name, ev)+" (queued by the tipper)")
 	case kindReceipt:
 		j.showReceipt(m.Peer, m.Body)
 		return false
@@ -231,6 +232,17 @@ func (j *joinLoop) handleMessage(ctx context.Context, m peer.Message) bool {
 	}
 	j.received++
 	return j.o.exitAfter > 0 && j.received >= j.o.exitAfter
+}
+
+// sendReceipt answers a tip over the sealed channel.
+func (j *joinLoop) sendReceipt(ctx context.Context, peerID string, r tips.Receipt) {
+	body, err := json.Marshal(r)
+	if err == nil {
+		err = j.rs.node.Send(ctx, peerID, kindReceipt, body)
+	}
+	if err != nil {
+		j.log.Warn("sending a receipt failed", "peer", peerID, "err", err)
+	}
 }
 
 // showReceipt prints a receipt for a tip we sent from the chat.

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/verytippers/vtpeer/pkg/mailbox"
 	"github.com/verytippers/vtpeer/pkg/peer"
+	"github.com/verytippers/vtpeer/pkg/seal"
 )
 
 // Offline delivery in `vtpeer join` (needs an account on both sides):
@@ -160,6 +162,10 @@ func (j *joinLoop) onMail(blob []byte) {
 	if fresh, err := j.pb.fresh(c.From, c.ID); err != nil || !fresh {
 		return // delivered before (directly or by an earlier copy)
 	}
+	if c.Kind == kindQueuedTip {
+		j.onMailedTip(c)
+		return
+	}
 	if c.Kind != kindChat {
 		j.log.Debug("ignoring mail of kind", "kind", c.Kind)
 		return
@@ -186,4 +192,22 @@ func (j *joinLoop) seenBefore(m peer.Message, id string) bool {
 	}
 	fresh, err := j.pb.fresh(sender, id)
 	return err == nil && !fresh
+}
+
+// onMailedTip judges a tip left in the server's mailbox. Its receipt waits
+// in our outbox for the tipper (delivered when we next meet).
+func (j *joinLoop) onMailedTip(c seal.MailContent) {
+	ctx := context.Background()
+	ev, receipt, dup := j.desk.receiveQueued(ctx, "mailbox", c.Body)
+	if !dup {
+		j.out.event(evTip{Type: "tip", tipEvent: ev}, tipLine(shortID(c.From), ev)+" (from the mailbox)")
+		j.received++
+	}
+	body, err := json.Marshal(receipt)
+	if err == nil {
+		err = j.pb.queue(c.From, mailbox.Item{ID: "r-" + c.ID, Kind: kindReceipt, Body: body})
+	}
+	if err != nil && !errors.Is(err, mailbox.ErrDuplicate) {
+		j.log.Warn("keeping a receipt for the tipper failed", "err", err)
+	}
 }

@@ -149,7 +149,11 @@ func (p *postbox) fresh(sender, id string) (bool, error) {
 // sealMail seals one queued item as mail to recipient's static key, signed
 // by signer.
 func (p *postbox) sealMail(room string, signer tips.Signer, recipientKey []byte, it mailbox.Item) ([]byte, error) {
-	c := seal.MailContent{ID: it.ID, From: signer.Address().Hex(), Kind: it.Kind, Body: it.Body, SentAt: it.Added.UnixMilli()}
+	sent := it.Added
+	if sent.IsZero() {
+		sent = time.Now()
+	}
+	c := seal.MailContent{ID: it.ID, From: signer.Address().Hex(), Kind: it.Kind, Body: it.Body, SentAt: sent.UnixMilli()}
 	c, err := seal.SignMail(room, recipientKey, c, func(msg []byte) ([]byte, error) { return tips.PersonalSign(signer, msg) })
 	if err != nil {
 		return nil, err

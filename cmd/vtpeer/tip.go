@@ -24,6 +24,7 @@ type tipOptions struct {
 	timeout   time.Duration
 	peer      string
 	dryRun    bool
+	queue     bool
 	signed    string
 	maxAge    time.Duration
 	account   *accountFlags
@@ -56,6 +57,7 @@ server needed). --signed FILE|- sends a tip signed elsewhere instead; --to and
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for a peer and its receipt")
 	f.StringVar(&o.peer, "peer", "", "peer ID to send to when several unproven peers are present")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the signed tip JSON and send nothing")
+	f.BoolVar(&o.queue, "queue", false, "if the recipient is not in the room, keep the signed tip for them (outbox, and the server's mailbox when their mail key is known) instead of failing")
 	f.StringVar(&o.signed, "signed", "", "send a tip signed elsewhere, from FILE or - (stdin)")
 	f.DurationVar(&o.maxAge, "max-age", tips.DefaultMaxAge, "refuse a --signed tip older than this")
 	o.account = bindAccountFlags(cmd, g, true)
@@ -83,6 +85,9 @@ server needed). --signed FILE|- sends a tip signed elsewhere instead; --to and
 		}
 		if o.timeout <= 0 {
 			return usageError(errors.New("--timeout must be positive"))
+		}
+		if o.queue && o.signer == nil {
+			return usageError(errors.New("--queue needs your account (it signs the mail), not --signed"))
 		}
 		return sendTip(cmd.Context(), g, o, sm)
 	}

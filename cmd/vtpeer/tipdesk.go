@@ -20,7 +20,18 @@ const (
 	kindChat    = "chat"    // body: chatBody
 	kindTip     = "tip"     // body: signed-meta JSON (tips.SignedMeta)
 	kindReceipt = "receipt" // body: tips.Receipt JSON
+	// kindQueuedTip is a tip that waited for its recipient (sender's outbox
+	// or the server's mailbox): signed when it was queued, so it is judged
+	// against queuedMaxAge instead of --max-age; a second copy (outbox and
+	// mailbox both deliver) is answered as already accepted.
+	kindQueuedTip = "tip-queued"
 )
+
+// queuedMaxAge is how old a queued tip may be: the server mailbox's TTL.
+const queuedMaxAge = 7 * 24 * time.Hour
+
+// codeAlreadyAccepted answers a second copy of a queued tip.
+const codeAlreadyAccepted = "already_accepted"
 
 // chatBody is the body of a chat message.
 type chatBody struct {
@@ -53,6 +64,7 @@ type tipEvent struct {
 // forward, and write the (signed) receipt.
 type tipDesk struct {
 	verifier tips.Verifier
+	queued   tips.Verifier // for kindQueuedTip
 	store    *tips.Store
 	fwd      *tips.Forwarder // nil: not forwarding
 	signer   tips.Signer     // nil: receipts go unsigned
@@ -121,14 +133,16 @@ func openTipDesk(cfg tipDeskConfig) (*tipDesk, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &tipDesk{verifier: tips.Verifier{MaxAge: cfg.maxAge}, store: store, signer: cfg.signer, log: cfg.logger}
+	d := &tipDesk{verifier: tips.Verifier{MaxAge: cfg.maxAge}, queued: tips.Verifier{MaxAge: max(cfg.maxAge, queuedMaxAge)},
+		store: store, signer: cfg.signer, log: cfg.logger}
 	if cfg.registry != nil {
 		if d.metrics, err = newTipMetrics(cfg.registry); err != nil {
 			_ = store.Close()
 			return nil, err
 		}
 	}
-	if _, err := store.Prune(time.Now().Add(-2 * d.maxAge())); err != nil {
+	// Keep replay records twice as long as any tip can be accepted.
+	if _, err := store.Prune(time.Now().Add(-2 * max(d.maxAge(), d.queued.MaxAge))); err != nil {
 		d.log.Warn("pruning the replay store failed", "err", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -168,12 +182,24 @@ func (d *tipDesk) maxAge() time.Duration {
 // receive judges one tip body from peer and returns the event to show and
 // the receipt to send back. Every outcome, good or bad, has a receipt.
 func (d *tipDesk) receive(ctx context.Context, peer string, body []byte) (tipEvent, tips.Receipt) {
-	ev, r := d.judge(ctx, peer, body)
+	ev, r := d.judge(ctx, peer, body, false)
 	d.metrics.count(ev)
 	return ev, r
 }
 
-func (d *tipDesk) judge(ctx context.Context, peer string, body []byte) (tipEvent, tips.Receipt) {
+// receiveQueued judges a tip that waited for us (kindQueuedTip). dup
+// reports a copy of a tip accepted before: no event to show, and an
+// accepting receipt so that its sender stops resending it.
+func (d *tipDesk) receiveQueued(ctx context.Context, peer string, body []byte) (ev tipEvent, r tips.Receipt, dup bool) {
+	ev, r = d.judge(ctx, peer, body, true)
+	if ev.Code == codeAlreadyAccepted {
+		return ev, r, true
+	}
+	d.metrics.count(ev)
+	return ev, r, false
+}
+
+func (d *tipDesk) judge(ctx context.Context, peer string, body []byte, queued bool) (tipEvent, tips.Receipt) {
 	ev := tipEvent{Peer: peer}
 	sm, err := tips.ParseSignedMeta(body)
 	if err != nil {
@@ -187,7 +213,11 @@ func (d *tipDesk) judge(ctx context.Context, peer string, body []byte) (tipEvent
 	}
 	hash := m.MessageHash()
 	ev.MessageHash = hash.Hex()
-	res, err := d.verifier.Verify(sm)
+	verifier := &d.verifier
+	if queued {
+		verifier = &d.queued
+	}
+	res, err := verifier.Verify(sm)
 	if err != nil {
 		ev.Code, ev.Reason = tips.CodeOf(err), reasonOf(err)
 		return ev, d.receipt(hash, ev)
@@ -199,6 +229,16 @@ func (d *tipDesk) judge(ctx context.Context, peer string, body []byte) (tipEvent
 		return ev, d.receipt(hash, ev)
 	}
 	switch err := d.store.Record(res.Hash, time.Now()); {
+	case errors.Is(err, tips.ErrReplay) && queued:
+		ev.Code, ev.Reason = codeAlreadyAccepted, "this queued tip was delivered and accepted before"
+		r := d.receipt(hash, ev)
+		r.Accepted = true
+		if d.signer != nil {
+			if err := tips.SignReceipt(d.signer, &r); err != nil {
+				d.log.Error("signing a receipt failed", "err", err)
+			}
+		}
+		return ev, r
 	case errors.Is(err, tips.ErrReplay):
 		ev.Code, ev.Reason = tips.CodeReplay, "this tip was already accepted"
 		return ev, d.receipt(hash, ev)

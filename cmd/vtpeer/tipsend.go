@@ -12,6 +12,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/verytippers/vtpeer/pkg/mailbox"
 	"github.com/verytippers/vtpeer/pkg/peer"
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
@@ -21,6 +22,9 @@ func newTipMeta(from, to common.Address, wei *big.Int, cid string) tips.Meta {
 	now := time.Now()
 	return tips.Meta{From: from, To: to, Amount: wei, Timestamp: now.UnixMilli(), Cid: cid, Nonce: tips.NewNonce(rand.Reader, now)}
 }
+
+// errNoRecipient: with --queue, the recipient is not in the room.
+var errNoRecipient = errors.New("the recipient is not here")
 
 // errAmbiguousTarget: several peers could take a tip and none is named.
 var errAmbiguousTarget = errors.New("ambiguous recipient")
@@ -80,8 +84,18 @@ func sendTip(ctx context.Context, g *globals, o *tipOptions, sm *tips.SignedMeta
 	ctx, cancel := context.WithTimeoutCause(ctx, o.timeout, errTimedOut)
 	defer cancel()
 	out := newOutput(g.stdout, false)
+	mailed, refused := make(chan struct{}, 1), make(chan error, 1)
 	cfg := roomConfig{server: o.net.server, room: o.room, token: o.net.token, iceServers: ice,
-		loopbackOnly: o.net.loopback, via: o.net.via, p2pTimeout: o.net.p2p, logger: log, status: func(statusUpdate) {}}
+		loopbackOnly: o.net.loopback, via: o.net.via, p2pTimeout: o.net.p2p, logger: log,
+		status: func(s statusUpdate) {
+			if s.kind == "error" {
+				select {
+				case refused <- fmt.Errorf("%w (%s)", s.err, s.code):
+				default:
+				}
+			}
+		},
+		onMailed: func() { mailed <- struct{}{} }}
 	if o.signer != nil {
 		cfg.signer = o.signer
 	}
@@ -93,7 +107,10 @@ func sendTip(ctx context.Context, g *globals, o *tipOptions, sm *tips.SignedMeta
 	to := sm.Meta.To.Hex()
 	hash := sm.Meta.MessageHash()
 
-	target, err := awaitTarget(ctx, rs, to, o.peer)
+	target, err := awaitTarget(ctx, rs, to, o.peer, o.queue)
+	if errors.Is(err, errNoRecipient) && o.queue {
+		return queueTip(ctx, g, o, rs, sm, out, mailed, refused)
+	}
 	if err != nil {
 		return err
 	}
@@ -124,7 +141,10 @@ func sendTip(ctx context.Context, g *globals, o *tipOptions, sm *tips.SignedMeta
 // at join time (or, in an empty room, the first newcomer) has connected or
 // failed. While no acceptable peer is there (only peers proving other
 // accounts), it keeps waiting for the recipient until ctx ends.
-func awaitTarget(ctx context.Context, rs *roomSession, to, peerFlag string) (string, error) {
+func awaitTarget(ctx context.Context, rs *roomSession, to, peerFlag string, giveUp bool) (string, error) {
+	if giveUp && len(rs.peers) == 0 {
+		return "", fmt.Errorf("%w: nobody is in the room", errNoRecipient)
+	}
 	pending := map[string]bool{}
 	for _, id := range rs.peers {
 		pending[id] = true
@@ -152,6 +172,9 @@ func awaitTarget(ctx context.Context, rs *roomSession, to, peerFlag string) (str
 				id, err := chooseTipTarget(rs.node.Peers(), to, peerFlag)
 				if err == nil || errors.Is(err, errAmbiguousTarget) {
 					return id, err // chosen, or ambiguous: waiting will not help
+				}
+				if giveUp {
+					return "", fmt.Errorf("%w: %w", errNoRecipient, err)
 				}
 				why = err.Error()
 			}
@@ -250,4 +273,48 @@ func tipLine(from string, ev tipEvent) string {
 		line += ", forward " + ev.Forwarded
 	}
 	return line
+}
+
+// queueTip keeps a signed tip for an absent recipient: in the postbox's
+// outbox (any later `vtpeer join` of ours delivers it when we meet) and, when
+// the recipient's mail key is known, sealed into the server's mailbox.
+func queueTip(ctx context.Context, g *globals, o *tipOptions, rs *roomSession, sm *tips.SignedMeta, out *output,
+	mailed <-chan struct{}, refused <-chan error) error {
+	pb, err := openPostbox(vtpeerHome(g))
+	if err != nil {
+		return err
+	}
+	defer pb.close()
+	body, err := json.Marshal(sm)
+	if err != nil {
+		return err
+	}
+	to := sm.Meta.To.Hex()
+	hash := sm.Meta.MessageHash().Hex()
+	it := mailbox.Item{ID: hash[2:34], Kind: kindQueuedTip, Body: body, Added: time.Now()}
+	if err := pb.queue(to, it); err != nil && !errors.Is(err, mailbox.ErrDuplicate) {
+		return fmt.Errorf("queue the tip: %w", err)
+	}
+	key := pb.contactKey(to)
+	if key == nil {
+		out.event(nil, fmt.Sprintf("* %s is not here and never proved a mail key to you: tip %s stays in your outbox; `vtpeer join %s` with this account delivers it when you meet (within %s of signing)",
+			to, shortID(hash), o.room, queuedMaxAge))
+		return nil
+	}
+	blob, err := pb.sealMail(o.room, o.signer, key, it)
+	if err != nil {
+		return err
+	}
+	if err := rs.mail(ctx, key, blob); err != nil {
+		return fmt.Errorf("deposit the tip: %w", err)
+	}
+	select {
+	case <-mailed:
+	case err := <-refused:
+		return fmt.Errorf("the server refused the tip's mail: %w (it stays in your outbox)", err)
+	case <-ctx.Done():
+		return fmt.Errorf("no answer from the server about the tip's mail (it stays in your outbox): %w", context.Cause(ctx))
+	}
+	out.event(nil, fmt.Sprintf("* tip %s for %s left sealed in the server's mailbox (and in your outbox); they verify it when they next join", shortID(hash), to))
+	return nil
 }
