@@ -47,12 +47,14 @@ func vtpeerBin(t *testing.T) string {
 
 // proc is a running vtpeer process whose stdout lines can be awaited.
 type proc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	lines  chan string
-	stderr *syncBuffer
-	done   chan struct{}
-	err    error
+	t       *testing.T
+	cmd     *exec.Cmd
+	lines   chan string
+	stderr  *syncBuffer
+	done    chan struct{}
+	err     error
+	scanErr error
+	seen    []string // stdout lines read so far by waitLine
 }
 
 // syncBuffer collects stderr and signals each write on notify.
@@ -101,6 +103,7 @@ func startProc(t *testing.T, env []string, args ...string) *proc {
 		for sc.Scan() {
 			p.lines <- sc.Text()
 		}
+		p.scanErr = sc.Err()
 		close(p.lines)
 		p.err = cmd.Wait()
 		close(p.done)
@@ -123,8 +126,10 @@ func (p *proc) waitLine(ctx context.Context, what string, match func(string) boo
 		select {
 		case l, ok := <-p.lines:
 			if !ok {
-				p.t.Fatalf("process ended before %s; stderr:\n%s", what, p.stderr.String())
+				<-p.done
+				p.t.Fatalf("stdout closed before %s (exit: %v, scan: %v); stdout so far:\n%s\nstderr:\n%s", what, p.err, p.scanErr, strings.Join(p.seen, "\n"), p.stderr.String())
 			}
+			p.seen = append(p.seen, l)
 			if match(l) {
 				return l
 			}

@@ -21,7 +21,7 @@ func TestE2EChat(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	_, url := startServeProc(ctx, t, "")
-	common := []string{"--server", url, "--ice-loopback", "--timeout", "60s"}
+	common := []string{"--server", url, "--ice-loopback", "--timeout", "60s", "--log-level", "debug"}
 
 	recv := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"join", "lobby", "--json", "--exit-after", "2"}, common...)...)
 	joined := recv.waitEvent(ctx, "joined")

@@ -81,11 +81,13 @@ func (j *joinLoop) run(ctx context.Context) error {
 			if !ok {
 				lines = nil // stdin ended
 				if stdinIsTerminal(j.g) {
+					j.log.Debug("join ends: end of terminal input")
 					return nil
 				}
 				continue
 			}
 			if quit := j.handleLine(ctx, line); quit {
+				j.log.Debug("join ends: /quit")
 				return nil
 			}
 		case err := <-j.acked:
@@ -95,6 +97,7 @@ func (j *joinLoop) run(ctx context.Context) error {
 			j.out.text("* every connected peer acknowledged %d message(s)", len(j.o.send))
 			return nil
 		case <-ctx.Done():
+			j.log.Debug("join ends", "cause", context.Cause(ctx))
 			return j.ctxErr(ctx)
 		}
 	}

@@ -128,12 +128,35 @@ func (l *link) onBinary(data []byte) {
 	var perr error
 	if f.typ == frameData {
 		l.onAck(f.ack)
+		l.deliverMu.Lock()
+		if !l.delivering {
+			l.early = append(l.early, f) // f.body is a fresh Open buffer
+			l.deliverMu.Unlock()
+			return
+		}
 		perr = l.p.onData(l, f)
+		l.deliverMu.Unlock()
 	} else {
 		l.onAck(f.seq)
 	}
 	if perr != nil {
 		l.fail(CodeProtocol, perr)
+	}
+}
+
+// releaseData lets data through once the link's PeerConnected or PathChanged event is out:
+// frames that arrived earlier are delivered first, in order.
+func (l *link) releaseData() {
+	l.deliverMu.Lock()
+	defer l.deliverMu.Unlock()
+	l.delivering = true
+	early := l.early
+	l.early = nil
+	for _, f := range early {
+		if err := l.p.onData(l, f); err != nil {
+			l.fail(CodeProtocol, err)
+			return
+		}
 	}
 }
 

@@ -65,6 +65,12 @@ type link struct {
 	progress      time.Time // last ack progress, or when the window became non-empty
 
 	sendMu sync.Mutex // orders Seal + Send
+
+	// Data that arrives before this link's PeerConnected (or PathChanged) event is out waits in
+	// early, so that no Message is ever seen before its peer is connected.
+	deliverMu  sync.Mutex
+	delivering bool       // guarded by deliverMu
+	early      []appFrame // guarded by deliverMu
 }
 
 func newLink(p *peerState, gen uint64, offerer bool) (*link, error) {

@@ -341,6 +341,7 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 		m.connectTime.WithLabelValues(ev.Path).Observe(time.Since(start).Seconds())
 		p.n.emit(ev)
 	}
+	l.releaseData()
 	if retryICE {
 		p.armICERetry()
 	}
