@@ -158,15 +158,7 @@ func TestServeTURN(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
-	c, err := signal.Dial(ctx, "ws://"+addr+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	joined, err := c.Join(ctx, "lobby")
-	if err != nil {
-		t.Fatal(err)
-	}
+	joined := joinLobby(ctx, t, addr)
 	if len(joined.ICEServers) != 1 {
 		t.Fatalf("iceServers %+v", joined.ICEServers)
 	}
@@ -243,15 +235,7 @@ func TestServeICEServers(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
-	c, err := signal.Dial(ctx, "ws://"+addr+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	joined, err := c.Join(ctx, "lobby")
-	if err != nil {
-		t.Fatal(err)
-	}
+	joined := joinLobby(ctx, t, addr)
 	if len(joined.ICEServers) != 2 {
 		t.Fatalf("iceServers %+v", joined.ICEServers)
 	}
@@ -277,4 +261,20 @@ func grepLines(b []byte, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// joinLobby joins room "lobby" on the server at addr with a real client
+// (closed at the end of the test) and returns the joined frame.
+func joinLobby(ctx context.Context, t *testing.T, addr string) signal.Frame {
+	t.Helper()
+	c, err := signal.Dial(ctx, "ws://"+addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	joined, err := c.Join(ctx, "lobby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return joined
 }
