@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -208,16 +211,56 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 // readLines sends each line of stdin; it closes the channel at EOF.
 // The goroutine may outlive the command while a read is blocked: stdin is
 // the process's and is closed at exit.
-func readLines(g *globals) <-chan string {
-	ch := make(chan string)
+func readLines(g *globals) <-chan inputLine {
+	ch := make(chan inputLine)
 	go func() {
 		defer close(ch)
-		sc := newLineScanner(g.stdin)
-		for sc.Scan() {
-			ch <- sc.Text()
-		}
+		readInputLines(g.stdin, maxInputLine, func(l inputLine) { ch <- l })
 	}()
 	return ch
+}
+
+// maxInputLine is the longest stdin line taken as a message; longer lines
+// are refused one by one and reading goes on.
+const maxInputLine = 256 << 10
+
+// inputLine is one line of stdin, or tooLong for a line over the limit.
+type inputLine struct {
+	text    string
+	tooLong int // the length of a refused line, 0 for a good one
+}
+
+// readInputLines calls emit for every line of r (without its newline) until
+// EOF or a read error. A line longer than limit is reported with tooLong and
+// skipped; memory stays bounded by limit.
+func readInputLines(r io.Reader, limit int, emit func(inputLine)) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
+	over := 0
+	for {
+		chunk, err := br.ReadSlice('\n')
+		switch {
+		case over > 0:
+			over += len(chunk)
+		case len(buf)+len(chunk) > limit+1:
+			over = len(buf) + len(chunk)
+			buf = buf[:0]
+		default:
+			buf = append(buf, chunk...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if over > 0 {
+			emit(inputLine{tooLong: over})
+		} else if len(buf) > 0 {
+			emit(inputLine{text: strings.TrimRight(string(buf), "\r\n")})
+		}
+		buf, over = buf[:0], 0
+		if err != nil {
+			return
+		}
+	}
 }
 
 // stdinIsTerminal reports whether Ctrl-D should leave.

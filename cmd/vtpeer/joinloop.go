@@ -24,11 +24,13 @@ type joinLoop struct {
 	log    *slog.Logger
 	rs     *roomSession
 
-	received int           // messages and tips received (for --exit-after)
-	lastErr  string        // the last peer error, to explain a timeout
-	sent     bool          // --send messages were queued
-	acked    chan error    // --send: all acknowledged (or failed)
-	linger   time.Duration // how long to wait for our last receipts to be acknowledged
+	received int             // messages and tips received (for --exit-after)
+	unsent   []string        // stdin lines typed before any peer was connected
+	receipts map[string]bool // tips whose receipt was shown
+	lastErr  string          // the last peer error, to explain a timeout
+	sent     bool            // --send messages were queued
+	acked    chan error      // --send: all acknowledged (or failed)
+	linger   time.Duration   // how long to wait for our last receipts to be acknowledged
 
 	// Offline delivery (offline.go); pb is nil without an account.
 	pb            *postbox
@@ -43,7 +45,7 @@ type joinLoop struct {
 
 func newJoinLoop(g *globals, o *joinOptions, out *output, desk *tipDesk, log *slog.Logger) *joinLoop {
 	return &joinLoop{g: g, o: o, out: out, desk: desk, log: log, linger: 2 * time.Second,
-		waiting: map[string]bool{}, presentAtJoin: map[string]bool{},
+		waiting: map[string]bool{}, presentAtJoin: map[string]bool{}, receipts: map[string]bool{},
 		delivered: make(chan deliveredBatch, 16), mails: make(chan []byte, 64), mailed: make(chan struct{}, 64)}
 }
 
@@ -86,7 +88,12 @@ func (j *joinLoop) run(ctx context.Context) error {
 				}
 				continue
 			}
-			if quit := j.handleLine(ctx, line); quit {
+			if line.tooLong > 0 {
+				err := fmt.Sprintf("input line of %d bytes is longer than %d: not sent", line.tooLong, maxInputLine)
+				j.out.event(evError{Type: "error", Code: "line_too_long", Error: err}, "! "+err)
+				continue
+			}
+			if quit := j.handleLine(ctx, line.text); quit {
 				j.log.Debug("join ends: /quit")
 				return nil
 			}
@@ -105,6 +112,16 @@ func (j *joinLoop) run(ctx context.Context) error {
 
 // ctxErr explains why ctx ended.
 func (j *joinLoop) ctxErr(ctx context.Context) error {
+	if len(j.waiting) > 0 {
+		// --to: not delivered yet, but safe on disk — a success for a script, which must
+		// not send them again.
+		j.out.event(evQueued{Type: "queued", To: j.o.to, Count: len(j.waiting)},
+			fmt.Sprintf("* %d message(s) for %s not delivered yet: they stay in your outbox for the next meeting", len(j.waiting), j.o.to))
+		return nil
+	}
+	if !errors.Is(context.Cause(ctx), errTimedOut) && len(j.o.send) > 0 {
+		return errors.New("interrupted before every peer acknowledged --send")
+	}
 	if errors.Is(context.Cause(ctx), errTimedOut) {
 		what := "the session"
 		switch {
@@ -114,9 +131,6 @@ func (j *joinLoop) ctxErr(ctx context.Context) error {
 			what = "the peers to acknowledge --send"
 		case j.o.exitAfter > 0:
 			what = fmt.Sprintf("%d message(s) (--exit-after; %d received)", j.o.exitAfter, j.received)
-		}
-		if len(j.waiting) > 0 {
-			what = fmt.Sprintf("%s to acknowledge; %d message(s) stay queued in the outbox for the next meeting", j.o.to, len(j.waiting))
 		}
 		err := fmt.Errorf("%w after %s waiting for %s", errTimedOut, j.o.timeout, what)
 		if j.lastErr != "" {
@@ -180,6 +194,12 @@ func (j *joinLoop) handleEvent(ctx context.Context, ev peer.Event) bool {
 		if j.o.to == "" {
 			j.startSend(ctx)
 		}
+		for _, line := range j.unsent { // typed before anyone was here: to the first peer(s) to connect
+			if err := j.sendChat(ctx, e.Peer, line); err != nil {
+				j.out.event(evError{Type: "error", Peer: e.Peer, Code: "send", Error: err.Error()}, "! "+err.Error())
+			}
+		}
+		j.unsent = nil
 		j.depositIfAbsent(ctx)
 	case peer.Message:
 		return j.handleMessage(ctx, e)
@@ -248,13 +268,19 @@ func (j *joinLoop) sendReceipt(ctx context.Context, peerID string, r tips.Receip
 	}
 }
 
-// showReceipt prints a receipt for a tip we sent from the chat.
+// showReceipt prints a receipt for a tip we sent (from the chat, or queued
+// earlier). A second receipt for the same tip (its queued copies met the
+// recipient twice) is not shown again.
 func (j *joinLoop) showReceipt(peerID string, body []byte) {
 	ev, err := decodeReceipt(peerID, body)
 	if err != nil {
 		j.out.event(evError{Type: "error", Peer: peerID, Code: "bad_receipt", Error: err.Error()}, "! "+err.Error())
 		return
 	}
+	if j.receipts[ev.MessageHash] && ev.Code == codeAlreadyAccepted {
+		return
+	}
+	j.receipts[ev.MessageHash] = true
 	j.out.event(ev, receiptLine(j.nameOf(peerID), ev))
 }
 
@@ -307,19 +333,23 @@ func (j *joinLoop) handleLine(ctx context.Context, line string) bool {
 	if strings.HasPrefix(line, "/") {
 		return j.command(ctx, line)
 	}
-	n := 0
+	connected := 0
 	for _, p := range j.rs.node.Peers() {
 		if !p.Connected {
 			continue
 		}
+		connected++
 		if err := j.sendChat(ctx, p.ID, line); err != nil {
 			j.out.event(evError{Type: "error", Peer: p.ID, Code: "send", Error: err.Error()}, "! "+err.Error())
-			continue
 		}
-		n++
 	}
-	if n == 0 {
-		j.out.text("* nobody is connected yet; message not sent")
+	if connected == 0 {
+		if len(j.unsent) >= maxUnsent {
+			j.out.event(evError{Type: "error", Code: "not_sent", Error: "nobody is connected and too many lines wait already: line dropped"}, "! nobody is connected; line dropped")
+			return false
+		}
+		j.unsent = append(j.unsent, line)
+		j.out.text("* nobody is connected yet; the message goes out when a peer connects")
 	}
 	return false
 }
@@ -395,6 +425,9 @@ func (j *joinLoop) chatTip(ctx context.Context, args []string) error {
 	j.out.text("* tip of %s VERY to %s sent to %s; waiting for the receipt", tips.FormatAmount(amount), to.Hex(), shortID(target))
 	return nil
 }
+
+// maxUnsent bounds the stdin lines kept while nobody is connected.
+const maxUnsent = 1000
 
 func (j *joinLoop) nameOf(id string) string {
 	for _, p := range j.rs.node.Peers() {

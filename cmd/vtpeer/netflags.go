@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"time"
@@ -83,11 +81,4 @@ func (n *netFlags) iceServers() ([]peer.ICEServer, error) {
 		out = append(out, peer.ICEServer{URLs: []string{u}, Username: n.turnUser, Credential: n.turnPass})
 	}
 	return out, nil
-}
-
-// newLineScanner reads lines of up to 64 KiB.
-func newLineScanner(r io.Reader) *bufio.Scanner {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 64<<10)
-	return sc
 }

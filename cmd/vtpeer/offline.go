@@ -31,6 +31,13 @@ type evDelivered struct {
 	Count int    `json:"count"`
 }
 
+// evQueued reports --to messages still waiting in the outbox when join ends.
+type evQueued struct {
+	Type  string `json:"type"` // "queued"
+	To    string `json:"to"`
+	Count int    `json:"count"`
+}
+
 // evDeposited reports messages left in the server's mailbox.
 type evDeposited struct {
 	Type  string `json:"type"` // "deposited"

@@ -311,7 +311,10 @@ func queueTip(ctx context.Context, g *globals, o *tipOptions, rs *roomSession, s
 	select {
 	case <-mailed:
 	case err := <-refused:
-		return fmt.Errorf("the server refused the tip's mail: %w (it stays in your outbox)", err)
+		// Still queued: exit 0 so that nobody signs the tip a second time.
+		out.event(nil, fmt.Sprintf("* the server keeps no mail for %s (%v): tip %s stays in your outbox; `vtpeer join %s` with this account delivers it when you meet",
+			to, err, shortID(hash), o.room))
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("no answer from the server about the tip's mail (it stays in your outbox): %w", context.Cause(ctx))
 	}
