@@ -153,6 +153,28 @@ func (p *proc) waitEvent(ctx context.Context, typ string) map[string]any {
 	return ev
 }
 
+// waitEvents returns the first JSON event of each of types, in whatever
+// order they come.
+func (p *proc) waitEvents(ctx context.Context, types ...string) map[string]map[string]any {
+	p.t.Helper()
+	got := map[string]map[string]any{}
+	want := map[string]bool{}
+	for _, typ := range types {
+		want[typ] = true
+	}
+	p.waitLine(ctx, "events "+strings.Join(types, ", "), func(l string) bool {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			p.t.Fatalf("stdout line is not JSON: %q", l)
+		}
+		if typ, _ := ev["type"].(string); want[typ] && got[typ] == nil {
+			got[typ] = ev
+		}
+		return len(got) == len(types)
+	})
+	return got
+}
+
 // wait waits for the process to exit and returns its exit code.
 func (p *proc) wait(ctx context.Context) int {
 	p.t.Helper()

@@ -158,12 +158,14 @@ func TestE2ETipForwardReplayRestart(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "ACCEPTED") || !strings.Contains(out, "signed by "+rcvAddr) {
 		t.Fatalf("tip exit %d, output:\n%s", code, out)
 	}
-	tip := recv.waitEvent(ctx, "tip")
+	// The forward may be reported before the tip event: read both, in either order.
+	evs := recv.waitEvents(ctx, "tip", "forward")
+	tip := evs["tip"]
 	if tip["verified"] != true || tip["amountVery"] != "5" || tip["timestampSigned"] != true || !strings.EqualFold(tip["from"].(string), tipAddr) {
 		t.Fatalf("tip event = %v", tip)
 	}
 	first := tip["messageHash"].(string)
-	if fw := recv.waitEvent(ctx, "forward"); fw["state"] != "forwarded" || fw["messageHash"] != first {
+	if fw := evs["forward"]; fw["state"] != "forwarded" || fw["messageHash"] != first {
 		t.Fatalf("forward event = %v", fw)
 	}
 
@@ -180,8 +182,7 @@ func TestE2ETipForwardReplayRestart(t *testing.T) {
 	if code, out := runTip("--signed", signedFile); code != 0 {
 		t.Fatalf("tip --signed exit %d:\n%s", code, out)
 	}
-	second := recv.waitEvent(ctx, "tip")["messageHash"].(string)
-	recv.waitEvent(ctx, "forward")
+	second := recv.waitEvents(ctx, "tip", "forward")["tip"]["messageHash"].(string)
 	if code, out := runTip("--signed", signedFile); code != exitFailure || !strings.Contains(out, "replay") {
 		t.Fatalf("replayed tip: exit %d, want %d with reason replay:\n%s", code, exitFailure, out)
 	}
@@ -194,8 +195,9 @@ func TestE2ETipForwardReplayRestart(t *testing.T) {
 	if code, out := runTip(append([]string{"--to", rcvAddr, "--amount-wei", "7"}, signer...)...); code != 0 {
 		t.Fatalf("third tip exit %d:\n%s", code, out)
 	}
-	third := recv.waitEvent(ctx, "tip")["messageHash"].(string)
-	if fw := recv.waitEvent(ctx, "forward"); fw["state"] != "queued" || fw["messageHash"] != third {
+	evs = recv.waitEvents(ctx, "tip", "forward")
+	third := evs["tip"]["messageHash"].(string)
+	if fw := evs["forward"]; fw["state"] != "queued" || fw["messageHash"] != third {
 		t.Fatalf("forward event while failing = %v", fw)
 	}
 	recv.interrupt()

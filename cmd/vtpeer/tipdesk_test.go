@@ -45,7 +45,13 @@ func TestTipDeskVerdictsAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	notMineBody, _ := json.Marshal(notMine)
-	tampered := []byte(string(body[:len(body)-3]) + `0"}`) // not valid JSON any more, or a wrong hash
+	// The last hex digit of messageHash, changed: the claimed hash is wrong.
+	last := body[len(body)-3]
+	flip := byte('0')
+	if last == '0' {
+		flip = '1'
+	}
+	tampered := []byte(string(body[:len(body)-3]) + string(flip) + `"}`)
 
 	tests := []struct {
 		name     string
@@ -56,7 +62,7 @@ func TestTipDeskVerdictsAndMetrics(t *testing.T) {
 		{"valid", body, true, ""},
 		{"replay", body, false, tips.CodeReplay},
 		{"garbage", []byte(`{"type":"signed-meta"`), false, tips.CodeMalformed},
-		{"tampered", tampered, false, ""},
+		{"tampered", tampered, false, tips.CodeMessageHashMismatch},
 		{"someone else's tip", notMineBody, false, codeWrongRecipient},
 	}
 	for _, tt := range tests { // in order: the replay needs the first
