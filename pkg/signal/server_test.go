@@ -68,7 +68,6 @@ func TestBrowserSequence(t *testing.T) {
 
 func TestFrameErrors(t *testing.T) {
 	t.Parallel()
-	_, url := testServer(t, nil)
 	for _, tc := range []struct {
 		name, frame, code string
 	}{
@@ -84,6 +83,7 @@ func TestFrameErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			_, url := testServer(t, nil) // its own server: no other member's peer-joined/left to read
 			c := dialRaw(t, url, nil)
 			c.join("r")
 			c.send(tc.frame)
