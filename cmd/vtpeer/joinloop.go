@@ -64,7 +64,7 @@ func (j *joinLoop) run(ctx context.Context) error {
 				return j.finish(ctx)
 			}
 		case blob := <-j.mails:
-			j.onMail(blob)
+			j.onMail(ctx, blob)
 			if j.o.exitAfter > 0 && j.received >= j.o.exitAfter {
 				return j.finish(ctx)
 			}

@@ -160,7 +160,7 @@ func (j *joinLoop) onMailed() bool {
 }
 
 // onMail shows mail the server kept for us.
-func (j *joinLoop) onMail(blob []byte) {
+func (j *joinLoop) onMail(ctx context.Context, blob []byte) {
 	c, err := j.pb.openMail(j.o.room, blob)
 	if err != nil {
 		j.out.event(evError{Type: "error", Code: "bad_mail", Error: err.Error()}, "! mail that does not open: "+err.Error())
@@ -170,7 +170,7 @@ func (j *joinLoop) onMail(blob []byte) {
 		return // delivered before (directly or by an earlier copy)
 	}
 	if c.Kind == kindQueuedTip {
-		j.onMailedTip(c)
+		j.onMailedTip(ctx, c)
 		return
 	}
 	if c.Kind != kindChat {
@@ -203,8 +203,7 @@ func (j *joinLoop) seenBefore(m peer.Message, id string) bool {
 
 // onMailedTip judges a tip left in the server's mailbox. Its receipt waits
 // in our outbox for the tipper (delivered when we next meet).
-func (j *joinLoop) onMailedTip(c seal.MailContent) {
-	ctx := context.Background()
+func (j *joinLoop) onMailedTip(ctx context.Context, c seal.MailContent) {
 	ev, receipt, dup := j.desk.receiveQueued(ctx, "mailbox", c.Body)
 	if !dup {
 		j.out.event(evTip{Type: "tip", tipEvent: ev}, tipLine(shortID(c.From), ev)+" (from the mailbox)")

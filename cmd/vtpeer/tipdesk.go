@@ -231,14 +231,7 @@ func (d *tipDesk) judge(ctx context.Context, peer string, body []byte, queued bo
 	switch err := d.store.Record(res.Hash, time.Now()); {
 	case errors.Is(err, tips.ErrReplay) && queued:
 		ev.Code, ev.Reason = codeAlreadyAccepted, "this queued tip was delivered and accepted before"
-		r := d.receipt(hash, ev)
-		r.Accepted = true
-		if d.signer != nil {
-			if err := tips.SignReceipt(d.signer, &r); err != nil {
-				d.log.Error("signing a receipt failed", "err", err)
-			}
-		}
-		return ev, r
+		return ev, d.receipt(hash, ev)
 	case errors.Is(err, tips.ErrReplay):
 		ev.Code, ev.Reason = tips.CodeReplay, "this tip was already accepted"
 		return ev, d.receipt(hash, ev)
@@ -260,8 +253,10 @@ func (d *tipDesk) judge(ctx context.Context, peer string, body []byte, queued bo
 }
 
 // receipt builds the receipt for ev, signed when the desk has an account.
+// A second copy of a queued tip is answered as accepted: it was, earlier.
 func (d *tipDesk) receipt(hash common.Hash, ev tipEvent) tips.Receipt {
-	r := tips.Receipt{MessageHash: hash, Accepted: ev.Verified, Code: ev.Code, Reason: ev.Reason, Forwarded: ev.Forwarded}
+	accepted := ev.Verified || ev.Code == codeAlreadyAccepted
+	r := tips.Receipt{MessageHash: hash, Accepted: accepted, Code: ev.Code, Reason: ev.Reason, Forwarded: ev.Forwarded}
 	if d.signer != nil {
 		if err := tips.SignReceipt(d.signer, &r); err != nil {
 			d.log.Error("signing a receipt failed", "err", err)
