@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/verytippers/vtpeer/pkg/mailbox"
 	"github.com/verytippers/vtpeer/pkg/peer"
@@ -132,6 +133,11 @@ func (j *joinLoop) depositIfAbsent(ctx context.Context) bool {
 		j.log.Warn("reading the outbox failed", "err", err)
 		return false
 	}
+	items, stale := mailable(items, time.Now())
+	if stale > 0 {
+		j.out.text("* %d message(s) for %s are older than %s: the recipient would refuse them as mail, so they wait in the outbox for a direct meeting",
+			stale, j.o.to, seal.MailMaxAge)
+	}
 	for _, it := range items {
 		blob, err := j.pb.sealMail(j.o.room, j.signer, key, it)
 		if err == nil {
@@ -166,6 +172,15 @@ func (j *joinLoop) onMail(ctx context.Context, blob []byte) {
 		j.out.event(evError{Type: "error", Code: "bad_mail", Error: err.Error()}, "! mail that does not open: "+err.Error())
 		return
 	}
+	if err := c.CheckSentAt(time.Now()); err != nil {
+		code := "mail_too_old"
+		if errors.Is(err, seal.ErrMailFromFuture) {
+			code = "mail_from_future"
+		}
+		j.out.event(evError{Type: "error", Peer: "mailbox", Code: code, Error: err.Error()},
+			fmt.Sprintf("! mail from %s refused: %v", c.From, err))
+		return
+	}
 	if fresh, err := j.pb.fresh(c.From, c.ID); err != nil || !fresh {
 		return // delivered before (directly or by an earlier copy)
 	}
@@ -181,8 +196,9 @@ func (j *joinLoop) onMail(ctx context.Context, blob []byte) {
 	if err := json.Unmarshal(c.Body, &cb); err != nil {
 		return
 	}
-	j.out.event(evMessage{Type: "message", Peer: "mailbox", From: c.From, Text: cb.Text},
-		fmt.Sprintf("<%s> (mail): %s", shortID(c.From), cb.Text))
+	sent := time.UnixMilli(c.SentAt)
+	j.out.event(evMessage{Type: "message", Peer: "mailbox", From: c.From, Text: cb.Text, SentAt: sent.UTC().Format(time.RFC3339)},
+		fmt.Sprintf("<%s> (mail, sent %s): %s", shortID(c.From), sent.Local().Format("Jan 2 15:04"), cb.Text))
 	j.received++
 }
 
@@ -216,4 +232,17 @@ func (j *joinLoop) onMailedTip(ctx context.Context, c seal.MailContent) {
 	if err != nil && !errors.Is(err, mailbox.ErrDuplicate) {
 		j.log.Warn("keeping a receipt for the tipper failed", "err", err)
 	}
+}
+
+// mailable returns the items young enough to be mailed (a receiver refuses
+// mail signed more than seal.MailMaxAge ago; sealMail signs Added) and how
+// many were left out.
+func mailable(items []mailbox.Item, now time.Time) ([]mailbox.Item, int) {
+	keep := items[:0:0]
+	for _, it := range items {
+		if it.Added.IsZero() || now.Sub(it.Added) < seal.MailMaxAge {
+			keep = append(keep, it)
+		}
+	}
+	return keep, len(items) - len(keep)
 }

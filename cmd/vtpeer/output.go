@@ -69,6 +69,8 @@ type (
 		Peer string `json:"peer"`
 		From string `json:"from,omitempty"` // the signed sender of mail
 		Text string `json:"text"`
+		// SentAt is mail's signed send time (RFC 3339, UTC); empty for live messages.
+		SentAt string `json:"sentAt,omitempty"`
 	}
 	evPathChanged struct {
 		Type string `json:"type"` // "path-changed"

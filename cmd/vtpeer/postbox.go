@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,19 +76,32 @@ func openPostbox(home string) (*postbox, error) {
 	return &postbox{db: db, out: out, static: static}, nil
 }
 
-// loadStaticKey reads the static key, creating it on first use.
+// loadStaticKey reads the static key, creating it on first use. The file
+// must be readable by its owner only: a key file that the group or others
+// may read is refused (anyone who read it can open this user's mail), with
+// the command that fixes it. A new key is created exclusively (O_EXCL,
+// 0600), so two processes starting at once never overwrite each other's.
 func loadStaticKey(path string) (*ecdh.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		k, err := seal.GenerateStaticKey(rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, []byte(hex.EncodeToString(k.Bytes())+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("write static key: %w", err)
-		}
-		return k, nil
+		return createStaticKey(path)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("read static key: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read static key: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("static key %s is not a regular file", path)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("static key %s is readable by others (mode %04o): anyone who read it can open your mail; "+
+			"if nobody else could have, run: chmod 600 %s — otherwise remove it to make a new one", path, perm, path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<10))
 	if err != nil {
 		return nil, fmt.Errorf("read static key: %w", err)
 	}
@@ -99,6 +113,40 @@ func loadStaticKey(path string) (*ecdh.PrivateKey, error) {
 		}
 	}
 	return nil, fmt.Errorf("static key %s is damaged (remove it to make a new one; mail sealed to the old one is lost)", path)
+}
+
+// createStaticKey writes a new static key to path, which must not exist.
+// The key is written and synced under a temporary name, then hard-linked
+// into place, which fails if path exists: readers never see a half-written
+// key, and if another process created one first, that key is used.
+func createStaticKey(path string) (*ecdh.PrivateKey, error) {
+	k, err := seal.GenerateStaticKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".static.key-*") // mode 0600
+	if err != nil {
+		return nil, fmt.Errorf("write static key: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.WriteString(hex.EncodeToString(k.Bytes()) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(tmp, path)
+	}
+	if errors.Is(err, os.ErrExist) {
+		return loadStaticKey(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write static key: %w", err)
+	}
+	return k, nil
 }
 
 // publicKey is this user's static public key.

@@ -12,6 +12,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -52,6 +53,25 @@ const (
 	MailboxIDLen = 32
 
 	mailboxTag = "vtpeer/mailbox/v1"
+)
+
+// Mail time window. A receiver refuses mail whose signed SentAt lies more
+// than MailMaxSkew in its future or more than MailMaxAge in its past. A
+// receiver must remember delivered mail ids for longer than MailMaxAge +
+// MailMaxSkew: then a kept blob replayed later is either still in the seen
+// set (dropped as a duplicate) or too old (refused), never delivered twice.
+const (
+	MailMaxAge  = 14 * 24 * time.Hour
+	MailMaxSkew = 5 * time.Minute
+)
+
+// Errors of CheckSentAt.
+var (
+	// ErrMailTooOld means a mail's signed SentAt is older than MailMaxAge.
+	ErrMailTooOld = errors.New("seal: mail is too old")
+	// ErrMailFromFuture means a mail's signed SentAt is more than
+	// MailMaxSkew ahead of the receiver's clock.
+	ErrMailFromFuture = errors.New("seal: mail is dated in the future")
 )
 
 // ErrMailSignature means a MailContent's signature is missing or does not
@@ -332,6 +352,24 @@ func ParseMailContent(b []byte) (MailContent, error) {
 	}
 	c.Body = append([]byte{}, p...)
 	return c, c.check()
+}
+
+// CheckSentAt checks c.SentAt against the receiver's clock now: it fails
+// with ErrMailFromFuture when SentAt is more than MailMaxSkew ahead, and
+// with ErrMailTooOld when it is more than MailMaxAge behind. SentAt is only
+// worth checking on signed mail (VerifyMail); unsigned, it is the sender's
+// claim.
+func (c MailContent) CheckSentAt(now time.Time) error {
+	sent := time.UnixMilli(c.SentAt)
+	switch {
+	case sent.After(now.Add(MailMaxSkew)):
+		return fmt.Errorf("%w: sent at %s, %s ahead of this clock (limit %s)",
+			ErrMailFromFuture, sent.UTC().Format(time.RFC3339), sent.Sub(now).Round(time.Second), MailMaxSkew)
+	case now.Sub(sent) > MailMaxAge:
+		return fmt.Errorf("%w: sent at %s, %s ago (limit %s)",
+			ErrMailTooOld, sent.UTC().Format(time.RFC3339), now.Sub(sent).Round(time.Second), MailMaxAge)
+	}
+	return nil
 }
 
 // MailPrefix is the first line of every mail signing text.

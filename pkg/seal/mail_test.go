@@ -8,6 +8,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func mailKey(t testing.TB, b byte) *ecdh.PrivateKey {
@@ -347,4 +348,29 @@ func FuzzParseMailContent(f *testing.F) {
 			t.Fatalf("not canonical: %v", err)
 		}
 	})
+}
+
+func TestMailCheckSentAt(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		sent time.Time
+		want error
+	}{
+		{"now", now, nil},
+		{"at the skew limit", now.Add(MailMaxSkew), nil},
+		{"past the skew limit", now.Add(MailMaxSkew + time.Millisecond), ErrMailFromFuture},
+		{"at the age limit", now.Add(-MailMaxAge), nil},
+		{"past the age limit", now.Add(-MailMaxAge - time.Millisecond), ErrMailTooOld},
+		{"epoch", time.UnixMilli(0), ErrMailTooOld},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := MailContent{SentAt: tc.sent.UnixMilli()}.CheckSentAt(now)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("CheckSentAt = %v, want %v", err, tc.want)
+			}
+		})
+	}
 }
