@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Independent check of vectors.json, written from docs/PROTOCOL.md
-only (no Go code): python3 testdata/seal/check_vectors.py
-Needs the 'cryptography' package (X25519, AES-GCM); HKDF is done by hand."""
+"""Independent check of vectors.json and offline.json, written from
+docs/PROTOCOL.md only (no Go code): python3 testdata/seal/check_vectors.py
+Needs the 'cryptography' package (X25519, AES-GCM) and PyCryptodome for
+Keccak-256 (Debian: python3-cryptography python3-pycryptodome); HKDF and
+the HPKE key schedule (RFC 9180) are done by hand from hmac."""
 import base64, hashlib, hmac, json, os, struct, sys
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -55,4 +57,88 @@ for v in json.load(open(path))["vectors"]:
             bad += 1
             print("MISMATCH %s / %s:\n  file %r\n  spec %r" % (v["name"], k, v[k], want))
     print("ok" if not bad else "FAIL", v["name"])
-sys.exit(1 if bad else 0)
+
+# --- offline.json: identity with a static key, mailbox id, mail, receipt ---
+try:
+    from Cryptodome.Hash import keccak  # Debian's python3-pycryptodome
+except ImportError:
+    from Crypto.Hash import keccak      # PyPI's pycryptodome
+
+def keccak256(b):
+    k = keccak.new(digest_bits=256); k.update(b); return k.digest()
+def eip191(text):
+    b = text.encode()
+    return keccak256(b"\x19Ethereum Signed Message:\n" + str(len(b)).encode() + b)
+def hkdf_expand(prk, info, n):
+    out, t, i = b"", b"", 1
+    while len(out) < n:
+        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest(); out += t; i += 1
+    return out[:n]
+# HPKE base mode, DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-256-GCM (RFC 9180)
+KEM_ID = b"KEM" + struct.pack(">H", 0x20)
+SUITE_ID = b"HPKE" + struct.pack(">HHH", 0x20, 1, 2)
+def labeled_extract(sid, salt, label, ikm): return hkdf_extract(salt, b"HPKE-v1" + sid + label + ikm)
+def labeled_expand(sid, prk, label, info, n):
+    return hkdf_expand(prk, struct.pack(">H", n) + b"HPKE-v1" + sid + label + info, n)
+def hpke_open(sk, pk, info, blob):
+    ver, enc, ct = blob[:1], blob[1:33], blob[33:]
+    dh = X25519PrivateKey.from_private_bytes(sk).exchange(X25519PublicKey.from_public_bytes(enc))
+    eae = labeled_extract(KEM_ID, b"", b"eae_prk", dh)
+    shared = labeled_expand(KEM_ID, eae, b"shared_secret", enc + pk, 32)
+    ctx = b"\x00" + labeled_extract(SUITE_ID, b"", b"psk_id_hash", b"") + labeled_extract(SUITE_ID, b"", b"info_hash", info)
+    secret = labeled_extract(SUITE_ID, shared, b"secret", b"")
+    key = labeled_expand(SUITE_ID, secret, b"key", ctx, 32)
+    nonce = labeled_expand(SUITE_ID, secret, b"base_nonce", ctx, 12)  # sequence number 0
+    return AESGCM(key).decrypt(nonce, ct, ver)
+def parse_content(b):
+    assert b[0] == 1, "content version"
+    p, f = 1, []
+    for _ in range(3):
+        n = b[p]; f.append(b[p+1:p+1+n].decode()); p += 1 + n
+    sent = struct.unpack(">q", b[p:p+8])[0]; p += 8
+    n = b[p]; sig = b[p+1:p+1+n]; p += 1 + n
+    n = struct.unpack(">I", b[p:p+4])[0]; body = b[p+4:]
+    assert n == len(body), "body length"
+    return f[0], f[1], f[2], sent, sig, body
+def go_quote(s):  # the receipt's quoted fields are printable ASCII: \" and \\ escaped
+    assert all(0x20 <= ord(c) < 0x7f for c in s), "receipt fields are printable ASCII"
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+o = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "offline.json")))
+h = bytes.fromhex
+idv, m, r = o["identity"], o["mail"], o["receipt"]
+static = pub(h(idv["staticPrivate"]))
+text = "vtpeer handshake v1\nroom: %s\nrole: %s\ntranscript: %s\nstatic-key: %s\n" % (
+    quote(idv["room"]), idv["role"], idv["transcript"], static.hex())
+info = lp(b"vtpeer/mail/v1") + lp(m["room"].encode())
+content = hpke_open(h(m["recipientPrivate"]), pub(h(m["recipientPrivate"])), info, h(m["blob"]))
+mid, mfrom, mkind, msent, msig, mbody = parse_content(content)
+mtext = "vtpeer mail v1\nroom: %s\nto: %s\nid: %s\nfrom: %s\nkind: %s\nsent-at: %d\nbody: %s\n" % (
+    quote(m["room"]), pub(h(m["recipientPrivate"])).hex(), mid, mfrom, mkind, msent, hashlib.sha256(mbody).hexdigest())
+rdigest = "vtpeer receipt v1\nmessageHash:%s\naccepted:%s\ncode:%s\nreason:%s\nforwarded:%s\n" % (
+    r["messageHash"], "true" if r["accepted"] else "false", go_quote(r["code"]), go_quote(r["reason"]), go_quote(r["forwarded"]))
+rjson = json.loads(r["json"])
+got = {
+    "identity.staticKey": (idv["staticKey"], static.hex()),
+    "identity.text": (idv["text"], text),
+    "identity.eip191Hash": (idv["eip191Hash"], eip191(text).hex()),
+    "identity.mailboxId": (idv["mailboxId"], hashlib.sha256(b"vtpeer/mailbox/v1" + static).digest()[:16].hex()),
+    "mail.hpkeInfo": (m["hpkeInfo"], info.hex()),
+    "mail.content": (m["content"], content.hex()),
+    "mail.fields": ((m["id"], m["from"], m["kind"], m["sentAt"], m["signature"], m["body"]),
+                    (mid, mfrom, mkind, msent, msig.hex(), mbody.decode())),
+    "mail.signingText": (m["signingText"], mtext),
+    "mail.eip191Hash": (m["eip191Hash"], eip191(mtext).hex()),
+    "receipt.digest": (r["digest"], rdigest),
+    "receipt.eip191Hash": (r["eip191Hash"], eip191(rdigest).hex()),
+    "receipt.json": ((rjson["messageHash"], rjson["accepted"], rjson.get("code", ""), rjson.get("reason", ""),
+                      rjson.get("forwarded", ""), rjson["signature"][2:].lower()),
+                     (r["messageHash"], r["accepted"], r["code"], r["reason"], r["forwarded"], r["signature"])),
+}
+obad = 0
+for k, (want, have) in got.items():
+    if want != have:
+        obad += 1
+        print("MISMATCH offline / %s:\n  file %r\n  spec %r" % (k, want, have))
+print("ok" if not obad else "FAIL", "offline vectors (identity with static key, mailbox id, HPKE mail, receipt digest)")
+sys.exit(1 if bad or obad else 0)
