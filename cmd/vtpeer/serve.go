@@ -96,7 +96,7 @@ configured with use-auth-secret and that secret. See docs/TURN.md.`,
 	f.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", 64, "concurrent connections per remote IP (negative: no cap)")
 	f.Float64Var(&o.rate, "rate", 20, "frames per second per connection")
 	f.IntVar(&o.burst, "burst", 40, "frames a connection may send in a burst")
-	f.StringArrayVar(&o.allowOrigins, "allow-origin", nil, `browser origin host pattern to accept, e.g. app.example.com or "*" (repeatable)`)
+	f.StringArrayVar(&o.allowOrigins, "allow-origin", nil, `accept browsers only from this origin (host pattern like app.example.com or *.example.com, or a whole origin like http://localhost:5173; repeatable; default: any origin)`)
 	f.StringVar(&o.jwtSecretFile, "jwt-secret-file", "", "require HS256 tokens signed with the secret in this file")
 	f.StringVar(&o.jwtPublicKey, "jwt-public-key", "", "require EdDSA/ES256 tokens verified with this PEM public key")
 	f.StringVar(&o.jwtAudience, "jwt-audience", signal.DefaultAudience, "audience tokens must carry")

@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -134,31 +135,61 @@ func TestSlowReader(t *testing.T) {
 	}
 }
 
+// TestOrigin: with no allow-list every browser Origin connects (a page on
+// the app's own origin, a file:// page's "null"); with a list, only the
+// listed ones and the server's own host do, and every refusal is a 403
+// with a warning that names the Origin and the flag that would allow it.
 func TestOrigin(t *testing.T) {
 	t.Parallel()
-	_, url := testServer(t, &ServerOptions{AllowOrigins: []string{"app.example.com"}})
 	for _, tc := range []struct {
-		origin string
-		ok     bool
+		name    string
+		allow   []string
+		origin  string
+		ok      bool
+		ownHost bool // send the server's own host as the Origin
 	}{
-		{"", true},
-		{"https://app.example.com", true},
-		{"https://evil.example.com", false},
+		{"default, native client", nil, "", true, false},
+		{"default, app dev server", nil, "http://localhost:5173", true, false},
+		{"default, file page", nil, "null", true, false},
+		{"default, any site", nil, "https://evil.example.com", true, false},
+		{"list, native client", []string{"app.example.com"}, "", true, false},
+		{"list, listed host", []string{"app.example.com"}, "https://app.example.com", true, false},
+		{"list, host pattern", []string{"*.example.com"}, "https://app.example.com", true, false},
+		{"list, whole origin", []string{"http://localhost:5173"}, "http://localhost:5173", true, false},
+		{"list, whole origin other scheme", []string{"http://localhost:5173"}, "https://localhost:5173", false, false},
+		{"list, own host", []string{"app.example.com"}, "", true, true},
+		{"list, other host", []string{"app.example.com"}, "https://evil.example.com", false, false},
+		{"list, file page", []string{"app.example.com"}, "null", false, false},
+		{"list, null allowed", []string{"null"}, "null", true, false},
 	} {
-		t.Run(tc.origin, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			var logs syncBuffer
+			_, url := testServer(t, &ServerOptions{AllowOrigins: tc.allow,
+				Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			origin := tc.origin
+			if tc.ownHost {
+				origin = "http://" + strings.TrimPrefix(url, "ws://")
+			}
 			h := http.Header{}
-			if tc.origin != "" {
-				h.Set("Origin", tc.origin)
+			if origin != "" {
+				h.Set("Origin", origin)
 			}
 			ws, resp, err := websocket.Dial(testCtx(t), url, &websocket.DialOptions{HTTPHeader: h})
 			if tc.ok != (err == nil) {
-				t.Fatalf("origin %q: err %v, want ok=%v", tc.origin, err, tc.ok)
+				t.Fatalf("origin %q: err %v, want ok=%v", origin, err, tc.ok)
 			}
 			if err == nil {
 				_ = ws.CloseNow()
-			} else if resp.StatusCode != http.StatusForbidden {
+				return
+			}
+			if resp.StatusCode != http.StatusForbidden {
 				t.Fatalf("status %d, want 403", resp.StatusCode)
+			}
+			line := logs.String()
+			if !strings.Contains(line, "level=WARN") || !strings.Contains(line, "origin="+origin) ||
+				!strings.Contains(line, "--allow-origin") {
+				t.Fatalf("refusal log %q does not name the origin and the flag", line)
 			}
 		})
 	}

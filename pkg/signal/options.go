@@ -56,9 +56,14 @@ type ServerOptions struct {
 	// dropped, so a slow reader never slows the others.
 	WriteTimeout time.Duration
 	SendQueue    int
-	// AllowOrigins are the browser origins (host patterns, path.Match
-	// syntax, e.g. "app.example.com" or "*") accepted besides the server's
-	// own host. Clients that send no Origin header are always accepted.
+	// AllowOrigins restricts the browser origins that may connect: host
+	// patterns (path.Match syntax, e.g. "app.example.com",
+	// "*.example.com"), or whole origins when a pattern contains "://"
+	// ("http://localhost:5173"), accepted besides the server's own host.
+	// Empty (the default): every Origin is accepted, like the original
+	// VeryTippers server — the server relies on no cookies or ambient
+	// credentials. Clients that send no Origin header are always accepted.
+	// Refusals get 403 and a rate-limited warning naming the Origin.
 	AllowOrigins []string
 	// Auth, when set, requires a valid token on every join. Nil: no auth.
 	Auth *Verifier

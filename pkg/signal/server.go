@@ -23,10 +23,11 @@ import (
 // while the queue is non-empty and a few milliseconds after; pings come
 // from one shared ticker.
 type Server struct {
-	opts   ServerOptions
-	log    *slog.Logger
-	m      *metrics
-	accept websocket.AcceptOptions
+	opts    ServerOptions
+	log     *slog.Logger
+	m       *metrics
+	accept  websocket.AcceptOptions
+	origins *originPolicy
 
 	mu     sync.Mutex
 	closed bool
@@ -59,15 +60,18 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 		opts: o,
 		log:  o.Logger,
 		m:    m,
+		// The Origin was checked by origins before Accept (which would
+		// otherwise refuse every cross-origin page, silently).
 		accept: websocket.AcceptOptions{
-			OriginPatterns:  o.AllowOrigins,
-			CompressionMode: websocket.CompressionDisabled,
+			InsecureSkipVerify: true,
+			CompressionMode:    websocket.CompressionDisabled,
 		},
-		conns: make(map[*conn]struct{}),
-		rooms: make(map[string]*room),
-		perIP: make(map[string]int),
-		stop:  make(chan struct{}),
-		epoch: time.Now(),
+		origins: newOriginPolicy(o.AllowOrigins),
+		conns:   make(map[*conn]struct{}),
+		rooms:   make(map[string]*room),
+		perIP:   make(map[string]int),
+		stop:    make(chan struct{}),
+		epoch:   time.Now(),
 	}
 	s.wg.Add(1)
 	go s.pingLoop()
@@ -79,6 +83,16 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 // checked here when Auth is set (401 when invalid).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := remoteIP(r)
+	if !s.origins.allowed(r) {
+		s.m.rejected.WithLabelValues("origin_not_allowed").Inc()
+		origin := r.Header.Get("Origin")
+		if s.origins.logEvery.Allow() {
+			s.log.Warn("refused a browser origin", "origin", origin, "remote", ip,
+				"allow_with", originHint(origin))
+		}
+		http.Error(w, "origin "+origin+" is not allowed by this server", http.StatusForbidden)
+		return
+	}
 	if !s.reserveIP(ip) {
 		s.m.rejected.WithLabelValues("too_many_connections").Inc()
 		http.Error(w, "too many connections from this address", http.StatusTooManyRequests)
