@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +19,25 @@ import (
 // cycles per side, each with a new SAS).
 func TestE2EPasteViaServer(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		serve []string
+	}{
+		{"defaults", nil},
+		// a queue this small pushes the sender back on nearly every frame
+		{"send-queue-bytes 1024", []string{"--send-queue-bytes", "1024"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testPaste(t, tc.serve)
+		})
+	}
+}
+
+func testPaste(t *testing.T, serveArgs []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	_, url := startServeProc(ctx, t, "")
+	_, url := startServeArgs(ctx, t, nil, append([]string{"--addr", "127.0.0.1:0"}, serveArgs...)...)
 	common := []string{"--server", url, "--via", "server", "--json"}
 	const lines = 100
 	recv := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"join", "paste", "--exit-after", fmt.Sprint(lines), "--timeout", "90s"}, common...)...)
@@ -72,5 +91,43 @@ func TestE2EPasteViaServer(t *testing.T) {
 			t.Fatalf("%d peer-connected events, want 1 (one session, one SAS)", connected)
 		}
 	}
-	t.Logf("%d pasted lines delivered via the server relay in %v, 0 reconnects", lines, elapsed)
+	metrics := serverMetrics(ctx, t, url)
+	for name, v := range metrics {
+		if strings.HasPrefix(name, "vtpeer_signal_connections_dropped_total") && v != 0 {
+			t.Fatalf("server metric %s = %v", name, v)
+		}
+	}
+	t.Logf("%d pasted lines delivered via the server relay in %v, 0 reconnects, 0 drops, %v push-backs",
+		lines, elapsed, metrics["vtpeer_signal_pushbacks_total"])
+}
+
+// serverMetrics reads the Prometheus text of `vtpeer serve` at ws URL u.
+func serverMetrics(ctx context.Context, t *testing.T, u string) map[string]float64 {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http"+strings.TrimPrefix(u, "ws")+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]float64{}
+	for _, l := range strings.Split(string(body), "\n") {
+		name, val, ok := strings.Cut(l, " ")
+		if !ok || strings.HasPrefix(l, "#") {
+			continue
+		}
+		v, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", l, err)
+		}
+		m[name] = v
+	}
+	return m
 }
