@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -350,4 +351,40 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no counter %s", name)
 	return 0
+}
+
+// FuzzParseInbound: the budget of a frame is decided by its parsed
+// top-level type alone. For any valid UTF-8 frame, parseInbound says
+// "relay" exactly when DecodeFrame reads type "relay"; when the cheap path
+// took the frame, DecodeFrame reads the same type.
+func FuzzParseInbound(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"offer","room":"r","data":{"type":"relay"}}`,
+		`{"type" : "relay","room":"r","data":"AA"}`,
+		`{"type":"rel\u0061y","room":"r"}`,
+		`{"x":{"type":"relay"},"type":"ice"}`,
+		`{"type":"relay","type":"offer"}`,
+		`{"TYPE":"relay"}`,
+		`{"type":"relay","v":-1}`,
+		`{"type":"relay"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !utf8.Valid(b) {
+			return // refused before parsing
+		}
+		in := parseInbound(b)
+		fr, err := DecodeFrame(b)
+		want := err == nil && fr.Type == TypeRelay
+		if in.isRelay() != want {
+			t.Fatalf("%q: isRelay %v, DecodeFrame type %q err %v", b, in.isRelay(), fr.Type, err)
+		}
+		if in.scanned && (err != nil || fr.Type != string(in.wire.typ)) {
+			t.Fatalf("%q: cheap path read type %q, DecodeFrame %q %v", b, in.wire.typ, fr.Type, err)
+		}
+		if !in.scanned && (in.err == nil) != (err == nil) {
+			t.Fatalf("%q: parseInbound err %v, DecodeFrame err %v", b, in.err, err)
+		}
+	})
 }
