@@ -31,6 +31,7 @@ type serveOptions struct {
 	maxConnsPerIP int
 	rate          float64
 	burst         int
+	sendQueue     int
 	allowOrigins  []string
 	jwtSecretFile string
 	jwtPublicKey  string
@@ -96,6 +97,7 @@ configured with use-auth-secret and that secret. See docs/TURN.md.`,
 	f.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", 64, "concurrent connections per remote IP (negative: no cap)")
 	f.Float64Var(&o.rate, "rate", 20, "frames per second per connection")
 	f.IntVar(&o.burst, "burst", 40, "frames a connection may send in a burst")
+	f.IntVar(&o.sendQueue, "send-queue-bytes", signal.DefaultSendQueueBytes, "bytes waiting for one client above which the members sending to it are slowed down (never dropped)")
 	f.StringArrayVar(&o.allowOrigins, "allow-origin", nil, `accept browsers only from this origin (host pattern like app.example.com or *.example.com, or a whole origin like http://localhost:5173; repeatable; default: any origin)`)
 	f.StringVar(&o.jwtSecretFile, "jwt-secret-file", "", "require HS256 tokens signed with the secret in this file")
 	f.StringVar(&o.jwtPublicKey, "jwt-public-key", "", "require EdDSA/ES256 tokens verified with this PEM public key")
@@ -160,6 +162,8 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		Mail:          mailStore(mail),
 		Logger:        log,
 		Registry:      reg,
+
+		SendQueueBytes: o.sendQueue, // back-pressure on senders, see ServerOptions
 	})
 	if err != nil {
 		return usageError(err)

@@ -107,6 +107,7 @@ func TestServeUsage(t *testing.T) {
 		{"serve", "--tls-cert", "x"},
 		{"serve", "--jwt-secret-file", "/nonexistent"},
 		{"serve", "--max-members", "1", "--addr", "127.0.0.1:0"},
+		{"serve", "--send-queue-bytes", "-1", "--addr", "127.0.0.1:0"},
 		{"serve", "--addr", "127.0.0.1:0", "--ice-server", "turn:turn.example.org:3478"},
 		{"serve", "--addr", "127.0.0.1:0", "--ice-server", "http://example.org"},
 		{"serve", "--addr", "127.0.0.1:0", "--turn", "--turn-addr", "127.0.0.1:0", "--turn-public-ip", "bogus"},

@@ -1,13 +1,13 @@
 package signal
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
@@ -36,9 +36,12 @@ type conn struct {
 
 	mu      sync.Mutex // guards the fields below
 	queue   [][]byte
+	queued  int           // bytes in queue plus the frame being written
 	writing bool          // a writer goroutine is running
 	idle    bool          // the writer is waiting on wake for a frame
 	wake    chan struct{} // the running writer's, capacity 1
+	drained chan struct{} // closed when queued ≤ drainAt or dead; nil when nobody waits
+	drainAt int
 	dead    bool
 }
 
@@ -79,10 +82,18 @@ func (c *conn) readLoop() {
 // reports false when the connection must end.
 func (c *conn) handleMessage(typ websocket.MessageType, b []byte) bool {
 	c.s.m.bytesIn.Add(float64(len(b)))
-	if !c.allow(b) {
+	text := typ == websocket.MessageText
+	valid := text && utf8.Valid(b)
+	var in inbound
+	if valid {
+		in = parseInbound(b)
+	}
+	if !c.allow(in.isRelay(), len(b)) {
 		c.violations++
 		if c.violations >= c.s.opts.MaxViolations {
 			c.s.m.dropped.WithLabelValues(CodeRateLimited).Inc()
+			// The rate_limited frames go out before the close frame.
+			c.waitDrained(0, closeFlushTimeout)
 			_ = c.ws.Close(ClosePolicyViolation, "rate limit exceeded")
 			return false
 		}
@@ -90,34 +101,36 @@ func (c *conn) handleMessage(typ websocket.MessageType, b []byte) bool {
 		return true
 	}
 	c.violations = 0
-	if typ != websocket.MessageText {
+	switch {
+	case !text:
+		c.s.log.Debug("frame refused", "peer", c.id, "reason", "binary frame")
 		c.sendError(CodeBadFrame, "binary frames are not supported")
-		return true
+	case !valid:
+		// Relaying it would make every browser in the room close its
+		// connection (RFC 6455 §8.1).
+		c.s.log.Debug("frame refused", "peer", c.id, "reason", "invalid UTF-8")
+		c.sendError(CodeInvalidUTF8, "text frame is not valid UTF-8")
+	default:
+		c.s.handle(c, &in)
 	}
-	c.s.handle(c, b)
 	return true
 }
 
-// relayMarker identifies fallback-relay frames cheaply, before parsing. A
-// frame that merely contains it is charged to the byte budget, which still
-// bounds it.
-var relayMarker = []byte(`"type":"relay"`)
-
-// allow charges b to the right budget: one token per frame for most frames
-// (over budget: refused), bytes for relay frames. Relay frames are shaped,
-// not policed: the reader waits until the budget allows the frame, so TCP
-// back-pressure slows the sender and nothing is lost — refusing one sealed
-// frame would break the sender's whole seal stream and make it resend
-// everything.
-func (c *conn) allow(b []byte) bool {
-	if !bytes.Contains(b, relayMarker) {
+// allow charges a frame of n bytes to its budget, chosen by the frame's
+// parsed top-level type: one token per frame for most frames (over budget:
+// refused), bytes for relay frames. Relay frames are shaped, not policed:
+// the reader waits until the budget allows the frame, so TCP back-pressure
+// slows the sender and nothing is lost — refusing one sealed frame would
+// break the sender's whole seal stream and make it resend everything.
+func (c *conn) allow(relay bool, n int) bool {
+	if !relay {
 		return c.limiter.Allow()
 	}
 	if c.relayL == nil {
 		c.relayL = rate.NewLimiter(c.s.opts.RelayRate, c.s.opts.RelayBurst)
 	}
 	c.s.m.fallback.Inc()
-	r := c.relayL.ReserveN(time.Now(), len(b))
+	r := c.relayL.ReserveN(time.Now(), n)
 	if !r.OK() {
 		return false // larger than the burst: cannot ever pass
 	}
@@ -184,9 +197,7 @@ func (s *Server) putBuf(bp *[]byte) {
 // cleanup runs once when readLoop ends.
 func (c *conn) cleanup() {
 	c.mu.Lock()
-	c.dead = true
-	c.queue = nil
-	c.wakeWriterLocked()
+	c.setDeadLocked()
 	c.mu.Unlock()
 	_ = c.ws.CloseNow()
 	s := c.s
@@ -196,27 +207,41 @@ func (c *conn) cleanup() {
 	left := s.leaveLocked(c)
 	s.mu.Unlock()
 	s.m.conns.Dec()
-	left.notify()
+	left.notify(nil)
 }
 
-// sendError queues an error frame for the client.
+// sendError queues an error frame for the client. Like sendFrame it runs
+// in c's reader only.
 func (c *conn) sendError(code, msg string) {
 	c.s.m.rejected.WithLabelValues(code).Inc()
 	b, err := EncodeFrame(Frame{Type: TypeError, Code: code, Error: msg})
 	if err == nil {
-		c.send(b)
+		c.sendOwn(b)
 	}
 }
 
-// sendFrame encodes f and queues it.
+// sendFrame encodes f and queues it. It runs in c's reader only.
 func (c *conn) sendFrame(f Frame) {
 	b, err := EncodeFrame(f)
 	if err != nil {
 		c.s.log.Error("encode frame", "type", f.Type, "err", err)
 		return
 	}
-	c.send(b)
+	c.sendOwn(b)
 }
+
+// sendOwn queues b, an answer to c's own frame, and when c's queue is full
+// holds c's reader until it drains (a mail hand-over, or a client that
+// floods without reading its errors).
+func (c *conn) sendOwn(b []byte) {
+	if c.send(b) {
+		c.s.pushBack([]*conn{c})
+	}
+}
+
+// closeFlushTimeout bounds how long the server waits for the frames queued
+// for a client to be written before it sends a close frame.
+const closeFlushTimeout = time.Second
 
 // closeHandshakeTimeout bounds how long the server waits for a client to
 // answer its close frame before it cuts the TCP connection.

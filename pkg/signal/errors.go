@@ -43,6 +43,7 @@ const (
 	CodePeerIDTaken  = "peer_id_taken"  // peerId is held by a live connection with another resume secret
 	CodeNoMail       = "no_mail"        // this server keeps no mail
 	CodeMailRefused  = "mail_refused"   // the mailbox refused the deposit (full, too big, bad id)
+	CodeInvalidUTF8  = "invalid_utf8"   // a text frame that is not valid UTF-8 (never relayed)
 )
 
 // WebSocket close codes used by the server. The standard ones are the

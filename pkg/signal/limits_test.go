@@ -107,7 +107,7 @@ func TestPongTimeout(t *testing.T) {
 // does not hold up the others.
 func TestSlowReader(t *testing.T) {
 	t.Parallel()
-	_, url := testServer(t, &ServerOptions{Rate: 1e6, Burst: 1e6, SendQueue: 4, WriteTimeout: 200 * time.Millisecond})
+	_, url := testServer(t, &ServerOptions{Rate: 1e6, Burst: 1e6, SendQueueBytes: 64 << 10, WriteTimeout: 200 * time.Millisecond})
 	sender, slow, fast := dialRaw(t, url, nil), dialRaw(t, url, nil), dialRaw(t, url, nil)
 	sender.join("r")
 	slow.join("r")
@@ -200,7 +200,7 @@ func TestOrigin(t *testing.T) {
 func TestWriteTimeout(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	_, url := testServer(t, &ServerOptions{Rate: 1e6, Burst: 1e6, SendQueue: 1 << 20,
+	_, url := testServer(t, &ServerOptions{Rate: 1e6, Burst: 1e6, SendQueueBytes: 1 << 30,
 		WriteTimeout: 100 * time.Millisecond, Registry: reg})
 	sender, stuck := dialRaw(t, url, nil), dialRaw(t, url, nil)
 	sender.join("r")

@@ -20,6 +20,9 @@ type metrics struct {
 	fallback prometheus.Counter // frames of type "relay": the sealed fallback path
 	mailIn   prometheus.Counter
 	mailOut  prometheus.Counter
+
+	pushbacks       prometheus.Counter // a sender's reads held while a recipient's queue drained
+	pushbackSeconds prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,11 +47,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "mail_deposited_total", Help: "Sealed mail deposits stored."}),
 		mailOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
 			Name: "mail_delivered_total", Help: "Sealed mail handed over to a joining peer."}),
+		pushbacks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "pushbacks_total", Help: "Times a sender's next frame was read only after a recipient's full send queue drained (back-pressure instead of a drop)."}),
+		pushbackSeconds: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "pushback_seconds_total", Help: "Time senders spent held back by recipients' full send queues."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.conns, m.rooms, m.relayed, m.rejected, m.bytesIn, m.bytesOut, m.dropped, m.fallback, m.mailIn, m.mailOut} {
+	for _, c := range []prometheus.Collector{m.conns, m.rooms, m.relayed, m.rejected, m.bytesIn, m.bytesOut, m.dropped, m.fallback, m.mailIn, m.mailOut, m.pushbacks, m.pushbackSeconds} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

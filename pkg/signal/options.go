@@ -50,12 +50,22 @@ type ServerOptions struct {
 	// dropped.
 	PingInterval time.Duration
 	PongTimeout  time.Duration
-	// WriteTimeout bounds one write to a client (default 10s; a stuck write
-	// is cut after 1 to 1.25 × WriteTimeout); SendQueue bounds the frames
-	// waiting for that client (default 32). A client that exceeds either is
-	// dropped, so a slow reader never slows the others.
-	WriteTimeout time.Duration
-	SendQueue    int
+	// WriteTimeout bounds one write to a client (default 10s): a client
+	// whose write has not completed within it is dropped (after 1 to 1.25 ×
+	// WriteTimeout), so a client that stopped reading cannot hold anyone
+	// for longer.
+	//
+	// SendQueueBytes (default 1 MiB) is how many bytes may wait for one
+	// client before the members sending to it are pushed back: once a frame
+	// takes a client's queue above it, the server reads the sender's next
+	// frame only when that queue is down to half of it (or the client is
+	// gone), so TCP back-pressure slows the sender, as the relay budget
+	// does. Nothing is refused and a reader that is slow but not stalled is
+	// never dropped. A queue that would exceed 2 × SendQueueBytes +
+	// MaxMembers × (MaxFrame + 1 KiB), which senders that wait cannot
+	// reach, drops the client (send_queue_full).
+	WriteTimeout   time.Duration
+	SendQueueBytes int
 	// AllowOrigins restricts the browser origins that may connect: host
 	// patterns (path.Match syntax, e.g. "app.example.com",
 	// "*.example.com"), or whole origins when a pattern contains "://"
@@ -122,8 +132,8 @@ func (o *ServerOptions) withDefaults() ServerOptions {
 	if v.WriteTimeout == 0 {
 		v.WriteTimeout = 10 * time.Second
 	}
-	if v.SendQueue == 0 {
-		v.SendQueue = 32
+	if v.SendQueueBytes == 0 {
+		v.SendQueueBytes = DefaultSendQueueBytes
 	}
 	if v.Logger == nil {
 		v.Logger = slog.New(slog.DiscardHandler)
@@ -139,8 +149,22 @@ func (o *ServerOptions) validate() error {
 		return fmt.Errorf("%w: Rate, Burst and MaxViolations must be positive", ErrBadOptions)
 	case o.MaxRooms < 1 || o.MaxMembers < 2:
 		return fmt.Errorf("%w: MaxRooms must be ≥ 1 and MaxMembers ≥ 2", ErrBadOptions)
-	case o.PingInterval < 0 || o.PongTimeout < 0 || o.WriteTimeout < 0 || o.SendQueue < 1:
+	case o.PingInterval < 0 || o.PongTimeout < 0 || o.WriteTimeout < 0 || o.SendQueueBytes < 1:
 		return fmt.Errorf("%w: negative timeout or queue", ErrBadOptions)
 	}
 	return nil
+}
+
+// DefaultSendQueueBytes is the default ServerOptions.SendQueueBytes: the
+// bytes waiting for one client above which its senders are pushed back.
+const DefaultSendQueueBytes = 1 << 20
+
+// queueLimit is the size in bytes past which a client's send queue drops
+// it. Every frame queued from a reader is followed by that reader waiting
+// while the queue is above SendQueueBytes, so the queue can pass it by at
+// most one frame per connection able to send to this client (the room's
+// members, itself) plus the peer-left notices of members whose
+// connections end; twice SendQueueBytes leaves room for those.
+func (o *ServerOptions) queueLimit() int {
+	return 2*o.SendQueueBytes + o.MaxMembers*(int(o.MaxFrame)+1<<10)
 }

@@ -20,7 +20,10 @@ type notice struct {
 	f  Frame
 }
 
-func (n notice) notify() {
+// notify delivers the notice. from is the connection whose frame caused
+// it, held back while a recipient's queue is full (see conn.send); nil when
+// none (a connection that ended).
+func (n notice) notify(from *conn) {
 	if len(n.to) == 0 {
 		return
 	}
@@ -28,18 +31,26 @@ func (n notice) notify() {
 	if err != nil {
 		return
 	}
+	var buf [16]*conn
+	full := buf[:0]
 	for _, c := range n.to {
-		c.send(b)
+		if c.send(b) {
+			full = append(full, c)
+		}
+	}
+	if from != nil {
+		from.s.pushBack(full)
 	}
 }
 
-// handle dispatches one text frame from c. b is only valid during the call.
-func (s *Server) handle(c *conn, b []byte) {
-	if w, ok := scanRelay(b); ok {
-		s.relayWire(c, &w)
+// handle dispatches one parsed text frame from c. The frame's bytes are
+// only valid during the call.
+func (s *Server) handle(c *conn, in *inbound) {
+	if in.scanned {
+		s.relayWire(c, &in.wire)
 		return
 	}
-	f, err := DecodeFrame(b)
+	f, err := in.f, in.err
 	if err != nil {
 		c.sendError(CodeBadFrame, "unparsable frame")
 		return
@@ -51,7 +62,7 @@ func (s *Server) handle(c *conn, b []byte) {
 		s.mu.Lock()
 		left := s.leaveLocked(c)
 		s.mu.Unlock()
-		left.notify()
+		left.notify(c)
 	case TypeMail:
 		s.handleMail(c, f)
 	case TypeJoined, TypePeerJoined, TypePeerLeft, TypeError, TypeReconnecting, TypeMailed:
@@ -90,7 +101,7 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 	r := s.rooms[f.Room]
 	if r == nil && len(s.rooms) >= s.opts.MaxRooms {
 		s.mu.Unlock()
-		left.notify()
+		left.notify(c)
 		c.sendError(CodeTooManyRooms, "too many rooms on this server")
 		return
 	}
@@ -103,7 +114,7 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 			}
 			if f.Resume == "" || m.resume == [32]byte{} || subtle.ConstantTimeCompare(m.resume[:], resume[:]) != 1 {
 				s.mu.Unlock()
-				left.notify()
+				left.notify(c)
 				c.sendError(CodePeerIDTaken, "peerId is in use")
 				return
 			}
@@ -112,7 +123,7 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 	}
 	if r != nil && replaced == nil && len(r.members) >= s.opts.MaxMembers {
 		s.mu.Unlock()
-		left.notify()
+		left.notify(c)
 		c.sendError(CodeRoomFull, "room full")
 		return
 	}
@@ -138,7 +149,7 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 	c.room, c.id, c.resume = r, id, resume
 	s.mu.Unlock()
 
-	left.notify()
+	left.notify(c)
 	if replaced != nil {
 		replaced.closeWith(CloseReplaced, "peerId resumed by another connection")
 	}
@@ -147,7 +158,7 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 		ice = s.opts.ICEServers(id)
 	}
 	c.sendFrame(Frame{Type: TypeJoined, V: v, Room: r.name, PeerID: id, Peers: peers, ICEServers: ice})
-	notice{to: others, f: Frame{Type: TypePeerJoined, Room: r.name, PeerID: id}}.notify()
+	notice{to: others, f: Frame{Type: TypePeerJoined, Room: r.name, PeerID: id}}.notify(c)
 	s.handOverMail(c, r.name, f.Mailbox)
 	s.log.Debug("joined", "peer", id, "resumed", replaced != nil)
 }
@@ -233,12 +244,19 @@ func (s *Server) relayTargets(c *conn, room, to []byte, buf []*conn) ([]*conn, s
 	return buf, from, true
 }
 
-// deliver queues the relayed frame b for each target.
+// deliver queues the relayed frame b for each target, then holds the
+// sender's reader (the caller) while a target's queue is full (see
+// conn.send).
 func (s *Server) deliver(targets []*conn, b []byte) {
+	var buf [16]*conn
+	full := buf[:0]
 	for _, t := range targets {
-		t.send(b)
+		if t.send(b) {
+			full = append(full, t)
+		}
 	}
 	s.m.relayed.Add(float64(len(targets)))
+	s.pushBack(full)
 }
 
 // leaveLocked removes c from its room and returns the peer-left notice for

@@ -15,30 +15,35 @@ import (
 // frame; an idle one has none.
 const writerLinger = 5 * time.Millisecond
 
-// send queues b for the client. It never blocks: a client whose queue is
-// full is dropped. b may be shared with other connections and must not
-// change.
-func (c *conn) send(b []byte) {
+// send queues b for the client and reports whether the bytes waiting for
+// it are now above SendQueueBytes: the caller, which runs in the reader of
+// the connection that caused b, then waits for them to drain (waitDrained)
+// before reading its next frame, so a member who sends faster than another
+// reads is slowed down instead of the reader being cut. send itself never
+// blocks; it drops the client only when its queue would exceed
+// opts.queueLimit, which readers that wait cannot reach. b may be shared
+// with other connections and must not change.
+func (c *conn) send(b []byte) (full bool) {
 	c.mu.Lock()
 	if c.dead {
 		c.mu.Unlock()
-		return
+		return false
 	}
-	if len(c.queue) >= c.s.opts.SendQueue {
-		c.dead = true
-		c.queue = nil
-		c.wakeWriterLocked()
+	if c.queued+len(b) > c.s.opts.queueLimit() {
+		c.setDeadLocked()
 		c.mu.Unlock()
 		c.s.m.dropped.WithLabelValues("send_queue_full").Inc()
 		c.s.log.Info("dropping slow client", "peer", c.id, "remote", c.ip)
 		_ = c.ws.CloseNow()
-		return
+		return false
 	}
 	c.queue = append(c.queue, b)
+	c.queued += len(b)
+	full = c.queued > c.s.opts.SendQueueBytes
 	if c.writing {
 		c.wakeWriterLocked()
 		c.mu.Unlock()
-		return
+		return full
 	}
 	c.writing = true
 	c.wake = make(chan struct{}, 1)
@@ -46,6 +51,78 @@ func (c *conn) send(b []byte) {
 	c.mu.Unlock()
 	c.s.wg.Add(1)
 	go c.writeLoop(wake)
+	return full
+}
+
+// setDeadLocked marks the connection dead: nothing more is queued or
+// written, and whoever waits for its queue to drain stops waiting. c.mu
+// must be held.
+func (c *conn) setDeadLocked() {
+	c.dead = true
+	c.queue = nil
+	c.queued = 0
+	c.wakeWriterLocked()
+	c.signalDrainedLocked()
+}
+
+// signalDrainedLocked wakes the waiters of waitDrained once the queue is
+// down to the lowest level one of them waits for. c.mu must be held.
+func (c *conn) signalDrainedLocked() {
+	if c.drained != nil && (c.dead || c.queued <= c.drainAt) {
+		close(c.drained)
+		c.drained = nil
+	}
+}
+
+// waitDrained waits until at most level bytes are waiting for c (queued or
+// being written), c is dead, the server stops, or timeout (0: none) passes;
+// it reports whether the level was reached (or c is dead).
+func (c *conn) waitDrained(level int, timeout time.Duration) bool {
+	var deadline <-chan time.Time
+	for {
+		c.mu.Lock()
+		if c.dead || c.queued <= level {
+			c.mu.Unlock()
+			return true
+		}
+		if c.drained == nil {
+			c.drained = make(chan struct{})
+			c.drainAt = level
+		} else {
+			c.drainAt = min(c.drainAt, level)
+		}
+		ch := c.drained
+		c.mu.Unlock()
+		if timeout > 0 && deadline == nil {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return false
+		case <-c.s.stop:
+			return false
+		}
+	}
+}
+
+// pushBack holds the reader of from, which has just queued frames for
+// targets (send reported them full), until each target's queue is down to
+// half of SendQueueBytes: shaping, like the relay byte budget, so that the
+// sender's TCP connection slows it and nothing is lost. It returns early
+// when a target dies (its write stalled for WriteTimeout, or it left).
+func (s *Server) pushBack(full []*conn) {
+	if len(full) == 0 {
+		return
+	}
+	s.m.pushbacks.Inc()
+	start := time.Now()
+	for _, t := range full {
+		t.waitDrained(s.opts.SendQueueBytes/2, 0)
+	}
+	s.m.pushbackSeconds.Add(time.Since(start).Seconds())
 }
 
 // wakeWriterLocked wakes the writer if it is waiting for a frame. c.mu must
@@ -76,9 +153,15 @@ func (c *conn) writeLoop(wake <-chan struct{}) {
 	}()
 	written, windowStart := 0, -1 // frames written, and when the open window began (-1: none open)
 	expired := false
+	done := 0 // bytes of the frame just written, not yet taken off c.queued
 	for {
 		c.mu.Lock()
 		c.idle = false
+		if done > 0 && !c.dead {
+			c.queued -= done
+			c.signalDrainedLocked()
+		}
+		done = 0
 		if c.dead || len(c.queue) == 0 && expired {
 			c.queue = nil
 			c.writing = false
@@ -115,8 +198,7 @@ func (c *conn) writeLoop(wake <-chan struct{}) {
 		c.writeStart.Store(0)
 		if err != nil {
 			c.mu.Lock()
-			c.dead = true
-			c.queue = nil
+			c.setDeadLocked()
 			c.writing = false
 			c.mu.Unlock()
 			if c.timedOut.Load() {
@@ -126,6 +208,7 @@ func (c *conn) writeLoop(wake <-chan struct{}) {
 			return
 		}
 		written++
+		done = len(b)
 		c.s.m.bytesOut.Add(float64(len(b)))
 	}
 }
