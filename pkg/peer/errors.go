@@ -46,4 +46,5 @@ const (
 	CodeSignal              = "signal"
 	CodeTransport           = "transport"
 	CodeOverflow            = "overflow"
+	CodeContinuity          = "continuity_failed"
 )
