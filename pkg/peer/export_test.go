@@ -26,6 +26,10 @@ func withFrameHook(o *Options, h func(from, to string, text bool, b []byte) [][]
 	o.knobs.frameHook = h
 	return o
 }
+func withHandshakeTimers(o *Options, relayReady, backoff time.Duration) *Options {
+	o.knobs.relayReady, o.knobs.hsBackoff = relayReady, backoff
+	return o
+}
 func withRestartWait(o *Options, d time.Duration, ice [3]time.Duration) *Options {
 	o.knobs.restartWait, o.knobs.iceTimeouts = d, ice
 	return o

@@ -184,7 +184,10 @@ func (p *peerState) handleRelay(d relayData) error {
 		}
 		return nil
 	}
-	if d.T != relayHello || (cur != nil && d.Gen < cur.gen) {
+	// Glare: both offered a relay transport and neither is ready; the lower id keeps offering,
+	// whichever gen is larger (a Retry on both sides offers at about the same time).
+	glareLoser := cur != nil && cur.offerer && !cur.isReady() && p.n.selfIDSafe() > p.id
+	if d.T != relayHello || (cur != nil && d.Gen < cur.gen && !glareLoser) {
 		return nil // stale, or the rest of a transport whose hello we never saw
 	}
 	if v := p.n.opts.Via; v == ViaDirect || v == ViaTURN {
