@@ -82,14 +82,14 @@ type Undelivered struct {
 	Count int
 }
 
-func (PeerConnected) isEvent() {}
+func (PeerConnected) isEvent()   {}
 func (SASChanged) isEvent()      {}
 func (HandshakeFailed) isEvent() {}
 func (Undelivered) isEvent()     {}
-func (PathChanged) isEvent()   {}
-func (Message) isEvent()       {}
-func (PeerLeft) isEvent()      {}
-func (Error) isEvent()         {}
+func (PathChanged) isEvent()     {}
+func (Message) isEvent()         {}
+func (PeerLeft) isEvent()        {}
+func (Error) isEvent()           {}
 
 // eventQueue moves events from pion callbacks to the Events channel without ever blocking the
 // producer: it buffers up to limit events in memory and reports ErrEventOverflow beyond that.

@@ -145,7 +145,7 @@ func (n *Node) PeerLeft(id string) {
 		p.mu.Lock()
 		p.left = true
 		p.departed = true // a process that rejoins under this id may start a new session
-		srv := p.srv // a server-relay transport cannot outlive its peer's signaling membership
+		srv := p.srv      // a server-relay transport cannot outlive its peer's signaling membership
 		p.mu.Unlock()
 		if srv != nil {
 			srv.close(errPeerLeft)
