@@ -50,6 +50,7 @@ func newJoinLoop(g *globals, o *joinOptions, out *output, desk *tipDesk, log *sl
 }
 
 func (j *joinLoop) run(ctx context.Context) error {
+	defer j.reportUndelivered()
 	lines := readLines(j.g)
 	for _, id := range j.rs.peers {
 		j.presentAtJoin[id] = true
@@ -212,6 +213,18 @@ func (j *joinLoop) handleEvent(ctx context.Context, ev peer.Event) bool {
 			line = fmt.Sprintf("* %s is gone (%s)", shortID(e.Peer), e.Reason)
 		}
 		j.out.event(evPeerLeft{Type: "peer-left", Peer: e.Peer, Reason: e.Reason}, line)
+	case peer.SASChanged:
+		line := fmt.Sprintf("! %s: the SAS changed from %s to %s — a new session: compare the new SAS with your peer again", shortID(e.Peer), e.Old, e.New)
+		j.out.event(evSASChanged{Type: "sas-changed", Peer: e.Peer, Old: e.Old, New: e.New, Address: e.Address}, line)
+	case peer.HandshakeFailed:
+		line := fmt.Sprintf("! %s: handshake %d did not finish (%s)", shortID(e.Peer), e.Count, e.Reason)
+		if e.Capped {
+			line += fmt.Sprintf("; stopped after %d: possibly someone in the middle; type /retry %s to try again", e.Count, e.Peer)
+		}
+		j.out.event(evHandshakeFailed{Type: "handshake-failed", Peer: e.Peer, Count: e.Count, Reason: e.Reason, Capped: e.Capped}, line)
+	case peer.Undelivered:
+		j.out.event(evUndelivered{Type: "undelivered", Peer: e.Peer, Count: e.Count, When: "left"},
+			fmt.Sprintf("! %d message(s) to %s not acknowledged: they may not have arrived", e.Count, shortID(e.Peer)))
 	case peer.Error:
 		msg := e.Err.Error()
 		j.lastErr = msg
@@ -381,8 +394,10 @@ func (j *joinLoop) command(ctx context.Context, line string) bool {
 		if err := j.chatTip(ctx, f[1:]); err != nil {
 			j.out.text("! /tip: %v", err)
 		}
+	case "/retry":
+		j.retry(f[1:])
 	default:
-		j.out.text("! unknown command %s (try /peers, /sas, /tip 0x… AMOUNT [cid], /quit)", f[0])
+		j.out.text("! unknown command %s (try /peers, /sas, /tip 0x… AMOUNT [cid], /retry [peer], /quit)", f[0])
 	}
 	return false
 }
@@ -450,4 +465,37 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// retry lets the Node handshake again with the named peers (all known peers without a live
+// session when none is named) after it stopped: too many unfinished handshakes, or a refused
+// session (continuity_failed, possible_mitm ...). The next session may show a new SAS.
+func (j *joinLoop) retry(ids []string) {
+	if len(ids) == 0 {
+		for _, p := range j.rs.node.Peers() {
+			if !p.Connected {
+				ids = append(ids, p.ID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		j.out.text("* every known peer is connected")
+	}
+	for _, id := range ids {
+		if err := j.rs.node.Retry(id); err != nil {
+			j.out.text("! /retry %s: %v", id, err)
+			continue
+		}
+		j.out.text("* trying %s again; compare the SAS if it changes", shortID(id))
+	}
+}
+
+// reportUndelivered tells, at exit, which peers still have messages they never acknowledged.
+func (j *joinLoop) reportUndelivered() {
+	for _, p := range j.rs.node.Peers() {
+		if p.Unacked > 0 {
+			j.out.event(evUndelivered{Type: "undelivered", Peer: p.ID, Count: p.Unacked, When: "exit"},
+				fmt.Sprintf("! leaving with %d message(s) to %s not acknowledged: they may not have arrived", p.Unacked, shortID(p.ID)))
+		}
+	}
 }

@@ -83,6 +83,26 @@ type (
 		Peer   string `json:"peer"`
 		Reason string `json:"reason,omitempty"`
 	}
+	evSASChanged struct {
+		Type    string `json:"type"` // "sas-changed"
+		Peer    string `json:"peer"`
+		Old     string `json:"old"`
+		New     string `json:"new"`
+		Address string `json:"address,omitempty"`
+	}
+	evHandshakeFailed struct {
+		Type   string `json:"type"` // "handshake-failed"
+		Peer   string `json:"peer"`
+		Count  int    `json:"count"`
+		Reason string `json:"reason"`
+		Capped bool   `json:"capped"`
+	}
+	evUndelivered struct {
+		Type  string `json:"type"` // "undelivered"
+		Peer  string `json:"peer"`
+		Count int    `json:"count"`
+		When  string `json:"when"` // "left" or "exit"
+	}
 	evStatus struct {
 		Type  string `json:"type"` // "reconnecting", "rejoined"
 		Error string `json:"error,omitempty"`

@@ -49,7 +49,7 @@
 //     RelayMaxFrame (40 KiB) so that the signaling frame stays under the server's 64 KiB; at most
 //     256 KiB of sealed data is unacknowledged per relay transport, so a sender cannot flood the
 //     server. A frame lost on the way (signaling reconnect) makes the next one fail to open, or
-//     leaves data unacknowledged for 10 s: the relay transport is replaced (new handshake, new
+//     leaves data unacknowledged for 10 s: the relay transport is replaced (a new handshake that continues the session: same
 //     SAS, PeerConnected again) and the reliable layer resends. A seal failure before the peer's
 //     start frame opened is still treated as an attack.
 //   - "auto" (default): ICE as above (with TURN servers when given). The ICE offerer starts a

@@ -30,6 +30,19 @@ var (
 	ErrBadSignal = errors.New("peer: bad signaling frame")
 	// ErrBadRelay is returned by HandleSignal for a malformed relay frame (the server relay path).
 	ErrBadRelay = errors.New("peer: malformed relay frame")
+	// ErrContinuity means a new transport with a peer did not continue the verified session: the
+	// other end does not hold the session's continuity secret (an impostor spliced in by the
+	// signaling server, or a peer that lost its state). Nothing is sent to it.
+	ErrContinuity = errors.New("peer: session continuity failed")
+	// ErrAccountChanged means a peer that proved an account proved another one (or none) on a
+	// later session.
+	ErrAccountChanged = errors.New("peer: peer proved another account")
+	// ErrPossibleMITM means the peer's first sealed frame after a DTLS-bound handshake did not
+	// open: the two sides derived different keys, so someone terminated DTLS on both sides and
+	// swapped the seal keys.
+	ErrPossibleMITM = errors.New("peer: possible man in the middle")
+	// ErrRefused means the peer refused the handshake and said why (its code follows).
+	ErrRefused = errors.New("peer: handshake refused by the peer")
 	// ErrEventOverflow is reported (as an Error event) if the internal event queue exceeds its bound
 	// because the application stopped reading Events.
 	ErrEventOverflow = errors.New("peer: event queue overflow")
@@ -46,4 +59,8 @@ const (
 	CodeSignal              = "signal"
 	CodeTransport           = "transport"
 	CodeOverflow            = "overflow"
+	CodeContinuity          = "continuity_failed"
+	CodeAccountChanged      = "account_changed"
+	CodePossibleMITM        = "possible_mitm"
+	CodeRefused             = "refused"
 )

@@ -2,12 +2,15 @@ package peer
 
 import "sync"
 
-// Event is one of PeerConnected, PathChanged, Message, PeerLeft or Error.
+// Event is one of PeerConnected, PathChanged, Message, PeerLeft, Error, SASChanged,
+// HandshakeFailed or Undelivered.
 type Event interface{ isEvent() }
 
 // PeerConnected is emitted when the sealed session with a peer is ready: both seal hellos were
 // exchanged and each side received the other's start frame (which carries its identity, or none).
-// It is emitted again after a transport was replaced (ICE restart failed, renegotiation).
+// It is emitted again after a transport was replaced (ICE restart failed, renegotiation): the new
+// transport continued the session (it proved the continuity secret), so SAS and Address are the
+// ones of the session the users compared.
 type PeerConnected struct {
 	Peer          string // signaling peer id
 	SAS           string // short authentication string, equal on both sides
@@ -19,8 +22,8 @@ type PeerConnected struct {
 
 // PathChanged is emitted when a live session moves to another transport without a gap (ViaAuto:
 // from the server relay back to ICE). Nothing is lost, duplicated or reordered across the move.
-// The new transport ran its own seal handshake: SAS is its short authentication string (the
-// identity, if any, was proven again on it).
+// The new transport ran its own seal handshake, which continued the session (it proved the
+// continuity secret): SAS is the session's, unchanged (the identity, if any, was proven again).
 type PathChanged struct {
 	Peer string
 	From string // PathDirect, PathTURN or PathServer
@@ -49,11 +52,44 @@ type Error struct {
 	Err  error
 }
 
-func (PeerConnected) isEvent() {}
-func (PathChanged) isEvent()   {}
-func (Message) isEvent()       {}
-func (PeerLeft) isEvent()      {}
-func (Error) isEvent()         {}
+// SASChanged is emitted before the PeerConnected of a new session with a peer whose earlier
+// session showed another SAS: the peer id's session was not continued (the peer restarted and
+// signaling said it left, or the user called Retry), or another peer id proves an account that
+// an earlier session proved with another SAS. The users must compare the new SAS.
+type SASChanged struct {
+	Peer    string
+	Old     string
+	New     string
+	Address string // the account the new session proves, "" if anonymous
+}
+
+// HandshakeFailed is emitted when a handshake with a peer started (a seal hello was sent or
+// received) but the peer's start frame was never verified on it: an aborted attempt, which is
+// also what a man in the middle grinding for a matching SAS produces. Count is the number of such
+// attempts in a row; the Node waits longer between attempts with the peer (1 s doubling), and
+// after 5 (Capped) stops handshaking with it until Retry.
+type HandshakeFailed struct {
+	Peer   string
+	Count  int
+	Reason string
+	Capped bool
+}
+
+// Undelivered is emitted when a peer is gone (PeerLeft) while messages sent to it are still
+// unacknowledged: they stay queued for its return, but may never arrive.
+type Undelivered struct {
+	Peer  string
+	Count int
+}
+
+func (PeerConnected) isEvent()   {}
+func (SASChanged) isEvent()      {}
+func (HandshakeFailed) isEvent() {}
+func (Undelivered) isEvent()     {}
+func (PathChanged) isEvent()     {}
+func (Message) isEvent()         {}
+func (PeerLeft) isEvent()        {}
+func (Error) isEvent()           {}
 
 // eventQueue moves events from pion callbacks to the Events channel without ever blocking the
 // producer: it buffers up to limit events in memory and reports ErrEventOverflow beyond that.

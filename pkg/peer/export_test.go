@@ -26,6 +26,10 @@ func withFrameHook(o *Options, h func(from, to string, text bool, b []byte) [][]
 	o.knobs.frameHook = h
 	return o
 }
+func withHandshakeTimers(o *Options, relayReady, backoff time.Duration) *Options {
+	o.knobs.relayReady, o.knobs.hsBackoff = relayReady, backoff
+	return o
+}
 func withRestartWait(o *Options, d time.Duration, ice [3]time.Duration) *Options {
 	o.knobs.restartWait, o.knobs.iceTimeouts = d, ice
 	return o
@@ -62,6 +66,27 @@ type relay struct {
 	// filter, if set, sees every frame; drop discards it, hold keeps it for release.
 	filter func(from, to, typ string, data json.RawMessage) (drop, hold bool)
 	held   []heldFrame
+
+	// intercept, if set, sees every frame before the filter, as a hostile server does: it may
+	// readdress it (from, to), rewrite data or drop it (ok false).
+	intercept func(from, to, typ string, data json.RawMessage) (nfrom, nto string, ndata json.RawMessage, ok bool)
+}
+
+func (r *relay) setIntercept(f func(from, to, typ string, data json.RawMessage) (string, string, json.RawMessage, bool)) {
+	r.mu.Lock()
+	r.intercept = f
+	r.mu.Unlock()
+}
+
+// attach starts delivering frames to n as id without announcing it to anyone (a peer the server
+// keeps hidden, such as an impostor it splices in).
+func (r *relay) attach(id string, n *Node) {
+	r.mu.Lock()
+	r.nodes[id] = n
+	k, stop := r.kick[id], r.stops[id]
+	r.mu.Unlock()
+	r.wg.Add(1)
+	go r.pump(id, n, k, stop)
 }
 
 type heldFrame struct {
@@ -134,6 +159,12 @@ func (r *relay) send(from, to, typ string, data json.RawMessage) error {
 	defer r.mu.Unlock()
 	if r.isDown {
 		return errRelayDown
+	}
+	if r.intercept != nil {
+		var ok bool
+		if from, to, data, ok = r.intercept(from, to, typ, data); !ok {
+			return nil
+		}
 	}
 	k, ok := r.kick[to]
 	if !ok {
@@ -303,4 +334,18 @@ func (n *Node) candidateStats(peer string) (local, remote []string, pairLocal, p
 		}
 	}
 	return
+}
+
+// activeGen is the generation of the transport data to peer goes over, 0 if none.
+func (n *Node) activeGen(peer string) uint64 {
+	n.mu.Lock()
+	p := n.peers[peer]
+	n.mu.Unlock()
+	if p == nil {
+		return 0
+	}
+	if l := p.active(); l != nil {
+		return l.gen
+	}
+	return 0
 }

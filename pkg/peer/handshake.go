@@ -45,7 +45,7 @@ func (l *link) ensureHandshake() (first []byte, err error) {
 		cfg = seal.Config{Room: l.n.opts.Room, Role: l.role(),
 			LocalFingerprint: l.n.stack.fingerprint, RemoteFingerprint: fp}
 	}
-	hs, err := seal.NewHandshake(cfg)
+	hs, err := seal.NewHandshake(l.p.sealConfig(cfg))
 	if err != nil {
 		l.hsErr = err
 		return nil, err
@@ -66,10 +66,26 @@ func (l *link) onOpen() {
 		return
 	}
 	if first != nil {
+		l.markStarted()
 		if err := l.writeWire(true, first); err != nil {
 			l.close(err)
 		}
 	}
+}
+
+// markStarted records that a seal handshake message went out or came in on l: from now on, a
+// link that dies before the peer's start frame is verified counts as a failed handshake.
+func (l *link) markStarted() {
+	l.mu.Lock()
+	l.hsStarted = true
+	l.mu.Unlock()
+}
+
+// unfinished reports whether a handshake started on l and never verified the peer's start frame.
+func (l *link) unfinished() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.hsStarted && !l.verified
 }
 
 // onMessage runs on pion's read loop; it never blocks on the application.
@@ -102,6 +118,18 @@ func (l *link) onBinary(data []byte) {
 	}
 	pt, err := sess.Open(data)
 	if err != nil {
+		if !started && sess.Continued() {
+			// Both hellos named the same continuity secret, yet the keys differ: the other end
+			// does not hold the secret.
+			l.fail(CodeContinuity, fmt.Errorf("%w: first frame from %s does not open: %w", ErrContinuity, l.p.id, err))
+			return
+		}
+		if !started && !l.relay {
+			// The handshake was bound to the DTLS certificates both sides saw, yet the keys
+			// differ: someone terminated DTLS on both sides and swapped the seal keys.
+			l.fail(CodePossibleMITM, fmt.Errorf("%w: first frame from %s does not open: %w", ErrPossibleMITM, l.p.id, err))
+			return
+		}
 		if l.relay && started {
 			// The session was authenticated (the peer's start frame opened): on the relay a
 			// frame lost in a signaling reconnect looks like this. Replace the transport.
@@ -124,6 +152,12 @@ func (l *link) onBinary(data []byte) {
 	if !started {
 		l.fail(CodeProtocol, fmt.Errorf("%w: frame before start", ErrProtocol))
 		return
+	}
+	if !l.confirmed {
+		// The peer's first frame after its start frame: it processed ours, so it holds the
+		// session's continuity secret (onBinary runs on one goroutine per link).
+		l.confirmed = true
+		l.p.confirm()
 	}
 	var perr error
 	if f.typ == frameData {
@@ -161,6 +195,11 @@ func (l *link) releaseData() {
 }
 
 func (l *link) onHandshakeMessage(b []byte) {
+	l.markStarted()
+	if a, err := seal.ParseAbort(b); err == nil {
+		l.fail(CodeRefused, fmt.Errorf("%w: %s", ErrRefused, a.Code))
+		return
+	}
 	if _, err := l.ensureHandshake(); err != nil {
 		l.fail(CodeHandshake, fmt.Errorf("seal handshake: %w", err))
 		return
@@ -176,8 +215,14 @@ func (l *link) onHandshakeMessage(b []byte) {
 	reply, sess, err := hs.Handle(b)
 	if err != nil {
 		code := CodeHandshake
-		if errors.Is(err, seal.ErrFingerprintMismatch) {
+		switch {
+		case errors.Is(err, seal.ErrFingerprintMismatch):
 			code, err = CodeFingerprintMismatch, fmt.Errorf("%w: %w", ErrFingerprintMismatch, err)
+		case errors.Is(err, seal.ErrContinuity):
+			code, err = CodeContinuity, fmt.Errorf("%w: %w", ErrContinuity, err)
+		}
+		if hs.PeerVersion() >= seal.Version {
+			l.sendAbort(code) // a version 2 peer learns why instead of waiting for a timeout
 		}
 		l.fail(code, fmt.Errorf("seal handshake with %s: %w", l.p.id, err))
 		return
@@ -256,12 +301,35 @@ func (l *link) onStart(sess *seal.Session, f appFrame) {
 		l.fail(CodeIdentityMismatch, fmt.Errorf("%w: peer %s proved %s, want %s", ErrIdentityMismatch, l.p.id, got, want))
 		return
 	}
-	l.n.log.Debug("peer: session ready", "peer", l.p.id, "gen", l.gen)
+	sas, changed, code, err := l.p.sessionVerified(sess, addr)
+	if err != nil {
+		l.fail(code, err)
+		return
+	}
+	l.mu.Lock()
+	l.verified = true
+	l.mu.Unlock()
+	if changed != nil {
+		l.n.emit(*changed) // before PeerConnected and before anything is resent
+	}
+	l.n.log.Debug("peer: session ready", "peer", l.p.id, "gen", l.gen, "continued", sess.Continued())
 	l.p.onStart(f.instance, f.base)
 	path, ctype := l.path()
 	l.n.goTracked(func() {
-		l.p.onLinkReady(l, PeerConnected{Peer: l.p.id, SAS: sess.SAS(), Address: addr, StaticKey: static, Path: path, CandidateType: ctype})
+		l.p.onLinkReady(l, PeerConnected{Peer: l.p.id, SAS: sas, Address: addr, StaticKey: static, Path: path, CandidateType: ctype})
 	})
+}
+
+// sendAbort tells the peer why we refuse its handshake (best effort; see seal.Abort). On the
+// relay it travels as a "hello" relay frame, like every handshake text message.
+func (l *link) sendAbort(code string) {
+	b, err := seal.Abort{Code: code}.Marshal()
+	if err != nil {
+		return
+	}
+	if err := l.writeWire(true, b); err != nil {
+		l.n.log.Debug("peer: send abort", "peer", l.p.id, "err", err)
+	}
 }
 
 // fail reports err as an Error event, closes the link and gives up on the peer: a handshake,

@@ -31,7 +31,7 @@ func TestHostileWire(t *testing.T) {
 				k, _ := ecdh.X25519().GenerateKey(rand.Reader)
 				h.Key = k.PublicKey().Bytes()
 			}
-		}, code: CodeSeal, wantErr: seal.ErrAuth},
+		}, code: CodePossibleMITM, wantErr: ErrPossibleMITM}, // DTLS-bound: the first sealed frame fails
 		{name: "bit flipped", tamper: func(b []byte) [][]byte {
 			c := append([]byte(nil), b...)
 			c[len(c)-1] ^= 1

@@ -54,6 +54,9 @@ type link struct {
 	sess       *seal.Session
 	hsErr      error
 	startSeen  bool
+	hsStarted  bool // a handshake message went out or came in
+	verified   bool // the peer's start frame was verified
+	confirmed  bool // a frame after the peer's start frame opened (onBinary's goroutine only)
 	ready      bool // set by peerState under p.mu as well
 	everReady  bool
 	restartTmr *time.Timer // ICE restart bound, or the relay handshake deadline

@@ -52,7 +52,7 @@ func (n *Node) nextGen() uint64 {
 // install makes l the peer's current PeerConnection, closing the previous one (without recovery).
 func (p *peerState) install(l *link) bool {
 	p.mu.Lock()
-	if p.closed || p.rejected {
+	if p.closed || p.rejected || p.capped {
 		p.mu.Unlock()
 		return false
 	}

@@ -33,6 +33,8 @@ type Node struct {
 	peers   map[string]*peerState
 	lastGen uint64
 
+	accountSASes map[string]string // lower-case address → the SAS last shown for it
+
 	metrics *metrics
 }
 
@@ -74,7 +76,7 @@ func New(opts *Options) (*Node, error) {
 		events:   newEventQueue(defaultEventLimit),
 		ctx:      ctx, cancel: cancel,
 		ice:   o.ICEServers,
-		peers: map[string]*peerState{},
+		peers: map[string]*peerState{}, accountSASes: map[string]string{},
 	}
 	n.sig = newSignalQueue(n)
 	n.wg.Add(2)
@@ -142,7 +144,8 @@ func (n *Node) PeerLeft(id string) {
 	if p := n.peers[id]; p != nil {
 		p.mu.Lock()
 		p.left = true
-		srv := p.srv // a server-relay transport cannot outlive its peer's signaling membership
+		p.departed = true // a process that rejoins under this id may start a new session
+		srv := p.srv      // a server-relay transport cannot outlive its peer's signaling membership
 		p.mu.Unlock()
 		if srv != nil {
 			srv.close(errPeerLeft)

@@ -109,6 +109,7 @@ type testKnobs struct {
 	relayReady   time.Duration                                       // relay handshake deadline
 	relayStall   time.Duration                                       // relay: max wait for an ack
 	iceRetry     time.Duration                                       // auto: ICE retry while on the relay
+	hsBackoff    time.Duration                                       // first wait after a failed handshake
 }
 
 func (o *Options) validate() error {
@@ -172,6 +173,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.knobs.iceRetry == 0 {
 		c.knobs.iceRetry = max(3*c.P2PTimeout, 30*time.Second)
+	}
+	if c.knobs.hsBackoff == 0 {
+		c.knobs.hsBackoff = time.Second
 	}
 	if c.knobs.iceTimeouts[0] == 0 {
 		c.knobs.iceTimeouts = [3]time.Duration{3 * time.Second, 6 * time.Second, 500 * time.Millisecond}

@@ -45,6 +45,11 @@ type peerState struct {
 	earlyICE   map[uint64][]webrtc.ICECandidateInit
 	readyCh    chan struct{} // closed and replaced when a link becomes ready
 
+	cont       contState // session continuity (continuity.go)
+	departed   bool      // signaling said the peer left (or Retry) since the last verified session
+	hsFailures int       // handshakes in a row that started and never verified a start frame
+	capped     bool      // hsFailures reached the cap: no handshake until Retry
+
 	attemptStart time.Time   // when the current (re)connection began; zero while connected
 	handover     bool        // the active relay went away while a ready-to-be ICE link takes over
 	fallbackTmr  *time.Timer // ViaAuto: start the server relay if nothing is ready in time
@@ -380,6 +385,11 @@ func (p *peerState) resend(l *link, pending []outMsg) {
 // the active relay) is retried later; the active one is recovered.
 func (p *peerState) onLinkDead(l *link, err error) {
 	p.mu.Lock()
+	if !p.closed && l.unfinished() {
+		ev := p.handshakeFailedLocked(err)
+		p.n.emit(ev)
+		p.n.log.Info("peer: handshake did not finish", "peer", p.id, "gen", l.gen, "count", ev.Count, "capped", ev.Capped, "err", err)
+	}
 	wasActive := p.link == l
 	if wasActive {
 		p.link = nil
@@ -426,13 +436,13 @@ func (p *peerState) onLinkDead(l *link, err error) {
 	p.mu.Unlock()
 	if stop {
 		if was && !nodeClosed {
-			p.n.emit(PeerLeft{Peer: p.id, Reason: "closed"})
+			p.emitLeft("closed")
 		}
 		return
 	}
 	if left {
 		if was {
-			p.n.emit(PeerLeft{Peer: p.id, Reason: "left"})
+			p.emitLeft("left")
 		}
 		return
 	}
@@ -450,9 +460,20 @@ func (p *peerState) recover(offerer, relay bool, deadGen uint64) {
 	const attempts = 5
 	wait := 2 * p.n.opts.knobs.restartWait
 	for i := 0; i < attempts; i++ {
+		if d := p.backoff(); d > 0 { // failed handshakes with this peer: slow down
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-p.leftKick:
+				t.Stop()
+			case <-p.n.ctx.Done():
+				t.Stop()
+				return
+			}
+		}
 		p.mu.Lock()
 		ch := p.readyCh
-		done := p.closed || p.rejected || p.left || (p.link != nil && p.link.ready)
+		done := p.closed || p.rejected || p.capped || p.left || (p.link != nil && p.link.ready)
 		p.mu.Unlock()
 		if done {
 			break
@@ -487,7 +508,19 @@ func (p *peerState) recover(offerer, relay bool, deadGen uint64) {
 	}
 	p.mu.Unlock()
 	if gaveUp {
-		p.n.emit(PeerLeft{Peer: p.id, Reason: reason})
+		p.emitLeft(reason)
+	}
+}
+
+// emitLeft reports that the peer is gone and, if messages to it are still unacknowledged, how
+// many (they stay queued for its return).
+func (p *peerState) emitLeft(reason string) {
+	p.n.emit(PeerLeft{Peer: p.id, Reason: reason})
+	p.mu.Lock()
+	n := len(p.outbox)
+	p.mu.Unlock()
+	if n > 0 {
+		p.n.emit(Undelivered{Peer: p.id, Count: n})
 	}
 }
 

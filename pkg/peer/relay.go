@@ -21,8 +21,12 @@ import (
 //	{"gen":N,"t":"hello"|"sealed"|"close","b":"<base64url, no padding>"}
 //
 // gen names the relay transport (a new one gets a larger gen, like a PeerConnection); "hello"
-// carries a seal handshake text message (hello or reveal), "sealed" one sealed frame, "close"
-// (no b) tells the peer that the sender dropped this transport. The WebSocket keeps frames in
+// carries a seal handshake text message (hello, reveal or abort), "sealed" one sealed frame,
+// "close" tells the peer that the sender dropped this transport. A close is acted on only when
+// its b is the session's close tag (seal.Session.CloseTag(gen), 32 bytes): a close without one,
+// which anyone on the path could forge, is ignored and logged (the transport then ends by its
+// own deadlines). For a version 1 session (the peer may be an older vtpeer, which knows only the
+// bare close) a bare close is sent after the tagged one. The WebSocket keeps frames in
 // order; a frame lost on the way (signaling reconnect) makes the next sealed frame fail to open,
 // and the transport is then replaced by a new one (new handshake) while the reliable layer
 // resends what was not acknowledged: exactly once, in order.
@@ -37,6 +41,8 @@ const (
 	relayHello  = "hello"
 	relaySealed = "sealed"
 	relayClose  = "close"
+
+	closeTagSize = 32 // seal.Session.CloseTag
 
 	// relayWindow bounds the sealed bytes sent over a relay transport and not yet acknowledged,
 	// so that a sender cannot flood the signaling server.
@@ -89,10 +95,10 @@ func decodeRelayData(data []byte) (relayData, error) {
 	case relaySealed:
 		limit = RelayMaxFrame
 	case relayClose:
-		if d.B != "" {
-			return relayData{}, fmt.Errorf("%w: close with a body", ErrBadRelay)
+		if d.B == "" {
+			return d, nil
 		}
-		return d, nil
+		limit = closeTagSize
 	default:
 		return relayData{}, fmt.Errorf("%w: type %q", ErrBadRelay, d.T)
 	}
@@ -102,6 +108,9 @@ func decodeRelayData(data []byte) (relayData, error) {
 	b, err := relayB64.DecodeString(d.B)
 	if err != nil || len(b) == 0 {
 		return relayData{}, fmt.Errorf("%w: bad base64 body", ErrBadRelay)
+	}
+	if d.T == relayClose && len(b) != closeTagSize {
+		return relayData{}, fmt.Errorf("%w: close tag of %d bytes", ErrBadRelay, len(b))
 	}
 	d.body = b
 	return d, nil
@@ -142,7 +151,7 @@ func (n *Node) connectRelay(p *peerState) {
 // installRelay makes l the peer's current relay transport, closing the previous one.
 func (p *peerState) installRelay(l *link) bool {
 	p.mu.Lock()
-	if p.closed || p.rejected {
+	if p.closed || p.rejected || p.capped {
 		p.mu.Unlock()
 		return false
 	}
@@ -171,14 +180,14 @@ func (p *peerState) handleRelay(d relayData) error {
 		case relaySealed:
 			cur.onBinary(d.body)
 		default:
-			cur.mu.Lock()
-			cur.peerClosed = true
-			cur.mu.Unlock()
-			cur.close(errRelayClosed)
+			cur.onRelayClose(d.body)
 		}
 		return nil
 	}
-	if d.T != relayHello || (cur != nil && d.Gen < cur.gen) {
+	// Glare: both offered a relay transport and neither is ready; the lower id keeps offering,
+	// whichever gen is larger (a Retry on both sides offers at about the same time).
+	glareLoser := cur != nil && cur.offerer && !cur.isReady() && p.n.selfIDSafe() > p.id
+	if d.T != relayHello || (cur != nil && d.Gen < cur.gen && !glareLoser) {
 		return nil // stale, or the rest of a transport whose hello we never saw
 	}
 	if v := p.n.opts.Via; v == ViaDirect || v == ViaTURN {
@@ -210,16 +219,41 @@ func (l *link) writeRelay(t string, b []byte) error {
 	return nil
 }
 
-// sendRelayClose tells the peer we dropped this relay transport (best effort).
+// onRelayClose acts on the peer's close of this transport only if it carries the session's close
+// tag; anything else is logged and ignored.
+func (l *link) onRelayClose(tag []byte) {
+	l.mu.Lock()
+	sess := l.sess
+	l.mu.Unlock()
+	if len(tag) == 0 || sess == nil || !sess.VerifyCloseTag(l.gen, tag) {
+		l.n.log.Info("peer: unauthenticated relay close ignored", "peer", l.p.id, "gen", l.gen, "tagged", len(tag) > 0)
+		return
+	}
+	l.mu.Lock()
+	l.peerClosed = true
+	l.mu.Unlock()
+	l.close(errRelayClosed)
+}
+
+// sendRelayClose tells the peer we dropped this relay transport (best effort): with the session's
+// close tag, and bare as well when the peer may be a version 1 vtpeer (no session yet, or a
+// version 1 one).
 func (l *link) sendRelayClose() {
 	l.mu.Lock()
-	skip := l.peerClosed
+	skip, sess := l.peerClosed, l.sess
 	l.mu.Unlock()
 	if skip {
 		return
 	}
-	if data, err := encodeRelayData(l.gen, relayClose, nil); err == nil {
-		l.n.sig.pushRaw(l.p.id, SignalRelay, data, nil)
+	if sess != nil {
+		if data, err := encodeRelayData(l.gen, relayClose, sess.CloseTag(l.gen)); err == nil {
+			l.n.sig.pushRaw(l.p.id, SignalRelay, data, nil)
+		}
+	}
+	if sess == nil || sess.Version() == seal.VersionFirst {
+		if data, err := encodeRelayData(l.gen, relayClose, nil); err == nil {
+			l.n.sig.pushRaw(l.p.id, SignalRelay, data, nil)
+		}
 	}
 }
 

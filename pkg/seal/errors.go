@@ -37,6 +37,12 @@ var (
 	// the commitment it sent first.
 	ErrCommitMismatch = errors.New("seal: revealed key does not match commitment")
 
+	// ErrContinuity means a handshake that had to continue a session (Config.RequireContinuity)
+	// does not: the peer holds none of our retained secrets, names one we never offered, or
+	// started afresh with a version 1 hello. An impostor spliced in by the signaling server, or a
+	// peer that lost its state (a restarted process).
+	ErrContinuity = errors.New("seal: handshake does not continue the session")
+
 	// ErrState means a handshake method was called out of order, or after
 	// the handshake finished or failed.
 	ErrState = errors.New("seal: handshake message out of order")

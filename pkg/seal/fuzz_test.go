@@ -12,6 +12,8 @@ func FuzzParseHello(f *testing.F) {
 		`{"type":"hello","v":1,"role":"answerer","key":"3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx-FG-IK08"}`,
 		`{"type":"hello","v":1.0,"role":"answerer","key":"3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx-FG-IK08"}`,
 		`{"type":"hello","v":1,"v":1}`, `{}`, `[]`, `null`, ``,
+		`{"type":"hello","v":2,"role":"offerer","commit":"eY5lkJKPiAviDw32SodEn7q3IR2wGXTVIX2zQL6bYjM","rs1":"CQkJCQkJCQkJCQkJCQkJCQ","rs2":"CQkJCQkJCQkJCQkJCQkJCQ"}`,
+		`{"type":"hello","v":2,"role":"answerer","key":"3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx-FG-IK08","rs":"CQkJCQkJCQkJCQkJCQkJCQ"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -30,7 +32,36 @@ func FuzzParseHello(f *testing.F) {
 		}
 		h2, err := ParseHello(out)
 		if err != nil || h2.Version != h.Version || h2.Role != h.Role || !bytes.Equal(h2.Key, h.Key) ||
-			!bytes.Equal(h2.Commit, h.Commit) || !bytes.Equal(h2.Fingerprint, h.Fingerprint) {
+			!bytes.Equal(h2.Commit, h.Commit) || !bytes.Equal(h2.Fingerprint, h.Fingerprint) ||
+			!bytes.Equal(h2.Continue, h.Continue) || len(h2.Retained) != len(h.Retained) {
+			t.Fatalf("round trip: %v", err)
+		}
+		for i := range h.Retained {
+			if !bytes.Equal(h2.Retained[i], h.Retained[i]) {
+				t.Fatal("round trip: retained ids differ")
+			}
+		}
+	})
+}
+
+func FuzzParseAbort(f *testing.F) {
+	for _, s := range []string{`{"type":"abort","code":"continuity_failed"}`, `{"type":"abort","code":"X"}`,
+		`{"type":"abort","code":""}`, `{"type":"abort"}`, `{"type":"abort","code":"a","code":"b"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := ParseAbort(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		out, err := a.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a2, err := ParseAbort(out); err != nil || a2 != a {
 			t.Fatalf("round trip: %v", err)
 		}
 	})

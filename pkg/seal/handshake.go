@@ -31,6 +31,15 @@ type Config struct {
 	// agree: a hello with a fingerprint is rejected on a handshake without
 	// channel binding and vice versa.
 	NoChannelBinding bool
+	// Retained are the continuity secrets (Session.ContinuitySecret of earlier sessions with
+	// the same peer, ContinuitySize bytes each, newest first, at most MaxRetained) this side
+	// retains. With any, the offerer sends a version 2 hello naming them and a handshake that
+	// continues one mixes it into its keys (Session.Continued). None: a version 1 hello.
+	Retained [][]byte
+	// RequireContinuity refuses (ErrContinuity) a handshake that continues none of Retained:
+	// the peer named none of them, named others, or sent a version 1 hello. It requires
+	// Retained.
+	RequireContinuity bool
 	// Rand supplies the 32 bytes of the ephemeral X25519 private key.
 	// Nil means crypto/rand. Set it only in tests and known-answer vectors.
 	Rand io.Reader
@@ -46,6 +55,15 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: fingerprints given with NoChannelBinding", ErrConfig)
 	case !c.NoChannelBinding && (len(c.LocalFingerprint) != FingerprintSize || len(c.RemoteFingerprint) != FingerprintSize):
 		return fmt.Errorf("%w: fingerprints must be %d bytes (or set NoChannelBinding)", ErrConfig, FingerprintSize)
+	case len(c.Retained) > MaxRetained:
+		return fmt.Errorf("%w: at most %d retained secrets", ErrConfig, MaxRetained)
+	case c.RequireContinuity && len(c.Retained) == 0:
+		return fmt.Errorf("%w: RequireContinuity without retained secrets", ErrConfig)
+	}
+	for _, r := range c.Retained {
+		if len(r) != ContinuitySize {
+			return fmt.Errorf("%w: retained secrets must be %d bytes", ErrConfig, ContinuitySize)
+		}
 	}
 	return nil
 }
@@ -82,6 +100,12 @@ type Handshake struct {
 	// answerer only: the offerer's hello, kept until its reveal.
 	commit []byte
 	peerFP []byte
+
+	version   int      // hello version of this handshake: VersionFirst or Version
+	retained  [][]byte // copies of Config.Retained; wiped when finished or failed
+	ids       [][]byte // their ContinuityIDs
+	contIndex int      // index in retained of the secret continued, -1 for none
+	peerV     int      // the version of the peer's hello, once seen (0 before)
 }
 
 // NewHandshake validates cfg and draws an ephemeral X25519 key pair.
@@ -96,7 +120,15 @@ func NewHandshake(cfg Config) (*Handshake, error) {
 	cfg.LocalFingerprint = bytes.Clone(cfg.LocalFingerprint)
 	cfg.RemoteFingerprint = bytes.Clone(cfg.RemoteFingerprint)
 	cfg.Rand = nil
-	h := &Handshake{cfg: cfg}
+	h := &Handshake{cfg: cfg, version: VersionFirst, contIndex: -1}
+	for _, r := range cfg.Retained {
+		h.retained = append(h.retained, bytes.Clone(r))
+		h.ids = append(h.ids, ContinuityID(r))
+	}
+	h.cfg.Retained = nil
+	if len(h.retained) > 0 {
+		h.version = Version
+	}
 	scalar := make([]byte, 32)
 	defer wipe(scalar)
 	if _, err := io.ReadFull(r, scalar); err != nil {
@@ -127,8 +159,8 @@ func (h *Handshake) Start() ([]byte, error) {
 	if h.cfg.Role == RoleAnswerer {
 		return nil, nil
 	}
-	msg, err := Hello{Version: Version, Role: RoleOfferer, Commit: Commitment(h.pub),
-		Fingerprint: h.cfg.LocalFingerprint}.Marshal()
+	msg, err := Hello{Version: h.version, Role: RoleOfferer, Commit: Commitment(h.pub),
+		Fingerprint: h.cfg.LocalFingerprint, Retained: h.ids}.Marshal()
 	if err != nil {
 		return nil, h.fail(err)
 	}
@@ -150,10 +182,17 @@ func (h *Handshake) Handle(msg []byte) (reply []byte, s *Session, err error) {
 		if err := h.checkHello(hello); err != nil {
 			return nil, nil, h.fail(err)
 		}
+		if err := h.checkContinuity(hello); err != nil {
+			return nil, nil, h.fail(err)
+		}
 		if h.cfg.Role == RoleAnswerer {
 			h.commit, h.peerFP = hello.Commit, hello.Fingerprint
-			reply, err := Hello{Version: Version, Role: RoleAnswerer, Key: h.pub,
-				Fingerprint: h.cfg.LocalFingerprint}.Marshal()
+			var cont []byte
+			if h.contIndex >= 0 {
+				cont = h.ids[h.contIndex]
+			}
+			reply, err := Hello{Version: h.version, Role: RoleAnswerer, Key: h.pub,
+				Fingerprint: h.cfg.LocalFingerprint, Continue: cont}.Marshal()
 			if err != nil {
 				return nil, nil, h.fail(err)
 			}
@@ -186,10 +225,19 @@ func (h *Handshake) Handle(msg []byte) (reply []byte, s *Session, err error) {
 	return nil, nil, ErrState
 }
 
-// checkHello checks the peer hello's version, role and fingerprint.
+// PeerVersion returns the version of the peer's hello once it has been parsed (0 before): a
+// caller that aborts a handshake may tell a version 2 peer why (Abort).
+func (h *Handshake) PeerVersion() int { return h.peerV }
+
+// checkHello checks the peer hello's version, role and fingerprint. The answerer takes the
+// offerer's version (1 or 2); the offerer requires its own back.
 func (h *Handshake) checkHello(hello Hello) error {
-	if hello.Version != Version {
-		return fmt.Errorf("%w: peer speaks v%d, we speak v%d", ErrVersion, hello.Version, Version)
+	h.peerV = hello.Version
+	switch {
+	case h.cfg.Role == RoleAnswerer && (hello.Version == VersionFirst || hello.Version == Version):
+		h.version = hello.Version
+	case hello.Version != h.version:
+		return fmt.Errorf("%w: peer speaks v%d, we speak v%d", ErrVersion, hello.Version, h.version)
 	}
 	if hello.Role != h.cfg.Role.Peer() {
 		return fmt.Errorf("%w: both sides are %v", ErrRole, h.cfg.Role)
@@ -202,6 +250,41 @@ func (h *Handshake) checkHello(hello Hello) error {
 	}
 	if subtle.ConstantTimeCompare(hello.Fingerprint, h.cfg.RemoteFingerprint) != 1 {
 		return ErrFingerprintMismatch
+	}
+	return nil
+}
+
+// checkContinuity picks the retained secret the handshake continues (the
+// answerer: the first of the offerer's ids it also holds; the offerer: the
+// one the answerer names, which must be one of ours) and applies
+// RequireContinuity.
+func (h *Handshake) checkContinuity(hello Hello) error {
+	if h.cfg.Role == RoleAnswerer {
+		for _, peerID := range hello.Retained {
+			for i, id := range h.ids {
+				if subtle.ConstantTimeCompare(peerID, id) == 1 && h.contIndex < 0 {
+					h.contIndex = i
+				}
+			}
+			if h.contIndex >= 0 {
+				break
+			}
+		}
+	} else if len(hello.Continue) > 0 {
+		for i, id := range h.ids {
+			if subtle.ConstantTimeCompare(hello.Continue, id) == 1 {
+				h.contIndex = i
+			}
+		}
+		if h.contIndex < 0 {
+			return fmt.Errorf("%w: the peer continues a secret we never offered", ErrContinuity)
+		}
+	}
+	if h.cfg.RequireContinuity && h.contIndex < 0 {
+		if hello.Version == VersionFirst {
+			return fmt.Errorf("%w: the peer started afresh (version 1 hello)", ErrContinuity)
+		}
+		return fmt.Errorf("%w: the peer holds none of our continuity secrets", ErrContinuity)
 	}
 	return nil
 }
@@ -231,7 +314,14 @@ func (h *Handshake) finish(offKey, offFP, ansKey, ansFP []byte) (*Session, error
 	}
 	defer wipe(shared)
 	th := TranscriptHash(h.cfg.Room, offKey, offFP, ansKey, ansFP)
-	k, err := deriveKeys(shared, th)
+	var cont, contID []byte
+	if h.version != VersionFirst {
+		if h.contIndex >= 0 {
+			cont, contID = h.retained[h.contIndex], h.ids[h.contIndex]
+		}
+		th = TranscriptHashV2(h.cfg.Room, offKey, offFP, ansKey, ansFP, contID)
+	}
+	k, err := deriveKeys(h.version, shared, cont, th)
 	if err != nil {
 		return nil, err
 	}
@@ -240,8 +330,10 @@ func (h *Handshake) finish(offKey, offFP, ansKey, ansFP []byte) (*Session, error
 	if err != nil {
 		return nil, err
 	}
+	s.version, s.continued, s.contIndex = h.version, h.contIndex >= 0, h.contIndex
 	h.state = stateDone
 	h.commit, h.peerFP = nil, nil
+	h.dropRetained()
 	return s, nil
 }
 
@@ -249,7 +341,15 @@ func (h *Handshake) finish(offKey, offFP, ansKey, ansFP []byte) (*Session, error
 func (h *Handshake) fail(err error) error {
 	h.state = stateFailed
 	h.sk = nil
+	h.dropRetained()
 	return err
+}
+
+func (h *Handshake) dropRetained() {
+	for _, r := range h.retained {
+		wipe(r)
+	}
+	h.retained = nil
 }
 
 // canonicalKey reports whether k is the canonical encoding of an X25519

@@ -20,6 +20,13 @@ const (
 //
 //	{"type":"hello","v":1,"role":"offerer","commit":"…","fp":"…"}
 //	{"type":"hello","v":1,"role":"answerer","key":"…","fp":"…"}
+//
+// A version 2 hello (a handshake that may continue a session) adds the ids of the continuity
+// secrets the sender retains (offerer: "rs1", optionally "rs2") or the one the answerer chose
+// ("rs", absent when it holds none of them):
+//
+//	{"type":"hello","v":2,"role":"offerer","commit":"…","fp":"…","rs1":"…","rs2":"…"}
+//	{"type":"hello","v":2,"role":"answerer","key":"…","fp":"…","rs":"…"}
 type Hello struct {
 	// Version is the sender's protocol version ("v"); this package speaks Version.
 	Version int
@@ -33,6 +40,12 @@ type Hello struct {
 	// Fingerprint is SHA-256 of the sender's own DTLS certificate (DER)
 	// ("fp"); absent on the relay path (no channel binding).
 	Fingerprint []byte
+	// Retained lists the ids (ContinuityID) of the continuity secrets the offerer retains,
+	// newest first ("rs1", "rs2"): one or two in a version 2 offerer hello, none otherwise.
+	Retained [][]byte
+	// Continue is the id of the retained secret the answerer continues ("rs"): version 2
+	// answerer hellos only, and absent when the answerer holds none of the offered ones.
+	Continue []byte
 }
 
 // Marshal encodes h as the JSON hello message. It does not check that h
@@ -51,6 +64,12 @@ func (h Hello) Marshal() ([]byte, error) {
 	if len(h.Fingerprint) > 0 {
 		f = append(f, "fp", encodeB64(h.Fingerprint))
 	}
+	for i, id := range h.Retained {
+		f = append(f, fmt.Sprintf("rs%d", i+1), encodeB64(id))
+	}
+	if len(h.Continue) > 0 {
+		f = append(f, "rs", encodeB64(h.Continue))
+	}
 	return marshalFlat(f...)
 }
 
@@ -66,6 +85,19 @@ func (h Hello) check() error {
 		return fmt.Errorf("%w: answerer hello needs key and no commit", ErrMalformed)
 	case len(h.Fingerprint) != 0 && len(h.Fingerprint) != FingerprintSize:
 		return fmt.Errorf("%w: fingerprint must be %d bytes", ErrMalformed, FingerprintSize)
+	case h.Version == VersionFirst && (len(h.Retained) != 0 || len(h.Continue) != 0):
+		return fmt.Errorf("%w: a version 1 hello has no continuity ids", ErrMalformed)
+	case h.Role == RoleOfferer && h.Version >= 2 && (len(h.Retained) == 0 || len(h.Retained) > MaxRetained):
+		return fmt.Errorf("%w: a version 2 offerer hello needs rs1 (and at most rs2)", ErrMalformed)
+	case h.Role == RoleOfferer && len(h.Continue) != 0, h.Role == RoleAnswerer && len(h.Retained) != 0:
+		return fmt.Errorf("%w: rs1/rs2 belong to the offerer, rs to the answerer", ErrMalformed)
+	case len(h.Continue) != 0 && len(h.Continue) != ContinuityIDSize:
+		return fmt.Errorf("%w: continuity id must be %d bytes", ErrMalformed, ContinuityIDSize)
+	}
+	for _, id := range h.Retained {
+		if len(id) != ContinuityIDSize {
+			return fmt.Errorf("%w: continuity id must be %d bytes", ErrMalformed, ContinuityIDSize)
+		}
 	}
 	return nil
 }
@@ -75,11 +107,13 @@ func (h Hello) check() error {
 // 1..255 written without sign, fraction or exponent, "role" "offerer" or
 // "answerer", canonical base64url of the exact sizes, an offerer hello
 // with "commit" and no "key", an answerer hello with "key" and no
-// "commit". It does not check the version against Version: the handshake
+// "commit"; "rs1", "rs2" and "rs" only in version 2 and later hellos (rs1
+// and rs2 from the offerer, which must send rs1, rs from the answerer), 16
+// bytes each. It does not check the version against Version: the handshake
 // does, so that the caller can report ErrVersion.
 func ParseHello(b []byte) (Hello, error) {
 	var h Hello
-	o, err := parseFlat(b, "type", "v", "role", "key", "commit", "fp")
+	o, err := parseFlat(b, "type", "v", "role", "key", "commit", "fp", "rs1", "rs2", "rs")
 	if err != nil {
 		return h, err
 	}
@@ -111,6 +145,25 @@ func ParseHello(b []byte) (Hello, error) {
 		return h, err
 	}
 	if h.Fingerprint, err = o.bytesField("fp", FingerprintSize, false); err != nil {
+		return h, err
+	}
+	rs1, err := o.bytesField("rs1", ContinuityIDSize, false)
+	if err != nil {
+		return h, err
+	}
+	rs2, err := o.bytesField("rs2", ContinuityIDSize, false)
+	if err != nil {
+		return h, err
+	}
+	switch {
+	case rs1 == nil && rs2 != nil:
+		return h, fmt.Errorf("%w: rs2 without rs1", ErrMalformed)
+	case rs2 != nil:
+		h.Retained = [][]byte{rs1, rs2}
+	case rs1 != nil:
+		h.Retained = [][]byte{rs1}
+	}
+	if h.Continue, err = o.bytesField("rs", ContinuityIDSize, false); err != nil {
 		return h, err
 	}
 	return h, h.check()

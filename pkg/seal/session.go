@@ -40,6 +40,12 @@ type Session struct {
 	th   []byte
 	sas  string
 
+	version   int
+	continued bool
+	contIndex int
+	next      []byte // continuity secret for the next handshake
+	closeKey  []byte // relay close MAC key
+
 	send direction
 	recv direction
 }
@@ -68,7 +74,8 @@ func newSession(role Role, room string, th []byte, k keys) (*Session, error) {
 	if role == RoleAnswerer {
 		sendKey, recvKey = recvKey, sendKey
 	}
-	s := &Session{role: role, room: room, th: bytes.Clone(th), sas: sasDigits(k.sas)}
+	s := &Session{role: role, room: room, th: bytes.Clone(th), sas: sasDigits(k.sas),
+		version: VersionFirst, contIndex: -1, next: bytes.Clone(k.continuity), closeKey: bytes.Clone(k.close)}
 	var err error
 	if s.send.aead, err = newGCM(sendKey); err != nil {
 		return nil, err
@@ -163,11 +170,16 @@ func (s *Session) Open(frame []byte) ([]byte, error) {
 // Close drops the session's keys; later Seal and Open return ErrClosed.
 // Go's crypto/aes keeps its expanded key in memory this package cannot
 // reach, so Close releases it to the garbage collector but cannot zero it.
+//
+// The continuity secret and the close key are zeroed: take ContinuitySecret before Close, and
+// do not call CloseTag or VerifyCloseTag after it (they would use a zero key).
 func (s *Session) Close() error {
 	for _, d := range []*direction{&s.send, &s.recv} {
 		d.mu.Lock()
 		d.aead = nil
 		d.mu.Unlock()
 	}
+	wipe(s.next)
+	wipe(s.closeKey)
 	return nil
 }

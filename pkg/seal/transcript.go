@@ -10,8 +10,10 @@ import (
 
 // Protocol constants.
 const (
-	// Version is the seal protocol version carried in every hello.
-	Version = 1
+	// Version is the highest seal hello version this package speaks: 2, a handshake that
+	// may continue a session (continuity.go). A handshake without retained secrets sends a
+	// VersionFirst (1) hello, byte for byte what version 1 peers send and accept.
+	Version = 2
 	// DomainTag is the first field of the transcript hash and the prefix
 	// of every derivation label.
 	DomainTag = "vtpeer/seal/v1"
@@ -64,24 +66,39 @@ type keys struct {
 	offererToAnswerer []byte
 	answererToOfferer []byte
 	sas               []byte
+	continuity        []byte // the next continuity secret
+	close             []byte // relay close MAC key
 }
 
 // deriveKeys runs HKDF-SHA256 with ikm = the X25519 shared secret and
-// salt = TH, and expands three 32-byte outputs with distinct info labels.
-func deriveKeys(shared, th []byte) (keys, error) {
+// salt = TH (version 1), or ikm = shared secret || continuity secret (empty
+// when the handshake continues none) and salt = TH v2 (version 2), and
+// expands five 32-byte outputs with distinct info labels.
+func deriveKeys(version int, shared, continuity, th []byte) (keys, error) {
 	var k keys
-	prk, err := hkdf.Extract(sha256.New, shared, th)
+	ikm := shared
+	if version != VersionFirst {
+		ikm = append(append(make([]byte, 0, len(shared)+len(continuity)), shared...), continuity...)
+		defer wipe(ikm)
+	}
+	prk, err := hkdf.Extract(sha256.New, ikm, th)
 	if err != nil {
 		return k, fmt.Errorf("hkdf extract: %w", err)
 	}
 	defer wipe(prk)
+	labels := [3]string{infoOffererToAnswerer, infoAnswererToOfferer, infoSAS}
+	if version != VersionFirst {
+		labels = [3]string{info2OffererAnswerer, info2AnswererOfferer, info2SAS}
+	}
 	for _, out := range []struct {
 		dst  *[]byte
 		info string
 	}{
-		{&k.offererToAnswerer, infoOffererToAnswerer},
-		{&k.answererToOfferer, infoAnswererToOfferer},
-		{&k.sas, infoSAS},
+		{&k.offererToAnswerer, labels[0]},
+		{&k.answererToOfferer, labels[1]},
+		{&k.sas, labels[2]},
+		{&k.continuity, infoContinuity},
+		{&k.close, infoClose},
 	} {
 		if *out.dst, err = hkdf.Expand(sha256.New, prk, out.info, 32); err != nil {
 			k.wipe()
@@ -95,6 +112,8 @@ func (k *keys) wipe() {
 	wipe(k.offererToAnswerer)
 	wipe(k.answererToOfferer)
 	wipe(k.sas)
+	wipe(k.continuity)
+	wipe(k.close)
 }
 
 // sasDigits returns the 6-digit SAS: the first 8 bytes of the SAS key as

@@ -111,7 +111,7 @@ func computeVector(t *testing.T, in vector) vector {
 	if !bytes.Equal(th, so.th) {
 		t.Fatal("TH differs from the session's")
 	}
-	k, err := deriveKeys(sharedSecret, th)
+	k, err := deriveKeys(VersionFirst, sharedSecret, nil, th)
 	if err != nil {
 		t.Fatal(err)
 	}
