@@ -23,6 +23,8 @@ type Server struct {
 	secret   []byte
 	realm    string
 	relayIP  net.IP
+	bindAny  bool         // relays bound to 0.0.0.0: the relay address may not be local
+	relays   relayPorts   // ports of live allocations
 	udpAddr  *net.UDPAddr // nil: no UDP listener
 	tcpAddr  *net.TCPAddr // nil: no TCP listener
 	turn     *turn.Server
@@ -110,7 +112,7 @@ func (s *Server) start(pc net.PacketConn, ln net.Listener) error {
 		}
 		relayIP = ip
 	}
-	s.relayIP = relayIP.To4()
+	s.relayIP, s.bindAny = relayIP.To4(), bindIP == "0.0.0.0"
 	if s.relayIP == nil {
 		return fmt.Errorf("%w: relay address %v is not IPv4", ErrBadOptions, relayIP)
 	}
