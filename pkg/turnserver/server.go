@@ -239,6 +239,17 @@ func (s *Server) URLs() []string {
 	return urls
 }
 
+// STUNURL is stun:HOST:PORT for the server's UDP listener ("" without one):
+// the TURN server answers STUN Binding requests without credentials, so
+// peers that must not relay (vtpeer's --via direct) still learn their
+// server-reflexive address from it.
+func (s *Server) STUNURL() string {
+	if s.udpAddr == nil {
+		return ""
+	}
+	return "stun:" + net.JoinHostPort(s.relayIP.String(), strconv.Itoa(s.udpAddr.Port))
+}
+
 // Allocations is the number of live allocations.
 func (s *Server) Allocations() int { return s.turn.AllocationCount() }
 
