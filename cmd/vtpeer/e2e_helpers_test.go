@@ -85,7 +85,16 @@ func (s *syncBuffer) String() string {
 // startProc runs vtpeer with args and env (added to a minimal environment).
 func startProc(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	return startProcIn(t, "", env, args...)
+}
+
+// startProcIn is startProc inside network namespace ns ("": this one).
+func startProcIn(t *testing.T, ns string, env []string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(vtpeerBin(t), args...)
+	if ns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, vtpeerBin(t)}, args...)...)
+	}
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -101,6 +110,7 @@ func startProc(t *testing.T, env []string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	p.stdin = stdin
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -199,7 +209,7 @@ func (p *proc) wait(ctx context.Context) int {
 // interrupt asks the process to shut down as Ctrl-C would.
 func (p *proc) interrupt() { _ = p.cmd.Process.Signal(os.Interrupt) }
 
-var listenRE = regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+var listenRE = regexp.MustCompile(`msg=listening addr=(\d+\.\d+\.\d+\.\d+:\d+)`)
 
 // startServeProc runs `vtpeer serve` on a free loopback port and returns its ws URL.
 func startServeProc(ctx context.Context, t *testing.T, addr string, env ...string) (*proc, string) {
@@ -214,7 +224,13 @@ func startServeProc(ctx context.Context, t *testing.T, addr string, env ...strin
 // listens.
 func startServeArgs(ctx context.Context, t *testing.T, env []string, args ...string) (*proc, string) {
 	t.Helper()
-	p := startProc(t, env, append([]string{"serve"}, args...)...)
+	return startServeIn(ctx, t, "", env, args...)
+}
+
+// startServeIn is startServeArgs inside network namespace ns ("": this one).
+func startServeIn(ctx context.Context, t *testing.T, ns string, env []string, args ...string) (*proc, string) {
+	t.Helper()
+	p := startProcIn(t, ns, env, append([]string{"serve"}, args...)...)
 	for {
 		if m := listenRE.FindStringSubmatch(p.stderr.String()); m != nil {
 			return p, "ws://" + m[1]

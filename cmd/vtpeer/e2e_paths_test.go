@@ -47,28 +47,42 @@ func TestE2EViaServer(t *testing.T) {
 }
 
 // TestE2EViaTURN: serve runs the embedded TURN server; two --via turn peers
-// connect over a relay candidate pair through it and chat.
+// connect over a relay candidate pair through it and chat. Both relays are
+// allocations of the same server, so this works with the lockdown on
+// (relay to relay on the server's own address, live allocations only) as
+// well as with --turn-allow-loopback.
 func TestE2EViaTURN(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	_, url := startServeArgs(ctx, t, nil, "--addr", "127.0.0.1:0", "--turn", "--turn-addr", "127.0.0.1:0", "--turn-allow-loopback")
-	common := []string{"--server", url, "--via", "turn", "--ice-loopback", "--timeout", "60s"}
-	recv := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"join", "relayed", "--json", "--exit-after", "1"}, common...)...)
-	recv.waitEvent(ctx, "joined")
-	send := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"join", "relayed", "--json", "--send", "via TURN"}, common...)...)
-	for _, p := range []*proc{recv, send} {
-		ev := p.waitEvent(ctx, "peer-connected")
-		if ev["path"] != "turn" || ev["candidate"] != "relay" {
-			t.Fatalf("peer-connected = %v, want path turn over a relay candidate", ev)
-		}
-	}
-	if m := recv.waitEvent(ctx, "message"); m["text"] != "via TURN" {
-		t.Fatalf("message = %v", m)
-	}
-	for _, p := range []*proc{recv, send} {
-		if code := p.wait(ctx); code != 0 {
-			t.Fatalf("exit %d: %s", code, strings.TrimSpace(p.stderr.String()))
-		}
+	for _, tt := range []struct {
+		name  string
+		extra []string
+	}{
+		{"lockdown", nil},
+		{"allow-loopback", []string{"--turn-allow-loopback"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			_, url := startServeArgs(ctx, t, nil, append([]string{"--addr", "127.0.0.1:0", "--turn", "--turn-addr", "127.0.0.1:0"}, tt.extra...)...)
+			common := []string{"--server", url, "--via", "turn", "--ice-loopback", "--timeout", "60s"}
+			recv := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"join", "relayed", "--json", "--exit-after", "1"}, common...)...)
+			recv.waitEvent(ctx, "joined")
+			send := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"join", "relayed", "--json", "--send", "via TURN"}, common...)...)
+			for _, p := range []*proc{recv, send} {
+				ev := p.waitEvent(ctx, "peer-connected")
+				if ev["path"] != "turn" || ev["candidate"] != "relay" {
+					t.Fatalf("peer-connected = %v, want path turn over a relay candidate", ev)
+				}
+			}
+			if m := recv.waitEvent(ctx, "message"); m["text"] != "via TURN" {
+				t.Fatalf("message = %v", m)
+			}
+			for _, p := range []*proc{recv, send} {
+				if code := p.wait(ctx); code != 0 {
+					t.Fatalf("exit %d: %s", code, strings.TrimSpace(p.stderr.String()))
+				}
+			}
+		})
 	}
 }

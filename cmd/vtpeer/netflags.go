@@ -25,6 +25,7 @@ type netFlags struct {
 	loopback bool
 	via      string
 	p2p      time.Duration
+	turnWait time.Duration
 }
 
 // bind registers the flags on cmd; defaults come from VTPEER_SIGNAL_URL and
@@ -40,6 +41,7 @@ func (n *netFlags) bind(cmd *cobra.Command, g *globals) {
 	f.BoolVar(&n.loopback, "ice-loopback", false, "gather ICE candidates on loopback only (single-host setups, tests)")
 	f.StringVar(&n.via, "via", g.env("VTPEER_VIA", peer.ViaAuto), "path to peers: auto (ICE, then the server relay after --p2p-timeout), direct, turn or server (env VTPEER_VIA)")
 	f.DurationVar(&n.p2p, "p2p-timeout", peer.DefaultP2PTimeout, "with --via auto: how long ICE may try before falling back to the server relay")
+	f.DurationVar(&n.turnWait, "turn-wait", 0, "with --via auto: how long ICE holds back a TURN relay pair so that a direct pair can win (default 0: take the first pair that works)")
 }
 
 // checkRoom refuses room names the server would refuse.
@@ -63,6 +65,9 @@ func (n *netFlags) iceServers() ([]peer.ICEServer, error) {
 	}
 	if n.p2p <= 0 {
 		return nil, usageError(errors.New("--p2p-timeout must be positive"))
+	}
+	if n.turnWait < 0 {
+		return nil, usageError(errors.New("--turn-wait must not be negative"))
 	}
 	var out []peer.ICEServer
 	for _, u := range n.stun {

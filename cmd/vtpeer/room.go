@@ -31,6 +31,7 @@ type roomConfig struct {
 	loopbackOnly bool             // ICE on loopback addresses only
 	via          string           // peer.Via*
 	p2pTimeout   time.Duration    // with via auto: ICE's head start over the server relay
+	turnWait     time.Duration    // with via auto: peer.Options.TURNWait (0: none)
 	registry     prometheus.Registerer
 	logger       *slog.Logger       // never nil
 	status       func(statusUpdate) // signaling status callback; never nil
@@ -85,6 +86,7 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 		LoopbackOnly:   cfg.loopbackOnly,
 		Via:            cfg.via,
 		P2PTimeout:     cfg.p2pTimeout,
+		TURNWait:       cfg.turnWait,
 		Registry:       cfg.registry,
 		Logger:         cfg.logger,
 	}

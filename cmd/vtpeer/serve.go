@@ -356,13 +356,17 @@ func (t *turnFlags) start(log *slog.Logger, reg prometheus.Registerer) (*iceProv
 }
 
 // forPeer is signal.ServerOptions.ICEServers: the embedded TURN server's
-// URLs, then the --ice-server ones, with credentials valid for --turn-ttl.
+// URLs (and its STUN URL, without credentials), then the --ice-server ones,
+// with credentials valid for --turn-ttl.
 func (p *iceProvider) forPeer(peerID string) []signal.ICEServer {
 	now := time.Now()
 	var out []signal.ICEServer
 	if p.turn != nil {
 		user, pass := p.turn.Credentials(peerID, p.ttl, now)
 		out = append(out, signal.ICEServer{URLs: p.turn.URLs(), Username: user, Credential: pass})
+		if u := p.turn.STUNURL(); u != "" {
+			out = append(out, signal.ICEServer{URLs: []string{u}})
+		}
 	}
 	if len(p.turnURLs) > 0 {
 		user, pass := turnserver.Credentials(p.secret, peerID, p.ttl, now)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pion/logging"
+	"github.com/pion/stun/v4"
 	"github.com/pion/turn/v5"
 
 	"github.com/verytippers/vtpeer/pkg/signal"
@@ -152,7 +153,8 @@ func TestToken(t *testing.T) {
 
 // TestServeTURN: with --turn, joined.iceServers names the embedded TURN
 // server over UDP and TCP, with credentials for the joined peerId that the
-// server accepts; metrics show the allocation.
+// server accepts (metrics show the allocation), and the same server as a
+// STUN server without credentials that answers a Binding request.
 func TestServeTURN(t *testing.T) {
 	t.Parallel()
 	addr, cancel, done := startServe(t, "--turn", "--turn-addr", "127.0.0.1:0", "--turn-allow-loopback", "--turn-ttl", "1h")
@@ -160,10 +162,10 @@ func TestServeTURN(t *testing.T) {
 	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
 	joined := joinLobby(ctx, t, addr)
-	if len(joined.ICEServers) != 1 {
+	if len(joined.ICEServers) != 2 {
 		t.Fatalf("iceServers %+v", joined.ICEServers)
 	}
-	ice := joined.ICEServers[0]
+	ice, stunServer := joined.ICEServers[0], joined.ICEServers[1]
 	re := regexp.MustCompile(`^turn:127\.0\.0\.1:(\d+)\?transport=(udp|tcp)$`)
 	if len(ice.URLs) != 2 || !re.MatchString(ice.URLs[0]) || !re.MatchString(ice.URLs[1]) {
 		t.Fatalf("urls %v", ice.URLs)
@@ -177,6 +179,12 @@ func TestServeTURN(t *testing.T) {
 	}
 	server := re.FindStringSubmatch(ice.URLs[0])[0]
 	server = strings.TrimSuffix(strings.TrimPrefix(server, "turn:"), "?transport=udp")
+	if len(stunServer.URLs) != 1 || stunServer.URLs[0] != "stun:"+server || stunServer.Username != "" || stunServer.Credential != "" {
+		t.Fatalf("stun entry %+v, want stun:%s without credentials", stunServer, server)
+	}
+	if mapped := stunBinding(t, server); mapped.IP.String() != "127.0.0.1" {
+		t.Fatalf("stun binding mapped %v", mapped)
+	}
 	for _, tt := range []struct {
 		name       string
 		user, pass string
@@ -278,4 +286,34 @@ func joinLobby(ctx context.Context, t *testing.T, addr string) signal.Frame {
 		t.Fatal(err)
 	}
 	return joined
+}
+
+// stunBinding sends one STUN Binding request to server from a new loopback
+// socket and returns the XOR-MAPPED-ADDRESS of the answer.
+func stunBinding(t *testing.T, server string) *net.UDPAddr {
+	t.Helper()
+	conn, err := net.Dial("udp4", server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest, stun.Fingerprint)
+	if _, err := conn.Write(req.Raw); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("stun binding: %v", err)
+	}
+	res := &stun.Message{Raw: buf[:n]}
+	if err := res.Decode(); err != nil || res.Type != stun.BindingSuccess {
+		t.Fatalf("stun binding answer %v: %v", res.Type, err)
+	}
+	var xor stun.XORMappedAddress
+	if err := xor.GetFrom(res); err != nil {
+		t.Fatalf("stun binding answer: %v", err)
+	}
+	return &net.UDPAddr{IP: xor.IP, Port: xor.Port}
 }

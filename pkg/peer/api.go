@@ -68,11 +68,15 @@ func newPionStack(o *Options) (*pionStack, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
 	// No acceptance stall: by default pion waits up to 1 s before nominating a prflx pair when a
-	// connectivity check arrives before the trickled candidate.
+	// connectivity check arrives before the trickled candidate. A relay pair waits TURNWait in
+	// ViaAuto (default none): pion keeps the first pair it nominates, and behind port-restricted
+	// cone NATs the relay pair, which works at once, can win the race against a direct pair that
+	// needs a check from each side first.
 	se.SetHostAcceptanceMinWait(0)
 	se.SetSrflxAcceptanceMinWait(0)
 	se.SetPrflxAcceptanceMinWait(0)
-	se.SetRelayAcceptanceMinWait(0)
+	se.SetRelayAcceptanceMinWait(relayWait(o))
+
 	t := o.knobs.iceTimeouts
 	se.SetICETimeouts(t[0], t[1], t[2])
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
@@ -108,6 +112,15 @@ func newPionStack(o *Options) (*pionStack, error) {
 	}
 	s.api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
 	return s, nil
+}
+
+// relayWait is the relay candidate acceptance wait: TURNWait in ViaAuto, none otherwise (in
+// ViaTURN the relay is the only path).
+func relayWait(o *Options) time.Duration {
+	if o.Via == ViaAuto {
+		return o.TURNWait
+	}
+	return 0
 }
 
 func (s *pionStack) close() {

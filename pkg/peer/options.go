@@ -89,6 +89,13 @@ type Options struct {
 	Via string
 	// P2PTimeout is how long ViaAuto lets ICE try before it starts the server relay (default 10 s).
 	P2PTimeout time.Duration
+	// TURNWait (ViaAuto) is how long, from the start of its connectivity checks, ICE holds back a
+	// candidate pair through a TURN relay so that a direct pair still being punched through a NAT
+	// can win (default 0: the first pair that works is taken). A direct pair is taken as soon as
+	// it works; when only the relay works, connecting takes up to TURNWait. ViaTURN never waits.
+	// Measured in docs/BENCHMARKS.md: it costs relay-only connections the wait and did not make
+	// two port-restricted cone NATs end on a direct pair, hence the default.
+	TURNWait time.Duration
 	// Registry, if set, receives the Node's Prometheus metrics (see the package doc); nil = none.
 	// Two Nodes registering in one Registry conflict: give each its own or wrap it with labels
 	// (prometheus.WrapRegistererWith).
@@ -155,6 +162,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.P2PTimeout == 0 {
 		c.P2PTimeout = DefaultP2PTimeout
+	}
+	if c.TURNWait < 0 {
+		c.TURNWait = 0
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -23,10 +23,14 @@
 // # Lockdown
 //
 // A relay must not become a way into the server's own network:
-//   - relaying to loopback, private (RFC 1918, fc00::/7), shared (100.64/10),
-//     link-local and to the server's own relay address is refused unless
-//     Options.AllowLoopback; multicast, broadcast and unspecified peers are
-//     always refused (CreatePermission and ChannelBind answer 403);
+//   - relaying to loopback, private (RFC 1918, fc00::/7), shared (100.64/10)
+//     and link-local peers is refused unless Options.AllowLoopback;
+//     multicast, broadcast and unspecified peers are always refused
+//     (CreatePermission and ChannelBind answer 403);
+//   - the server's own relay address is granted, so that two peers that
+//     both need a relay can talk relay to relay, but each datagram to or
+//     from it passes only if its port is a live allocation of this server:
+//     the server's other ports stay out of reach;
 //   - only UDP relays: RFC 6062 TCP allocations are refused (clients may
 //     still reach the server over TCP, which is what ?transport=tcp means);
 //   - per user (the peerId in the username) at most

@@ -15,9 +15,11 @@ type metrics struct {
 	authFailures      prometheus.Counter
 	quotaRejections   prometheus.Counter
 	permissionsDenied prometheus.Counter
+	selfDroppedVec    *prometheus.CounterVec // own address, not a live allocation
 
 	// children of relayedBytes and droppedBytes, resolved once
 	toPeer, fromPeer, droppedToPeer, droppedFromPeer prometheus.Counter
+	selfDroppedToPeer, selfDroppedFromPeer           prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -43,11 +45,17 @@ func newMetrics() *metrics {
 		permissionsDenied: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vtpeer_turn_permissions_denied_total", Help: "Permissions and channel binds refused by the peer address policy.",
 		}),
+		selfDroppedVec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vtpeer_turn_self_dropped_total",
+			Help: "Datagrams to or from the server's own relay address on a port that is no live allocation, dropped, by direction.",
+		}, []string{"direction"}),
 	}
 	m.toPeer = m.relayedBytes.WithLabelValues("to_peer")
 	m.fromPeer = m.relayedBytes.WithLabelValues("from_peer")
 	m.droppedToPeer = m.droppedBytes.WithLabelValues("to_peer")
 	m.droppedFromPeer = m.droppedBytes.WithLabelValues("from_peer")
+	m.selfDroppedToPeer = m.selfDroppedVec.WithLabelValues("to_peer")
+	m.selfDroppedFromPeer = m.selfDroppedVec.WithLabelValues("from_peer")
 	return m
 }
 
@@ -57,7 +65,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	}
 	var errs []error
 	for _, c := range []prometheus.Collector{m.allocations, m.allocationsTotal, m.relayedBytes,
-		m.droppedBytes, m.authFailures, m.quotaRejections, m.permissionsDenied} {
+		m.droppedBytes, m.authFailures, m.quotaRejections, m.permissionsDenied, m.selfDroppedVec} {
 		errs = append(errs, r.Register(c))
 	}
 	return errors.Join(errs...)

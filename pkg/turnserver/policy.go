@@ -3,6 +3,8 @@ package turnserver
 import (
 	"net"
 	"net/netip"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // sharedRange is RFC 6598 carrier-grade NAT space, private in all but name.
@@ -20,11 +22,11 @@ func (s *Server) peerAllowed(peerIP net.IP) bool {
 		return false
 	case s.opts.AllowLoopback:
 		return true
+	case s.isSelf(a):
+		// Only other live allocations: the relays check each datagram's port (selfrelay.go).
+		return true
 	case a.IsLoopback(), a.IsPrivate(), a.IsLinkLocalUnicast(), sharedRange.Contains(a),
 		a.Is4() && a.As4()[0] == 0: // 0.0.0.0/8, "this network"
-		return false
-	}
-	if self, ok := netip.AddrFromSlice(s.relayIP); ok && self.Unmap() == a {
 		return false
 	}
 	return true
@@ -40,4 +42,13 @@ func (s *Server) permit(client net.Addr, peerIP net.IP) bool {
 		s.log.Debug("turn permission refused", "src", client.String(), "peer", peerIP.String())
 	}
 	return false
+}
+
+// selfDropped counts (and logs, rate-limited) a datagram to or from the
+// server's own address that is no live allocation.
+func (s *Server) selfDropped(c prometheus.Counter, peer net.Addr) {
+	c.Inc()
+	if s.logLimit.Allow() {
+		s.log.Debug("turn datagram to or from the server's own address dropped: no live allocation on that port", "peer", peer.String())
+	}
 }

@@ -104,12 +104,16 @@ func (g *relayGenerator) AllocatePacketConn(conf turn.AllocateListenerConfig) (n
 		return nil, nil, err
 	}
 	rc := &relayConn{PacketConn: conn, s: g.s, lim: lim}
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	g.s.relays.add(port)
 	tr, ok := g.s.track.add(conn, func() {
+		g.s.relays.remove(port)
 		g.s.users.release(conf.UserID)
 		g.s.metrics.allocations.Dec()
 	})
 	if !ok {
 		_ = conn.Close()
+		g.s.relays.remove(port)
 		g.s.users.release(conf.UserID)
 		return nil, nil, ErrClosed
 	}
@@ -135,8 +139,15 @@ type relayConn struct {
 	tr  *tracked
 }
 
-// WriteTo sends a client's datagram to a peer, or drops it over the quota.
+// WriteTo sends a client's datagram to a peer, or drops it: to the server's
+// own address on a port that is no live allocation, or over the quota.
 func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	dst, ok := c.s.outbound(addr)
+	if !ok {
+		c.s.selfDropped(c.s.metrics.selfDroppedToPeer, addr)
+		return len(p), nil
+	}
+	addr = dst
 	if !c.lim.AllowN(time.Now(), len(p)) {
 		c.s.metrics.droppedToPeer.Add(float64(len(p)))
 		return len(p), nil
@@ -146,7 +157,8 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	return n, err
 }
 
-// ReadFrom returns the next datagram from a peer within the quota.
+// ReadFrom returns the next datagram from a peer within the quota, and from
+// the server's own address only from a live allocation.
 func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		c.tr.beginRead()
@@ -155,6 +167,12 @@ func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if err != nil {
 			return n, addr, err
 		}
+		src, ok := c.s.inbound(addr)
+		if !ok {
+			c.s.selfDropped(c.s.metrics.selfDroppedFromPeer, addr)
+			continue
+		}
+		addr = src
 		if c.lim.AllowN(time.Now(), n) {
 			c.s.metrics.fromPeer.Add(float64(n))
 			return n, addr, nil

@@ -23,6 +23,8 @@ type Server struct {
 	secret   []byte
 	realm    string
 	relayIP  net.IP
+	bindAny  bool         // relays bound to 0.0.0.0: the relay address may not be local
+	relays   relayPorts   // ports of live allocations
 	udpAddr  *net.UDPAddr // nil: no UDP listener
 	tcpAddr  *net.TCPAddr // nil: no TCP listener
 	turn     *turn.Server
@@ -110,7 +112,7 @@ func (s *Server) start(pc net.PacketConn, ln net.Listener) error {
 		}
 		relayIP = ip
 	}
-	s.relayIP = relayIP.To4()
+	s.relayIP, s.bindAny = relayIP.To4(), bindIP == "0.0.0.0"
 	if s.relayIP == nil {
 		return fmt.Errorf("%w: relay address %v is not IPv4", ErrBadOptions, relayIP)
 	}
@@ -235,6 +237,17 @@ func (s *Server) URLs() []string {
 		urls = append(urls, "turn:"+net.JoinHostPort(host, strconv.Itoa(s.tcpAddr.Port))+"?transport=tcp")
 	}
 	return urls
+}
+
+// STUNURL is stun:HOST:PORT for the server's UDP listener ("" without one):
+// the TURN server answers STUN Binding requests without credentials, so
+// peers that must not relay (vtpeer's --via direct) still learn their
+// server-reflexive address from it.
+func (s *Server) STUNURL() string {
+	if s.udpAddr == nil {
+		return ""
+	}
+	return "stun:" + net.JoinHostPort(s.relayIP.String(), strconv.Itoa(s.udpAddr.Port))
 }
 
 // Allocations is the number of live allocations.

@@ -40,7 +40,13 @@ func TestRelayLoopbackPolicy(t *testing.T) {
 			if ra := relay.LocalAddr().(*net.UDPAddr); !ra.IP.Equal(net.IPv4(127, 0, 0, 1)) {
 				t.Fatalf("relay address %v", ra)
 			}
-			peer := udpPeer(t)
+			// Not the server's own address (127.0.0.1: see TestRelayToOwnAllocation).
+			pc, err := net.ListenPacket("udp4", "127.0.0.2:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pc.Close()
+			peer := pc
 			_, err = relay.WriteTo([]byte("hello"), peer.LocalAddr())
 			if !tt.allowLoopback {
 				if err == nil {
