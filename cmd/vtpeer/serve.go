@@ -29,6 +29,8 @@ type serveOptions struct {
 	maxMembers    int
 	maxRooms      int
 	maxConnsPerIP int
+	maxPending    int
+	maxPendingIP  int
 	rate          float64
 	burst         int
 	allowOrigins  []string
@@ -94,6 +96,8 @@ configured with use-auth-secret and that secret. See docs/TURN.md.`,
 	f.IntVar(&o.maxMembers, "max-members", 8, "members per room")
 	f.IntVar(&o.maxRooms, "max-rooms", 10000, "rooms on the server")
 	f.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", 64, "concurrent connections per remote IP (negative: no cap)")
+	f.IntVar(&o.maxPending, "max-pending-conns", 1024, "connections not yet upgraded to WebSockets (stalled, /healthz, /metrics), over all IPs; at the cap the oldest idle one is cut (negative: no cap)")
+	f.IntVar(&o.maxPendingIP, "max-pending-conns-per-ip", 32, "connections not yet upgraded, per remote IP; more are cut at once (negative: no cap)")
 	f.Float64Var(&o.rate, "rate", 20, "frames per second per connection")
 	f.IntVar(&o.burst, "burst", 40, "frames a connection may send in a burst")
 	f.StringArrayVar(&o.allowOrigins, "allow-origin", nil, `browser origin host pattern to accept, e.g. app.example.com or "*" (repeatable)`)
@@ -152,14 +156,17 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		MaxMembers:    o.maxMembers,
 		MaxRooms:      o.maxRooms,
 		MaxConnsPerIP: o.maxConnsPerIP,
-		Rate:          rate.Limit(o.rate),
-		Burst:         o.burst,
-		AllowOrigins:  o.allowOrigins,
-		Auth:          auth,
-		ICEServers:    ice.forPeer,
-		Mail:          mailStore(mail),
-		Logger:        log,
-		Registry:      reg,
+
+		MaxPendingConns:      o.maxPending,
+		MaxPendingConnsPerIP: o.maxPendingIP,
+		Rate:                 rate.Limit(o.rate),
+		Burst:                o.burst,
+		AllowOrigins:         o.allowOrigins,
+		Auth:                 auth,
+		ICEServers:           ice.forPeer,
+		Mail:                 mailStore(mail),
+		Logger:               log,
+		Registry:             reg,
 	})
 	if err != nil {
 		return usageError(err)
@@ -179,11 +186,13 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
+	ln = srv.Listener(ln) // failed Accepts (EMFILE) are counted and logged at warn
 	hs := &http.Server{
 		Handler:           mux,
 		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ConnState:         srv.ConnState, // caps connections not yet upgraded; srv.Close cuts stalled ones
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
@@ -204,9 +213,16 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = hs.Shutdown(sctx) // stops accepting; WebSockets are hijacked and closed by srv.Close
+	// Shutdown stops accepting and waits for requests in flight; at the same
+	// time srv.Close sends every WebSocket client its 1001 (they are
+	// hijacked: Shutdown does not see them) and cuts connections that have
+	// not sent a request, which Shutdown would otherwise wait for.
+	shut := make(chan error, 1)
+	go func() { shut <- hs.Shutdown(sctx) }()
+	cerr := srv.Close()
+	err = <-shut
 	<-errc
-	if cerr := srv.Close(); err == nil {
+	if err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -215,6 +231,10 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	log.Info("stopped")
 	return nil
 }
+
+// readHeaderTimeout bounds how long a connection may take to send its
+// request headers (and, under TLS, its handshake) before it is cut.
+const readHeaderTimeout = 5 * time.Second
 
 // loadTLS reads the --tls-cert and --tls-key pair, or returns nil without them.
 func (o *serveOptions) loadTLS() (*tls.Config, error) {

@@ -20,6 +20,10 @@ type metrics struct {
 	fallback prometheus.Counter // frames of type "relay": the sealed fallback path
 	mailIn   prometheus.Counter
 	mailOut  prometheus.Counter
+
+	pending      prometheus.Gauge       // connections not yet upgraded (ConnState)
+	pendingCut   *prometheus.CounterVec // of those, cut by the server, by reason
+	acceptErrors *prometheus.CounterVec // failed Accepts (Listener), by errno
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,11 +48,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "mail_deposited_total", Help: "Sealed mail deposits stored."}),
 		mailOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
 			Name: "mail_delivered_total", Help: "Sealed mail handed over to a joining peer."}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "pending_connections", Help: "Connections that have not become WebSockets (counted when ConnState is set)."}),
+		pendingCut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "pending_cut_total", Help: "Connections cut before they became WebSockets, by reason (per_ip, full, evicted, shutdown, fd_exhausted)."}, []string{"reason"}),
+		acceptErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "accept_errors_total", Help: "Failed Accepts on the listener, by errno (EMFILE: out of file descriptors)."}, []string{"errno"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.conns, m.rooms, m.relayed, m.rejected, m.bytesIn, m.bytesOut, m.dropped, m.fallback, m.mailIn, m.mailOut} {
+	for _, c := range []prometheus.Collector{m.conns, m.rooms, m.relayed, m.rejected, m.bytesIn, m.bytesOut, m.dropped, m.fallback, m.mailIn, m.mailOut,
+		m.pending, m.pendingCut, m.acceptErrors} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -41,6 +41,15 @@ type ServerOptions struct {
 	// 64, negative: no cap). The IP is the TCP peer's: put no proxy in front
 	// or the cap applies to the proxy.
 	MaxConnsPerIP int
+	// MaxPendingConns caps the connections that have not become WebSockets
+	// (waiting for or sending a request: /healthz, /metrics, an upgrade in
+	// progress, a stalled client), over all IPs (default 1024); at the cap
+	// the oldest one waiting for a request is cut to make room.
+	// MaxPendingConnsPerIP caps them per remote IP (default 32); over it a
+	// new connection is cut. Negative: no cap. Both need ConnState set on
+	// the http.Server.
+	MaxPendingConns      int
+	MaxPendingConnsPerIP int
 	// MaxRooms caps the number of rooms (default 10,000); MaxMembers the
 	// members of one room (default 8).
 	MaxRooms   int
@@ -101,6 +110,12 @@ func (o *ServerOptions) withDefaults() ServerOptions {
 	}
 	if v.MaxConnsPerIP == 0 {
 		v.MaxConnsPerIP = 64
+	}
+	if v.MaxPendingConns == 0 {
+		v.MaxPendingConns = 1024
+	}
+	if v.MaxPendingConnsPerIP == 0 {
+		v.MaxPendingConnsPerIP = 32
 	}
 	if v.MaxRooms == 0 {
 		v.MaxRooms = 10000

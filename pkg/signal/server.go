@@ -37,6 +37,10 @@ type Server struct {
 	// per-IP connection slot is freed.
 	testHookReleased func()
 
+	gate      gate        // connections not yet upgraded, see ConnState
+	warnEvery everySecond // rate-limits the Accept failure log
+	cutEvery  everySecond // rate-limits the cut connection log
+
 	bufs  sync.Pool // *[]byte read buffers, see conn.readMessage
 	epoch time.Time // for clock
 
@@ -69,6 +73,8 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 		stop:  make(chan struct{}),
 		epoch: time.Now(),
 	}
+	s.gate.conns = make(map[net.Conn]*pending)
+	s.gate.perIP = make(map[string]int)
 	s.wg.Add(1)
 	go s.pingLoop()
 	return s, nil
@@ -147,9 +153,13 @@ func (s *Server) HealthHandler() http.Handler {
 	})
 }
 
-// Close sends a going-away close (1001) to every client and waits until
-// every goroutine the Server started has returned. Later upgrades are
-// refused. Close is idempotent.
+// Close sends a going-away close (1001) to every client, cuts the
+// connections counted by ConnState that are waiting for a request (a
+// stalled client is not waited for), and waits until every goroutine the
+// Server started has returned. Later upgrades and connections are refused.
+// Close is idempotent. Call it when shutdown begins, before or beside
+// http.Server.Shutdown, which waits for connections that have not sent a
+// request.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -162,6 +172,7 @@ func (s *Server) Close() error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	s.closeGate()
 	close(s.stop)
 	for _, c := range conns {
 		c.closeWith(CloseGoingAway, "server shutting down")
