@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -323,5 +327,91 @@ func TestE2EServeEMFILE(t *testing.T) {
 	t.Logf("healthz answered in %v; accept_errors_total{EMFILE} %v", d, n)
 	if !ok || n < 1 {
 		t.Fatalf("accept_errors_total{errno=EMFILE} = %v (present %v)", n, ok)
+	}
+}
+
+// TestServeJWTExpiryAtJoin: a token given at upgrade (?token=) stops
+// authorizing joins at its exp (--jwt-leeway 0s), though the connection
+// that presented it is still open. The wait is bounded by the token's own
+// 2 s lifetime.
+func TestServeJWTExpiryAtJoin(t *testing.T) {
+	t.Parallel()
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("k", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code := run([]string{"token", "--ttl", "2s", "--secret-file", secret}, strings.NewReader(""), &out, io.Discard); code != exitOK {
+		t.Fatalf("token exit %d", code)
+	}
+	tok := strings.TrimSpace(out.String())
+	addr, cancel, done := startServe(t, "--jwt-secret-file", secret, "--jwt-leeway", "0s", "--no-mailbox")
+	defer func() { cancel(); <-done }()
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/?token="+tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	join := func(room string) signal.Frame {
+		t.Helper()
+		if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"join","room":"`+room+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := signal.DecodeFrame(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if f := join("before"); f.Type != signal.TypeJoined {
+		t.Fatalf("join before exp: %+v", f)
+	}
+	exp := tokenExp(t, tok)
+	select {
+	case <-time.After(time.Until(exp) + 100*time.Millisecond): // the token's own lifetime, no more
+	case <-ctx.Done():
+		t.Fatal("deadline")
+	}
+	if f := join("after"); f.Type != signal.TypeError || f.Code != signal.CodeUnauthorized {
+		t.Fatalf("join after exp: %+v, want error unauthorized", f)
+	}
+}
+
+// tokenExp reads the exp claim of a JWT without checking it.
+func tokenExp(t *testing.T, tok string) time.Time {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q", tok)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct{ Exp int64 }
+	if err := json.Unmarshal(b, &c); err != nil || c.Exp == 0 {
+		t.Fatalf("claims %s: %v", b, err)
+	}
+	return time.Unix(c.Exp, 0)
+}
+
+func TestServeJWTLeewayUsage(t *testing.T) {
+	t.Parallel()
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("k", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"-1s", "2h", "soon"} {
+		var stderr bytes.Buffer
+		args := []string{"serve", "--addr", "127.0.0.1:0", "--no-mailbox", "--jwt-secret-file", secret, "--jwt-leeway", v}
+		if code := run(args, strings.NewReader(""), io.Discard, &stderr); code != exitUsage {
+			t.Errorf("--jwt-leeway %s: exit %d, want %d (%s)", v, code, exitUsage, stderr.String())
+		}
 	}
 }

@@ -37,6 +37,7 @@ type serveOptions struct {
 	jwtSecretFile string
 	jwtPublicKey  string
 	jwtAudience   string
+	jwtLeeway     time.Duration
 	tlsCert       string
 	tlsKey        string
 	turn          turnFlags
@@ -104,6 +105,7 @@ configured with use-auth-secret and that secret. See docs/TURN.md.`,
 	f.StringVar(&o.jwtSecretFile, "jwt-secret-file", "", "require HS256 tokens signed with the secret in this file")
 	f.StringVar(&o.jwtPublicKey, "jwt-public-key", "", "require EdDSA/ES256 tokens verified with this PEM public key")
 	f.StringVar(&o.jwtAudience, "jwt-audience", signal.DefaultAudience, "audience tokens must carry")
+	f.DurationVar(&o.jwtLeeway, "jwt-leeway", signal.DefaultLeeway, "clock skew allowed on a token's exp and nbf (0s: none; at most 1h); exp is checked at every join")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM) to serve wss://")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	o.turn.bind(cmd)
@@ -259,6 +261,25 @@ func (o *serveOptions) loadTLS() (*tls.Config, error) {
 
 // verifier builds the JWT verifier the flags ask for, or nil.
 func (o *serveOptions) verifier() (*signal.Verifier, error) {
+	v, err := o.baseVerifier()
+	if v == nil || err != nil {
+		return v, err
+	}
+	if o.jwtLeeway < 0 {
+		return nil, usageError(errors.New("--jwt-leeway must not be negative"))
+	}
+	leeway := o.jwtLeeway
+	if leeway == 0 {
+		leeway = -1 // none, not the default
+	}
+	if v, err = v.WithOptions(&signal.VerifierOptions{Leeway: leeway}); err != nil {
+		return nil, usageError(fmt.Errorf("--jwt-leeway: %w", err))
+	}
+	return v, nil
+}
+
+// baseVerifier builds the verifier for the key flags, or nil.
+func (o *serveOptions) baseVerifier() (*signal.Verifier, error) {
 	switch {
 	case o.jwtSecretFile != "" && o.jwtPublicKey != "":
 		return nil, usageError(errors.New("--jwt-secret-file and --jwt-public-key are exclusive"))
