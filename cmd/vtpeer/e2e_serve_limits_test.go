@@ -415,3 +415,76 @@ func TestServeJWTLeewayUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestServeMailboxLimits: the disk bound flags reach the server. A
+// connection's deposits stop at --mailbox-deposit-burst (mail_rate_limited),
+// and the whole store at --mailbox-max-total-bytes (mail_refused, store
+// full), whatever the number of connections.
+func TestServeMailboxLimits(t *testing.T) {
+	t.Parallel()
+	addr, cancel, done := startServe(t, "--mailbox", filepath.Join(t.TempDir(), "mail.db"),
+		"--mailbox-max-total-bytes", "100000", "--mailbox-deposit-burst", "60000", "--mailbox-deposit-rate", "1")
+	defer func() { cancel(); <-done }()
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	blob := base64.StdEncoding.EncodeToString(make([]byte, 40<<10))
+	deposit := func(ws *websocket.Conn, box int) signal.Frame {
+		t.Helper()
+		msg := fmt.Sprintf(`{"type":"mail","room":"r","to":"%032x","data":"%s"}`, box, blob)
+		if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := signal.DecodeFrame(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	conn := func() *websocket.Conn {
+		ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ws.CloseNow() })
+		if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"join","room":"r"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ws.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return ws
+	}
+	a := conn()
+	if f := deposit(a, 1); f.Type != signal.TypeMailed {
+		t.Fatalf("first deposit: %+v", f)
+	}
+	if f := deposit(a, 2); f.Code != signal.CodeMailRateLimited {
+		t.Fatalf("over the connection's burst: %+v", f)
+	}
+	if f := deposit(conn(), 3); f.Type != signal.TypeMailed {
+		t.Fatalf("second connection: %+v", f)
+	}
+	if f := deposit(conn(), 4); f.Code != signal.CodeMailRefused || !strings.Contains(f.Error, "store full") {
+		t.Fatalf("over the store's total: %+v", f)
+	}
+}
+
+func TestServeMailboxUsage(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--mailbox-max-boxes", "0"},
+		{"--mailbox-max-total-bytes", "-1"},
+		{"--mailbox-deposit-rate", "0"},
+		{"--mailbox-deposit-burst", "1000"},
+	} {
+		var stderr bytes.Buffer
+		all := append([]string{"serve", "--addr", "127.0.0.1:0", "--mailbox", filepath.Join(t.TempDir(), "m.db")}, args...)
+		if code := run(all, strings.NewReader(""), io.Discard, &stderr); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, stderr.String())
+		}
+	}
+}

@@ -154,11 +154,10 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		defer mail.Close()
 	}
 	srv, err := signal.NewServer(&signal.ServerOptions{
-		MaxFrame:      o.maxFrame,
-		MaxMembers:    o.maxMembers,
-		MaxRooms:      o.maxRooms,
-		MaxConnsPerIP: o.maxConnsPerIP,
-
+		MaxFrame:             o.maxFrame,
+		MaxMembers:           o.maxMembers,
+		MaxRooms:             o.maxRooms,
+		MaxConnsPerIP:        o.maxConnsPerIP,
 		MaxPendingConns:      o.maxPending,
 		MaxPendingConnsPerIP: o.maxPendingIP,
 		Rate:                 rate.Limit(o.rate),
@@ -167,6 +166,8 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		Auth:                 auth,
 		ICEServers:           ice.forPeer,
 		Mail:                 mailStore(mail),
+		MailRate:             rate.Limit(o.mail.depRate),
+		MailBurst:            o.mail.depBurst,
 		Logger:               log,
 		Registry:             reg,
 	})

@@ -358,3 +358,43 @@ func gather(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return sum
 }
+
+// TestMaxTotalBytes: the store as a whole refuses mail past MaxTotalBytes
+// (issue 8, item 5: fresh mailbox ids each took 1 MiB, so only MaxBoxes
+// bounded the disk), after pruning expired mail; taking mail frees room.
+func TestMaxTotalBytes(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	reg := prometheus.NewRegistry()
+	b := openBox(t, "", &Options{MaxTotalBytes: 10, TTL: time.Hour, Now: clk.Now, Registry: reg})
+	for i := range 3 {
+		if err := b.Put("r", mbox(i), []byte("123")); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	if err := b.Put("r", mbox(9), []byte("12")); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("11 bytes in a 10-byte store: %v", err)
+	}
+	if err := b.Put("r", mbox(0), []byte("12")); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("into an existing box: %v", err)
+	}
+	if err := b.Put("r", mbox(9), []byte("1")); err != nil {
+		t.Fatalf("exactly 10 bytes: %v", err)
+	}
+	if n := gather(t, reg, "vtpeer_mailbox_rejected_total"); n != 2 {
+		t.Fatalf("rejected_total = %v", n)
+	}
+	if _, err := b.Take("r", mbox(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put("r", mbox(8), []byte("123")); err != nil {
+		t.Fatalf("after a take: %v", err)
+	}
+	clk.Add(time.Hour) // all expired: pruned to make room
+	if err := b.Put("r", mbox(7), []byte("1234567890")); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	if s := b.Stats(); s.Bytes != 10 || s.Boxes != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}

@@ -42,7 +42,9 @@ const (
 	CodeBadPeerID    = "bad_peer_id"    // peerId is not 8–64 characters of [A-Za-z0-9_-]
 	CodePeerIDTaken  = "peer_id_taken"  // peerId is held by a live connection with another resume secret
 	CodeNoMail       = "no_mail"        // this server keeps no mail
-	CodeMailRefused  = "mail_refused"   // the mailbox refused the deposit (full, too big, bad id)
+	CodeMailRefused  = "mail_refused"   // the mailbox refused the deposit (full, store full, too big, bad id)
+
+	CodeMailRateLimited = "mail_rate_limited" // the connection's mail budget (bytes/s) is spent; not stored
 )
 
 // WebSocket close codes used by the server. The standard ones are the

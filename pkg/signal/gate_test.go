@@ -272,3 +272,20 @@ func TestCloseCutsPending(t *testing.T) {
 		t.Fatalf("pending_cut_total{shutdown} = %v, want 3", got)
 	}
 }
+
+// TestCloseDoesNotWaitForSilentClient: a client that never reads cannot
+// answer the 1001 close frame; Close cuts it after closeHandshakeTimeout
+// (1 s) instead of coder/websocket's own 5 s wait.
+func TestCloseDoesNotWaitForSilentClient(t *testing.T) {
+	t.Parallel()
+	s, url := testServer(t, nil)
+	c := dialRaw(t, url, nil)
+	c.join("r") // and never reads again
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > closeHandshakeTimeout+time.Second {
+		t.Fatalf("Close took %v with a silent client, want about %v", d, closeHandshakeTimeout)
+	}
+}

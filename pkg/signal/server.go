@@ -106,9 +106,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		claims = c
 	}
+	var raw net.Conn
 	hj, ok := w.(http.Hijacker)
 	if ok {
-		w = smallHijacker{ResponseWriter: w, hj: hj}
+		w = smallHijacker{ResponseWriter: w, hj: hj, raw: &raw}
 	}
 	ws, err := websocket.Accept(w, r, &s.accept)
 	if err != nil {
@@ -117,6 +118,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(s.opts.MaxFrame)
 	c := newConn(s, ws, ip, claims)
+	c.raw = raw
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
