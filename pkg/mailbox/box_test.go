@@ -3,7 +3,9 @@ package mailbox
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -396,5 +398,62 @@ func TestMaxTotalBytes(t *testing.T) {
 	}
 	if s := b.Stats(); s.Bytes != 10 || s.Boxes != 1 {
 		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestDiskBound: filled to MaxTotalBytes with the largest messages, each
+// to a fresh mailbox (the flood), then half taken and refilled, the
+// file stays within the bound docs/SECURITY.md states: 1.15 × the cap
+// plus 32 MiB (bbolt grows its file in 16 MiB steps) plus 4 KiB per
+// mailbox. VTPEER_DISK_CAP_MIB sets the cap (default 4);
+// the documented figures come from 64 and 256.
+func TestDiskBound(t *testing.T) {
+	t.Parallel()
+	capMiB := 4
+	if v, err := strconv.Atoi(os.Getenv("VTPEER_DISK_CAP_MIB")); err == nil && v > 0 {
+		capMiB = v
+	}
+	total := capMiB << 20
+	path := filepath.Join(t.TempDir(), "m.db")
+	b := openBox(t, path, &Options{MaxTotalBytes: total, MaxBoxes: 1 << 30})
+	blob := make([]byte, DefaultMaxMessageBytes)
+	fill := func(from int) int {
+		for i := from; ; i++ {
+			err := b.Put("r", fmt.Sprintf("%032x", i+1), blob)
+			if errors.Is(err, ErrStoreFull) {
+				return i
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	size := func() int64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	start := time.Now()
+	n := fill(0)
+	took := time.Since(start)
+	full := size()
+	for i := range n / 2 {
+		if _, err := b.Take("r", fmt.Sprintf("%032x", i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := fill(n)
+	churned := size()
+	t.Logf("cap %d MiB: %d × %d B stored in %v; file %.1f MiB (%.2f × cap), after taking half and refilling %.1f MiB (%.2f × cap)",
+		capMiB, n, len(blob), took.Round(time.Millisecond), float64(full)/(1<<20), float64(full)/float64(total),
+		float64(churned)/(1<<20), float64(churned)/float64(total))
+	if s := b.Stats(); s.Bytes > total {
+		t.Fatalf("store holds %d bytes over the %d cap", s.Bytes, total)
+	}
+	bound := int64(total)*115/100 + 32<<20 + int64(end)*4096
+	if full > bound || churned > bound {
+		t.Fatalf("file %d then %d bytes, above the documented bound %d", full, churned, bound)
 	}
 }

@@ -42,9 +42,9 @@ type Options struct {
 	MaxBoxes int
 	// MaxTotalBytes bounds the sum of all stored messages, over every
 	// mailbox (default DefaultMaxTotalBytes, 256 MiB). Put fails with
-	// ErrStoreFull beyond it, after pruning expired messages. With bbolt's
-	// page overhead the file stays under about twice this (see
-	// docs/SECURITY.md, "Offline mail").
+	// ErrStoreFull beyond it, after pruning expired messages. The file
+	// stays under about 1.15 × this + 32 MiB + 4 KiB per mailbox (bbolt's
+	// pages and growth steps; docs/SECURITY.md, "The signaling server").
 	MaxTotalBytes int
 	// LockTimeout bounds the wait for another process's file lock
 	// (default 1 s); then Open fails with ErrInUse.
