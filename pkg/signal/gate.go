@@ -77,10 +77,9 @@ func (s *Server) ConnState(c net.Conn, state http.ConnState) {
 		g.mu.Lock()
 		if p := g.conns[c]; p != nil {
 			g.forgetLocked(p)
+			s.m.pending.Set(float64(len(g.conns)))
 		}
-		n := len(g.conns)
 		g.mu.Unlock()
-		s.m.pending.Set(float64(n))
 	}
 }
 
@@ -109,9 +108,8 @@ func (s *Server) admit(c net.Conn) {
 		g.conns[c] = p
 		g.perIP[ip]++
 	}
-	n := len(g.conns)
+	s.m.pending.Set(float64(len(g.conns)))
 	g.mu.Unlock()
-	s.m.pending.Set(float64(n))
 	if victim != nil {
 		s.cut(victim, cutEvicted)
 	}
@@ -167,9 +165,8 @@ func (s *Server) closeGate() {
 	for v := g.oldestLocked(); v != nil; v = g.oldestLocked() {
 		cut = append(cut, v)
 	}
-	n := len(g.conns)
+	s.m.pending.Set(float64(len(g.conns)))
 	g.mu.Unlock()
-	s.m.pending.Set(float64(n))
 	for _, c := range cut {
 		s.cut(c, cutShutdown)
 	}
@@ -203,9 +200,8 @@ func (l *watchedListener) Accept() (net.Conn, error) {
 		g := &s.gate
 		g.mu.Lock()
 		v := g.oldestLocked()
-		n := len(g.conns)
+		s.m.pending.Set(float64(len(g.conns)))
 		g.mu.Unlock()
-		s.m.pending.Set(float64(n))
 		if v != nil {
 			s.cut(v, cutNoFD)
 		}

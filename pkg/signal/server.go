@@ -16,7 +16,9 @@ import (
 // Server is the signaling server. It is an http.Handler for WebSocket
 // upgrades and does not listen on its own: the caller owns the listener,
 // TLS, HTTP timeouts and shutdown. Mount it at "/" and "/ws"; mount
-// HealthHandler at "/healthz".
+// HealthHandler at "/healthz"; set ConnState on the http.Server and wrap
+// the listener with Listener to bound and observe connections before the
+// upgrade.
 //
 // Each connection costs one goroutine (its reader). Frames for a client go
 // into a small bounded queue drained by a writer goroutine that exists only
