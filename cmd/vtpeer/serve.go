@@ -29,6 +29,8 @@ type serveOptions struct {
 	maxMembers    int
 	maxRooms      int
 	maxConnsPerIP int
+	maxPending    int
+	maxPendingIP  int
 	rate          float64
 	burst         int
 	sendQueue     int
@@ -36,6 +38,7 @@ type serveOptions struct {
 	jwtSecretFile string
 	jwtPublicKey  string
 	jwtAudience   string
+	jwtLeeway     time.Duration
 	tlsCert       string
 	tlsKey        string
 	turn          turnFlags
@@ -95,6 +98,8 @@ configured with use-auth-secret and that secret. See docs/TURN.md.`,
 	f.IntVar(&o.maxMembers, "max-members", 8, "members per room")
 	f.IntVar(&o.maxRooms, "max-rooms", 10000, "rooms on the server")
 	f.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", 64, "concurrent connections per remote IP (negative: no cap)")
+	f.IntVar(&o.maxPending, "max-pending-conns", 1024, "connections not yet upgraded to WebSockets (stalled, /healthz, /metrics), over all IPs; at the cap the oldest idle one is cut (negative: no cap)")
+	f.IntVar(&o.maxPendingIP, "max-pending-conns-per-ip", 32, "connections not yet upgraded, per remote IP; more are cut at once (negative: no cap)")
 	f.Float64Var(&o.rate, "rate", 20, "frames per second per connection")
 	f.IntVar(&o.burst, "burst", 40, "frames a connection may send in a burst")
 	f.IntVar(&o.sendQueue, "send-queue-bytes", signal.DefaultSendQueueBytes, "bytes waiting for one client above which the members sending to it are slowed down (never dropped)")
@@ -102,6 +107,7 @@ configured with use-auth-secret and that secret. See docs/TURN.md.`,
 	f.StringVar(&o.jwtSecretFile, "jwt-secret-file", "", "require HS256 tokens signed with the secret in this file")
 	f.StringVar(&o.jwtPublicKey, "jwt-public-key", "", "require EdDSA/ES256 tokens verified with this PEM public key")
 	f.StringVar(&o.jwtAudience, "jwt-audience", signal.DefaultAudience, "audience tokens must carry")
+	f.DurationVar(&o.jwtLeeway, "jwt-leeway", signal.DefaultLeeway, "clock skew allowed on a token's exp and nbf (0s: none; at most 1h); exp is checked at every join")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM) to serve wss://")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	o.turn.bind(cmd)
@@ -150,18 +156,22 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		defer mail.Close()
 	}
 	srv, err := signal.NewServer(&signal.ServerOptions{
-		MaxFrame:      o.maxFrame,
-		MaxMembers:    o.maxMembers,
-		MaxRooms:      o.maxRooms,
-		MaxConnsPerIP: o.maxConnsPerIP,
-		Rate:          rate.Limit(o.rate),
-		Burst:         o.burst,
-		AllowOrigins:  o.allowOrigins,
-		Auth:          auth,
-		ICEServers:    ice.forPeer,
-		Mail:          mailStore(mail),
-		Logger:        log,
-		Registry:      reg,
+		MaxFrame:             o.maxFrame,
+		MaxMembers:           o.maxMembers,
+		MaxRooms:             o.maxRooms,
+		MaxConnsPerIP:        o.maxConnsPerIP,
+		MaxPendingConns:      o.maxPending,
+		MaxPendingConnsPerIP: o.maxPendingIP,
+		Rate:                 rate.Limit(o.rate),
+		Burst:                o.burst,
+		AllowOrigins:         o.allowOrigins,
+		Auth:                 auth,
+		ICEServers:           ice.forPeer,
+		Mail:                 mailStore(mail),
+		MailRate:             rate.Limit(o.mail.depRate),
+		MailBurst:            o.mail.depBurst,
+		Logger:               log,
+		Registry:             reg,
 
 		SendQueueBytes: o.sendQueue, // back-pressure on senders, see ServerOptions
 	})
@@ -183,11 +193,13 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
+	ln = srv.Listener(ln) // failed Accepts (EMFILE) are counted and logged at warn
 	hs := &http.Server{
 		Handler:           mux,
 		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ConnState:         srv.ConnState, // caps connections not yet upgraded; srv.Close cuts stalled ones
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
@@ -208,9 +220,16 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = hs.Shutdown(sctx) // stops accepting; WebSockets are hijacked and closed by srv.Close
+	// Shutdown stops accepting and waits for requests in flight; at the same
+	// time srv.Close sends every WebSocket client its 1001 (they are
+	// hijacked: Shutdown does not see them) and cuts connections that have
+	// not sent a request, which Shutdown would otherwise wait for.
+	shut := make(chan error, 1)
+	go func() { shut <- hs.Shutdown(sctx) }()
+	cerr := srv.Close()
+	err = <-shut
 	<-errc
-	if cerr := srv.Close(); err == nil {
+	if err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -219,6 +238,10 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	log.Info("stopped")
 	return nil
 }
+
+// readHeaderTimeout bounds how long a connection may take to send its
+// request headers (and, under TLS, its handshake) before it is cut.
+const readHeaderTimeout = 5 * time.Second
 
 // loadTLS reads the --tls-cert and --tls-key pair, or returns nil without them.
 func (o *serveOptions) loadTLS() (*tls.Config, error) {
@@ -243,6 +266,25 @@ func (o *serveOptions) loadTLS() (*tls.Config, error) {
 
 // verifier builds the JWT verifier the flags ask for, or nil.
 func (o *serveOptions) verifier() (*signal.Verifier, error) {
+	v, err := o.baseVerifier()
+	if v == nil || err != nil {
+		return v, err
+	}
+	if o.jwtLeeway < 0 {
+		return nil, usageError(errors.New("--jwt-leeway must not be negative"))
+	}
+	leeway := o.jwtLeeway
+	if leeway == 0 {
+		leeway = -1 // none, not the default
+	}
+	if v, err = v.WithOptions(&signal.VerifierOptions{Leeway: leeway}); err != nil {
+		return nil, usageError(fmt.Errorf("--jwt-leeway: %w", err))
+	}
+	return v, nil
+}
+
+// baseVerifier builds the verifier for the key flags, or nil.
+func (o *serveOptions) baseVerifier() (*signal.Verifier, error) {
 	switch {
 	case o.jwtSecretFile != "" && o.jwtPublicKey != "":
 		return nil, usageError(errors.New("--jwt-secret-file and --jwt-public-key are exclusive"))

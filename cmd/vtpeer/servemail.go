@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -21,6 +22,10 @@ type mailFlags struct {
 	ttl         time.Duration
 	maxMessages int
 	maxBytes    int
+	maxBoxes    int
+	maxTotal    int
+	depRate     int
+	depBurst    int
 }
 
 func (m *mailFlags) bind(cmd *cobra.Command, g *globals) {
@@ -30,6 +35,10 @@ func (m *mailFlags) bind(cmd *cobra.Command, g *globals) {
 	f.DurationVar(&m.ttl, "mailbox-ttl", 7*24*time.Hour, "how long mail is kept")
 	f.IntVar(&m.maxMessages, "mailbox-max-messages", 100, "mail kept per recipient and room")
 	f.IntVar(&m.maxBytes, "mailbox-max-bytes", 1<<20, "bytes of mail kept per recipient and room")
+	f.IntVar(&m.maxBoxes, "mailbox-max-boxes", mailbox.DefaultMaxBoxes, "recipients (mailbox id and room) with mail kept, over the whole server")
+	f.IntVar(&m.maxTotal, "mailbox-max-total-bytes", mailbox.DefaultMaxTotalBytes, "bytes of mail kept over the whole server (the file stays under about twice this)")
+	f.IntVar(&m.depRate, "mailbox-deposit-rate", 32<<10, "bytes per second of mail one connection may deposit")
+	f.IntVar(&m.depBurst, "mailbox-deposit-burst", 512<<10, "bytes of mail one connection may deposit at once (at least 49152, one largest message)")
 }
 
 // open opens the mailbox, or returns nil with --no-mailbox.
@@ -37,11 +46,14 @@ func (m *mailFlags) open(log *slog.Logger, reg prometheus.Registerer) (*mailbox.
 	if m.off {
 		return nil, nil
 	}
-	if m.ttl <= 0 || m.maxMessages <= 0 || m.maxBytes <= 0 {
+	if m.ttl <= 0 || m.maxMessages <= 0 || m.maxBytes <= 0 || m.maxBoxes <= 0 || m.maxTotal <= 0 || m.depRate <= 0 {
 		return nil, usageError(errMailboxFlags)
 	}
+	if m.depBurst < mailbox.DefaultMaxMessageBytes {
+		return nil, usageError(fmt.Errorf("--mailbox-deposit-burst %d is below one largest message (%d bytes)", m.depBurst, mailbox.DefaultMaxMessageBytes))
+	}
 	return mailbox.Open(m.path, &mailbox.Options{TTL: m.ttl, MaxMessagesPerBox: m.maxMessages, MaxBytesPerBox: m.maxBytes,
-		Logger: log, Registry: reg})
+		MaxBoxes: m.maxBoxes, MaxTotalBytes: m.maxTotal, Logger: log, Registry: reg})
 }
 
 // mailStore keeps a nil *mailbox.Box a nil interface.
@@ -53,4 +65,4 @@ func mailStore(b *mailbox.Box) signal.MailStore {
 }
 
 // errMailboxFlags is the usage error for non-positive mailbox limits.
-var errMailboxFlags = errors.New("--mailbox-ttl, --mailbox-max-messages and --mailbox-max-bytes must be positive")
+var errMailboxFlags = errors.New("--mailbox-ttl, --mailbox-max-messages, --mailbox-max-bytes, --mailbox-max-boxes, --mailbox-max-total-bytes and --mailbox-deposit-rate must be positive")

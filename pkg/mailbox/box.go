@@ -132,9 +132,10 @@ func boxKey(room, mailboxID string) []byte {
 }
 
 // Put stores blob (opaque, normally a seal.SealMail blob) for mailboxID in
-// room. It fails with ErrEmpty, ErrTooBig, ErrMailboxFull, ErrMailboxBytes
-// or ErrTooManyBoxes when a limit is reached (expired messages do not
-// count), and with ErrBadRoom or ErrBadMailboxID for bad names.
+// room. It fails with ErrEmpty, ErrTooBig, ErrMailboxFull, ErrMailboxBytes,
+// ErrTooManyBoxes or ErrStoreFull (the store as a whole is at
+// MaxTotalBytes) when a limit is reached (expired messages do not count),
+// and with ErrBadRoom or ErrBadMailboxID for bad names.
 func (b *Box) Put(room, mailboxID string, blob []byte) (err error) {
 	defer func() {
 		if err != nil && !errors.Is(err, ErrClosed) {
@@ -157,12 +158,24 @@ func (b *Box) Put(room, mailboxID string, blob []byte) (err error) {
 	err = b.update(func(tx *bolt.Tx) error {
 		d = delta{}
 		top := tx.Bucket(bucketBoxes)
+		pruned := false
+		if b.totals.Bytes+len(blob) > b.opts.MaxTotalBytes {
+			if err := b.pruneTx(top, now, &d); err != nil {
+				return err
+			}
+			pruned = true
+			if b.totals.Bytes+d.Bytes+len(blob) > b.opts.MaxTotalBytes {
+				return fmt.Errorf("%w (%d + %d bytes exceeds %d)", ErrStoreFull, b.totals.Bytes+d.Bytes, len(blob), b.opts.MaxTotalBytes)
+			}
+		}
 		key := boxKey(room, mailboxID)
 		mb := top.Bucket(key)
 		if mb == nil {
-			if b.totals.Boxes >= b.opts.MaxBoxes {
-				if err := b.pruneTx(top, now, &d); err != nil {
-					return err
+			if b.totals.Boxes+d.Boxes >= b.opts.MaxBoxes {
+				if !pruned {
+					if err := b.pruneTx(top, now, &d); err != nil {
+						return err
+					}
 				}
 				if b.totals.Boxes+d.Boxes >= b.opts.MaxBoxes {
 					return fmt.Errorf("%w (%d)", ErrTooManyBoxes, b.opts.MaxBoxes)

@@ -3,7 +3,9 @@ package mailbox
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -357,4 +359,101 @@ func gather(t *testing.T, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// TestMaxTotalBytes: the store as a whole refuses mail past MaxTotalBytes
+// (issue 8, item 5: fresh mailbox ids each took 1 MiB, so only MaxBoxes
+// bounded the disk), after pruning expired mail; taking mail frees room.
+func TestMaxTotalBytes(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	reg := prometheus.NewRegistry()
+	b := openBox(t, "", &Options{MaxTotalBytes: 10, TTL: time.Hour, Now: clk.Now, Registry: reg})
+	for i := range 3 {
+		if err := b.Put("r", mbox(i), []byte("123")); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	if err := b.Put("r", mbox(9), []byte("12")); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("11 bytes in a 10-byte store: %v", err)
+	}
+	if err := b.Put("r", mbox(0), []byte("12")); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("into an existing box: %v", err)
+	}
+	if err := b.Put("r", mbox(9), []byte("1")); err != nil {
+		t.Fatalf("exactly 10 bytes: %v", err)
+	}
+	if n := gather(t, reg, "vtpeer_mailbox_rejected_total"); n != 2 {
+		t.Fatalf("rejected_total = %v", n)
+	}
+	if _, err := b.Take("r", mbox(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put("r", mbox(8), []byte("123")); err != nil {
+		t.Fatalf("after a take: %v", err)
+	}
+	clk.Add(time.Hour) // all expired: pruned to make room
+	if err := b.Put("r", mbox(7), []byte("1234567890")); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	if s := b.Stats(); s.Bytes != 10 || s.Boxes != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestDiskBound: filled to MaxTotalBytes with the largest messages, each
+// to a fresh mailbox (the issue's flood), then half taken and refilled, the
+// file stays within the bound docs/SECURITY.md states: 1.15 × the cap
+// plus 32 MiB (bbolt grows its file in 16 MiB steps) plus 4 KiB per
+// mailbox. VTPEER_DISK_CAP_MIB sets the cap (default 4);
+// the documented figures come from 64 and 256.
+func TestDiskBound(t *testing.T) {
+	t.Parallel()
+	capMiB := 4
+	if v, err := strconv.Atoi(os.Getenv("VTPEER_DISK_CAP_MIB")); err == nil && v > 0 {
+		capMiB = v
+	}
+	total := capMiB << 20
+	path := filepath.Join(t.TempDir(), "m.db")
+	b := openBox(t, path, &Options{MaxTotalBytes: total, MaxBoxes: 1 << 30})
+	blob := make([]byte, DefaultMaxMessageBytes)
+	fill := func(from int) int {
+		for i := from; ; i++ {
+			err := b.Put("r", fmt.Sprintf("%032x", i+1), blob)
+			if errors.Is(err, ErrStoreFull) {
+				return i
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	size := func() int64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	start := time.Now()
+	n := fill(0)
+	took := time.Since(start)
+	full := size()
+	for i := range n / 2 {
+		if _, err := b.Take("r", fmt.Sprintf("%032x", i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := fill(n)
+	churned := size()
+	t.Logf("cap %d MiB: %d × %d B stored in %v; file %.1f MiB (%.2f × cap), after taking half and refilling %.1f MiB (%.2f × cap)",
+		capMiB, n, len(blob), took.Round(time.Millisecond), float64(full)/(1<<20), float64(full)/float64(total),
+		float64(churned)/(1<<20), float64(churned)/float64(total))
+	if s := b.Stats(); s.Bytes > total {
+		t.Fatalf("store holds %d bytes over the %d cap", s.Bytes, total)
+	}
+	bound := int64(total)*115/100 + 32<<20 + int64(end)*4096
+	if full > bound || churned > bound {
+		t.Fatalf("file %d then %d bytes, above the documented bound %d", full, churned, bound)
+	}
 }

@@ -40,6 +40,10 @@ var (
 	// ErrTooManyBoxes means a new mailbox would exceed Options.MaxBoxes.
 	ErrTooManyBoxes = errors.New("mailbox: too many mailboxes")
 
+	// ErrStoreFull means the message would take the whole store over
+	// Options.MaxTotalBytes.
+	ErrStoreFull = errors.New("mailbox: store full")
+
 	// ErrBadRecipient means an outbox recipient is not 1..128 bytes of
 	// printable ASCII.
 	ErrBadRecipient = errors.New("mailbox: invalid recipient")

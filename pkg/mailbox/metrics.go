@@ -52,7 +52,7 @@ func rejectReason(err error) string {
 		name string
 	}{
 		{ErrTooBig, "too_big"}, {ErrMailboxFull, "mailbox_full"}, {ErrMailboxBytes, "mailbox_bytes"},
-		{ErrTooManyBoxes, "too_many_boxes"}, {ErrEmpty, "empty"}, {ErrBadRoom, "bad_room"},
+		{ErrTooManyBoxes, "too_many_boxes"}, {ErrStoreFull, "store_full"}, {ErrEmpty, "empty"}, {ErrBadRoom, "bad_room"},
 		{ErrBadMailboxID, "bad_mailbox_id"},
 	} {
 		if errors.Is(err, r.err) {

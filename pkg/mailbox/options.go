@@ -15,6 +15,7 @@ const (
 	DefaultMaxBytesPerBox    = 1 << 20
 	DefaultMaxMessageBytes   = 48 << 10 // seal.MaxMailSize
 	DefaultMaxBoxes          = 10000
+	DefaultMaxTotalBytes     = 256 << 20
 	DefaultLockTimeout       = time.Second
 
 	// MaxRoomLen bounds room names, as the seal does (seal.MaxRoomSize).
@@ -39,6 +40,12 @@ type Options struct {
 	// (default 10000). Put to a new mailbox fails with ErrTooManyBoxes
 	// beyond it, after pruning expired messages.
 	MaxBoxes int
+	// MaxTotalBytes bounds the sum of all stored messages, over every
+	// mailbox (default DefaultMaxTotalBytes, 256 MiB). Put fails with
+	// ErrStoreFull beyond it, after pruning expired messages. The file
+	// stays under about 1.15 × this + 32 MiB + 4 KiB per mailbox (bbolt's
+	// pages and growth steps; docs/SECURITY.md, "The signaling server").
+	MaxTotalBytes int
 	// LockTimeout bounds the wait for another process's file lock
 	// (default 1 s); then Open fails with ErrInUse.
 	LockTimeout time.Duration
@@ -56,7 +63,7 @@ type Options struct {
 
 func (o *Options) validate() error {
 	if o.TTL < 0 || o.MaxMessagesPerBox < 0 || o.MaxBytesPerBox < 0 || o.MaxMessageBytes < 0 ||
-		o.MaxBoxes < 0 || o.LockTimeout < 0 {
+		o.MaxBoxes < 0 || o.MaxTotalBytes < 0 || o.LockTimeout < 0 {
 		return fmt.Errorf("%w: negative limit", ErrBadOptions)
 	}
 	return nil
@@ -72,6 +79,7 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxBytesPerBox, DefaultMaxBytesPerBox)
 	def(&o.MaxMessageBytes, DefaultMaxMessageBytes)
 	def(&o.MaxBoxes, DefaultMaxBoxes)
+	def(&o.MaxTotalBytes, DefaultMaxTotalBytes)
 	if o.TTL == 0 {
 		o.TTL = DefaultTTL
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,10 +20,12 @@ import (
 type conn struct {
 	s       *Server
 	ws      *websocket.Conn
+	raw     net.Conn // the hijacked TCP (or TLS) connection under ws, when known
 	ip      string
 	claims  *Claims // from the upgrade request, when Auth is on
 	limiter *rate.Limiter
 	relayL  *rate.Limiter // bytes of "relay" frames; made on first use
+	mailL   *rate.Limiter // bytes of mail deposits; made on first use (mail.go)
 
 	// Guarded by s.mu.
 	id         string
@@ -253,7 +256,7 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 	c.s.wg.Add(1)
 	go func() {
 		defer c.s.wg.Done()
-		t := time.AfterFunc(closeHandshakeTimeout, func() { _ = c.ws.CloseNow() })
+		t := time.AfterFunc(closeHandshakeTimeout, c.cutNow)
 		defer t.Stop()
 		_ = c.ws.Close(code, reason)
 	}()

@@ -22,4 +22,7 @@
 // size, rate, connections per IP, rooms, members, ping and write timeouts),
 // an Origin allow-list and optional JWT authentication are set in
 // ServerOptions. An idle connection costs one goroutine and small buffers.
+// The caller's http.Server should use Server.ConnState (caps on connections
+// not yet upgraded, cut on Close) and serve Server.Listener(ln) (failed
+// accepts counted and logged).
 package signal

@@ -44,6 +44,8 @@ const (
 	CodeNoMail       = "no_mail"        // this server keeps no mail
 	CodeMailRefused  = "mail_refused"   // the mailbox refused the deposit (full, too big, bad id)
 	CodeInvalidUTF8  = "invalid_utf8"   // a text frame that is not valid UTF-8 (never relayed)
+
+	CodeMailRateLimited = "mail_rate_limited" // the connection's mail budget (bytes/s) is spent; not stored
 )
 
 // WebSocket close codes used by the server. The standard ones are the

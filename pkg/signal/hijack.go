@@ -17,9 +17,11 @@ const (
 
 // smallHijacker wraps a ResponseWriter so that the hijacked connection gets
 // small bufio buffers (coder/websocket keeps whatever Hijack returns).
+// It records the connection in *raw so that the server can cut it.
 type smallHijacker struct {
 	http.ResponseWriter
-	hj http.Hijacker
+	hj  http.Hijacker
+	raw *net.Conn
 }
 
 // Hijack implements http.Hijacker.
@@ -28,6 +30,7 @@ func (s smallHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return c, brw, err
 	}
+	*s.raw = c
 	if err := brw.Writer.Flush(); err != nil {
 		return c, brw, err
 	}
@@ -43,4 +46,18 @@ func (s smallHijacker) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// cutNow closes the client's TCP connection at once. Unlike ws.CloseNow it
+// also ends a close handshake in progress (ws.Close waits up to 5 s for
+// the client's answer, and CloseNow waits for that Close).
+func (c *conn) cutNow() {
+	raw := c.raw
+	if tc, ok := raw.(interface{ NetConn() net.Conn }); ok {
+		raw = tc.NetConn() // no TLS close_notify write that could block
+	}
+	if raw != nil {
+		_ = raw.Close()
+	}
+	_ = c.ws.CloseNow()
 }

@@ -3,11 +3,15 @@ package signal
 import (
 	"encoding/json"
 	"fmt"
+	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // handleMail stores a member's mail deposit: {"type":"mail","room":R,
 // "to":MAILBOX_ID,"data":"<base64 of the sealed blob>"}. The sender gets
 // {"type":"mailed","to":MAILBOX_ID} or an error frame; nothing is relayed.
+// Each connection's deposits are budgeted in bytes (MailRate, MailBurst).
 func (s *Server) handleMail(c *conn, f Frame) {
 	if s.opts.Mail == nil {
 		c.sendError(CodeNoMail, "this server keeps no mail")
@@ -25,9 +29,16 @@ func (s *Server) handleMail(c *conn, f Frame) {
 		c.sendError(CodeBadFrame, "mail needs to (a mailbox id) and data (a base64 string)")
 		return
 	}
+	if c.mailL == nil { // only the reader touches it
+		c.mailL = rate.NewLimiter(s.opts.MailRate, s.opts.MailBurst)
+	}
+	if !c.mailL.AllowN(time.Now(), len(blob)) {
+		c.sendError(CodeMailRateLimited, fmt.Sprintf("mail budget spent (%d bytes/s, burst %d); deposit later",
+			int(s.opts.MailRate), s.opts.MailBurst))
+		return
+	}
 	if err := s.opts.Mail.Put(f.Room, f.To, blob); err != nil {
-		s.m.rejected.WithLabelValues(CodeMailRefused).Inc()
-		c.sendError(CodeMailRefused, fmt.Sprintf("mail refused: %v", err))
+		c.sendError(CodeMailRefused, fmt.Sprintf("mail refused: %v", err)) // sendError counts it
 		return
 	}
 	s.m.mailIn.Inc()

@@ -2,6 +2,7 @@ package signal
 
 import (
 	"encoding/base64"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -111,4 +112,50 @@ func TestRelayBudget(t *testing.T) {
 		a.send(`{"type":"ice","room":"r","data":1}`)
 	}
 	a.expect(TypeError, CodeRateLimited)
+}
+
+// TestMailDepositBudget: one connection depositing 40 KiB blobs to fresh
+// mailbox ids as fast as it can (issue 8, item 5: 6.6 MiB/s from eight)
+// gets the default burst (512 KiB) through, then mail_rate_limited; what
+// reaches the disk is bounded by the budget.
+func TestMailDepositBudget(t *testing.T) {
+	t.Parallel()
+	box, err := mailbox.Open(filepath.Join(t.TempDir(), "mail.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = box.Close() })
+	_, url := testServer(t, &ServerOptions{Mail: box})
+	c := dialRaw(t, url, nil)
+	c.join("r")
+	const blobSize, n = 40 << 10, 30
+	blob := base64.StdEncoding.EncodeToString(make([]byte, blobSize))
+	start := time.Now()
+	mailed, refused := 0, 0
+	for i := range n {
+		id := fmt.Sprintf("%032x", i+1)
+		c.send(`{"type":"mail","room":"r","to":"` + id + `","data":"` + blob + `"}`)
+		raw, f := c.recv()
+		switch {
+		case f.Type == TypeMailed:
+			if refused > 0 {
+				// the bucket refills at 32 KiB/s: one may pass later, no more
+				if mailed++; float64(mailed*blobSize) > 512<<10+32<<10*time.Since(start).Seconds()+blobSize {
+					t.Fatalf("deposit %d accepted beyond the budget", i)
+				}
+				continue
+			}
+			mailed++
+		case f.Type == TypeError && f.Code == "mail_rate_limited":
+			refused++
+		default:
+			t.Fatalf("deposit %d: %s", i, raw)
+		}
+	}
+	if mailed < (512<<10)/blobSize || refused == 0 {
+		t.Fatalf("%d deposits stored, %d refused: want the 512 KiB burst through, then refusals", mailed, refused)
+	}
+	if st := box.Stats(); st.Bytes != mailed*blobSize {
+		t.Fatalf("mailbox holds %d bytes, want %d", st.Bytes, mailed*blobSize)
+	}
 }

@@ -23,6 +23,9 @@ type metrics struct {
 
 	pushbacks       prometheus.Counter // a sender's reads held while a recipient's queue drained
 	pushbackSeconds prometheus.Counter
+	pending         prometheus.Gauge       // connections not yet upgraded (ConnState)
+	pendingCut      *prometheus.CounterVec // of those, cut by the server, by reason
+	acceptErrors    *prometheus.CounterVec // failed Accepts (Listener), by errno
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -51,11 +54,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "pushbacks_total", Help: "Times a sender's next frame was read only after a recipient's full send queue drained (back-pressure instead of a drop)."}),
 		pushbackSeconds: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
 			Name: "pushback_seconds_total", Help: "Time senders spent held back by recipients' full send queues."}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "pending_connections", Help: "Connections that have not become WebSockets (counted when ConnState is set)."}),
+		pendingCut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "pending_cut_total", Help: "Connections cut before they became WebSockets, by reason (per_ip, full, evicted, shutdown, fd_exhausted)."}, []string{"reason"}),
+		acceptErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vtpeer", Subsystem: "signal",
+			Name: "accept_errors_total", Help: "Failed Accepts on the listener, by errno (EMFILE: out of file descriptors)."}, []string{"errno"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.conns, m.rooms, m.relayed, m.rejected, m.bytesIn, m.bytesOut, m.dropped, m.fallback, m.mailIn, m.mailOut, m.pushbacks, m.pushbackSeconds} {
+	for _, c := range []prometheus.Collector{m.conns, m.rooms, m.relayed, m.rejected, m.bytesIn, m.bytesOut, m.dropped, m.fallback, m.mailIn, m.mailOut,
+		m.pending, m.pendingCut, m.acceptErrors, m.pushbacks, m.pushbackSeconds} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -41,6 +41,15 @@ type ServerOptions struct {
 	// 64, negative: no cap). The IP is the TCP peer's: put no proxy in front
 	// or the cap applies to the proxy.
 	MaxConnsPerIP int
+	// MaxPendingConns caps the connections that have not become WebSockets
+	// (waiting for or sending a request: /healthz, /metrics, an upgrade in
+	// progress, a stalled client), over all IPs (default 1024); at the cap
+	// the oldest one waiting for a request is cut to make room.
+	// MaxPendingConnsPerIP caps them per remote IP (default 32); over it a
+	// new connection is cut. Negative: no cap. Both need ConnState set on
+	// the http.Server.
+	MaxPendingConns      int
+	MaxPendingConnsPerIP int
 	// MaxRooms caps the number of rooms (default 10,000); MaxMembers the
 	// members of one room (default 8).
 	MaxRooms   int
@@ -87,6 +96,13 @@ type ServerOptions struct {
 	// deposits with a "mail" frame, and a peer that joins with "mailbox"
 	// gets what was kept for it. Nil: mail frames are refused.
 	Mail MailStore
+	// MailRate (bytes per second, default 32 KiB/s) and MailBurst (bytes,
+	// default 512 KiB) budget the mail one connection deposits, counted in
+	// decoded blob bytes. A deposit over budget is refused with
+	// mail_rate_limited and not stored. MailBurst must hold the largest
+	// blob the store accepts or such blobs are always refused.
+	MailRate  rate.Limit
+	MailBurst int
 	// Registry, when set, receives the server's Prometheus metrics.
 	Registry prometheus.Registerer
 }
@@ -108,6 +124,12 @@ func (o *ServerOptions) withDefaults() ServerOptions {
 	if v.RelayBurst == 0 {
 		v.RelayBurst = max(256<<10, int(v.MaxFrame))
 	}
+	if v.MailRate == 0 {
+		v.MailRate = 32 << 10
+	}
+	if v.MailBurst == 0 {
+		v.MailBurst = 512 << 10
+	}
 	if v.Burst == 0 {
 		v.Burst = 40
 	}
@@ -116,6 +138,12 @@ func (o *ServerOptions) withDefaults() ServerOptions {
 	}
 	if v.MaxConnsPerIP == 0 {
 		v.MaxConnsPerIP = 64
+	}
+	if v.MaxPendingConns == 0 {
+		v.MaxPendingConns = 1024
+	}
+	if v.MaxPendingConnsPerIP == 0 {
+		v.MaxPendingConnsPerIP = 32
 	}
 	if v.MaxRooms == 0 {
 		v.MaxRooms = 10000
@@ -147,6 +175,8 @@ func (o *ServerOptions) validate() error {
 		return fmt.Errorf("%w: MaxFrame %d below 64", ErrBadOptions, o.MaxFrame)
 	case o.Rate < 0 || o.Burst < 1 || o.MaxViolations < 1:
 		return fmt.Errorf("%w: Rate, Burst and MaxViolations must be positive", ErrBadOptions)
+	case o.MailRate < 0 || o.MailBurst < 1:
+		return fmt.Errorf("%w: MailRate and MailBurst must be positive", ErrBadOptions)
 	case o.MaxRooms < 1 || o.MaxMembers < 2:
 		return fmt.Errorf("%w: MaxRooms must be ≥ 1 and MaxMembers ≥ 2", ErrBadOptions)
 	case o.PingInterval < 0 || o.PongTimeout < 0 || o.WriteTimeout < 0 || o.SendQueueBytes < 1:

@@ -164,7 +164,8 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 }
 
 // authorize checks the token of a join when Auth is on: the frame's token
-// field, else the one given at upgrade.
+// field, else the one given at upgrade, which must not have expired since
+// (exp is checked at every join, with the Verifier's leeway).
 func (s *Server) authorize(c *conn, f Frame) error {
 	if s.opts.Auth == nil {
 		return nil
@@ -176,6 +177,10 @@ func (s *Server) authorize(c *conn, f Frame) error {
 			return err
 		}
 		claims = cl
+	} else if claims != nil {
+		if err := s.opts.Auth.stillValid(claims); err != nil {
+			return err
+		}
 	}
 	if claims == nil {
 		return fmt.Errorf("%w: token required", ErrUnauthorized)

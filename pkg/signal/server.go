@@ -16,7 +16,9 @@ import (
 // Server is the signaling server. It is an http.Handler for WebSocket
 // upgrades and does not listen on its own: the caller owns the listener,
 // TLS, HTTP timeouts and shutdown. Mount it at "/" and "/ws"; mount
-// HealthHandler at "/healthz".
+// HealthHandler at "/healthz"; set ConnState on the http.Server and wrap
+// the listener with Listener to bound and observe connections before the
+// upgrade.
 //
 // Each connection costs one goroutine (its reader). Frames for a client go
 // into a small bounded queue drained by a writer goroutine that exists only
@@ -37,6 +39,10 @@ type Server struct {
 	// testHookReleased, set by tests only, runs with mu held whenever a
 	// per-IP connection slot is freed.
 	testHookReleased func()
+
+	gate      gate        // connections not yet upgraded, see ConnState
+	warnEvery everySecond // rate-limits the Accept failure log
+	cutEvery  everySecond // rate-limits the cut connection log
 
 	bufs  sync.Pool // *[]byte read buffers, see conn.readMessage
 	epoch time.Time // for clock
@@ -73,6 +79,8 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 		stop:    make(chan struct{}),
 		epoch:   time.Now(),
 	}
+	s.gate.conns = make(map[net.Conn]*pending)
+	s.gate.perIP = make(map[string]int)
 	s.wg.Add(1)
 	go s.pingLoop()
 	return s, nil
@@ -114,9 +122,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		claims = c
 	}
+	var raw net.Conn
 	hj, ok := w.(http.Hijacker)
 	if ok {
-		w = smallHijacker{ResponseWriter: w, hj: hj}
+		w = smallHijacker{ResponseWriter: w, hj: hj, raw: &raw}
 	}
 	ws, err := websocket.Accept(w, r, &s.accept)
 	if err != nil {
@@ -125,6 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(s.opts.MaxFrame)
 	c := newConn(s, ws, ip, claims)
+	c.raw = raw
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -161,9 +171,13 @@ func (s *Server) HealthHandler() http.Handler {
 	})
 }
 
-// Close sends a going-away close (1001) to every client and waits until
-// every goroutine the Server started has returned. Later upgrades are
-// refused. Close is idempotent.
+// Close sends a going-away close (1001) to every client, cuts the
+// connections counted by ConnState that are waiting for a request (a
+// stalled client is not waited for), and waits until every goroutine the
+// Server started has returned. Later upgrades and connections are refused.
+// Close is idempotent. Call it when shutdown begins, before or beside
+// http.Server.Shutdown, which waits for connections that have not sent a
+// request.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -176,6 +190,7 @@ func (s *Server) Close() error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	s.closeGate()
 	close(s.stop)
 	for _, c := range conns {
 		c.closeWith(CloseGoingAway, "server shutting down")
