@@ -93,7 +93,7 @@ func readPassword(g *globals, cmd *cobra.Command, file, prompt string) (string, 
 func (a *accountFlags) unlock(cmd *cobra.Command) (*tips.KeySigner, error) {
 	if a.account != "" {
 		if _, err := tips.ParseAddress(a.account); err != nil {
-			return nil, usageError(fmt.Errorf("--account %q: want the 0x address of a keystore account (see `vtpeer account list`)", a.account))
+			return nil, usageError(fmt.Errorf("--account: %s; want the 0x address of a keystore account (see `vtpeer account list`)", reasonOf(err)))
 		}
 	}
 	if _, err := os.Stat(a.dir()); errors.Is(err, os.ErrNotExist) {
