@@ -93,7 +93,7 @@ file holding a hex private key (encrypted with the password).`,
 		}
 		var addr fmt.Stringer
 		if isJSON {
-			a, err := ks.ImportJSON(b, pw, newPw)
+			a, err := ks.ImportJSON(cmd.Context(), b, pw, newPw)
 			if err != nil {
 				return err
 			}

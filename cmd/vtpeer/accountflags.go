@@ -116,5 +116,12 @@ func (a *accountFlags) unlock(cmd *cobra.Command) (*tips.KeySigner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ks.Unlock(acc.Address, pw)
+	if log, err := a.g.logger(); err == nil {
+		log.Debug("unlocking account", "address", acc.Address.Hex(), "file", acc.Path)
+	}
+	signer, err := ks.Unlock(cmd.Context(), acc.Address, pw)
+	if err != nil && cmd.Context().Err() != nil {
+		return nil, fmt.Errorf("interrupted while unlocking %s", acc.Address.Hex())
+	}
+	return signer, err
 }

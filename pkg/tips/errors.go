@@ -75,6 +75,11 @@ var (
 	// JSON nor a hex private key. It never contains the key.
 	ErrBadKey = errors.New("tips: not a keystore JSON or hex private key")
 
+	// ErrKDFParams is returned when a keystore file's KDF parameters are
+	// outside the limits (MaxScryptN, MaxScryptR, MaxScryptP, MaxPBKDF2C,
+	// KeyDKLen) or of the wrong type; the error names the parameter.
+	ErrKDFParams = errors.New("tips: keystore KDF parameters refused")
+
 	// ErrForwarderClosed is returned by Enqueue after the store was closed.
 	ErrForwarderClosed = errors.New("tips: forwarder closed")
 )
