@@ -75,6 +75,10 @@ var (
 	// JSON nor a hex private key. It never contains the key.
 	ErrBadKey = errors.New("tips: not a keystore JSON or hex private key")
 
+	// ErrEmptyPassword is returned when a key would be encrypted with an
+	// empty password.
+	ErrEmptyPassword = errors.New("tips: empty password")
+
 	// ErrKDFParams is returned when a keystore file's KDF parameters are
 	// outside the limits (MaxScryptN, MaxScryptR, MaxScryptP, MaxPBKDF2C,
 	// KeyDKLen) or of the wrong type; the error names the parameter.

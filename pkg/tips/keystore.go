@@ -217,6 +217,9 @@ func (ks *Keystore) ImportKey(hexKey, password string) (common.Address, error) {
 }
 
 func (ks *Keystore) store(priv *ecdsa.PrivateKey, password string) (common.Address, error) {
+	if password == "" {
+		return common.Address{}, ErrEmptyPassword
+	}
 	addr := crypto.PubkeyToAddress(priv.PublicKey)
 	if _, err := ks.Find(addr.Hex()); err == nil {
 		return common.Address{}, fmt.Errorf("%w %s", ErrAccountExists, addr.Hex())
