@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/verytippers/vtpeer/pkg/tips"
 )
 
 // newAccountCmd builds `vtpeer account new | import | list`.
@@ -36,12 +39,9 @@ func newAccountNewCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		pw, err := af.password(cmd, "Password for the new account: ")
+		pw, err := readNewPassword(g, cmd, af.passwordFile, "Password for the new account: ")
 		if err != nil {
 			return err
-		}
-		if pw == "" {
-			return usageError(errors.New("empty password: a keystore key needs one (use --password-file, VTPEER_PASSWORD or the prompt)"))
 		}
 		addr, err := ks.New(pw)
 		if err != nil {
@@ -68,32 +68,39 @@ file holding a hex private key (encrypted with the password).`,
 	cmd.Flags().BoolVar(&light, "light-kdf", false, "light scrypt (fast, weak: tests and demos only)")
 	cmd.Flags().StringVar(&newPasswordFile, "new-password-file", "", "file with the password to re-encrypt an imported keystore JSON with")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		b, err := os.ReadFile(args[0])
+		b, err := readImportFile(args[0])
 		if err != nil {
-			return fmt.Errorf("import: %w", err)
+			return err
 		}
 		defer clear(b)
+		isJSON := bytes.HasPrefix(bytes.TrimSpace(b), []byte("{"))
+		if newPasswordFile != "" && !isJSON {
+			return usageError(errors.New("--new-password-file applies to keystore JSON only"))
+		}
 		ks, err := af.open(light)
 		if err != nil {
 			return err
 		}
-		pw, err := af.password(cmd, "Password: ")
-		if err != nil {
-			return err
-		}
-		isJSON := bytes.HasPrefix(bytes.TrimSpace(b), []byte("{"))
-		var newPw string
-		if newPasswordFile != "" {
-			if !isJSON {
-				return usageError(errors.New("--new-password-file applies to keystore JSON only"))
-			}
-			if newPw, err = readPassword(g, cmd, newPasswordFile, ""); err != nil {
+		var pw, newPw string
+		if isJSON {
+			// The wallet's password; the key is re-encrypted with it unless
+			// --new-password-file gives another, and neither may be empty.
+			if pw, err = af.password(cmd, "Password of the keystore file: "); err != nil {
 				return err
 			}
+			if newPasswordFile != "" {
+				if newPw, err = readNewPassword(g, cmd, newPasswordFile, ""); err != nil {
+					return err
+				}
+			} else if pw == "" {
+				return usageError(errors.New("the keystore file's password is empty: give the account a password with --new-password-file"))
+			}
+		} else if pw, err = readNewPassword(g, cmd, af.passwordFile, "Password for the imported account: "); err != nil {
+			return err
 		}
 		var addr fmt.Stringer
 		if isJSON {
-			a, err := ks.ImportJSON(b, pw, newPw)
+			a, err := ks.ImportJSON(cmd.Context(), b, pw, newPw)
 			if err != nil {
 				return err
 			}
@@ -109,6 +116,25 @@ file holding a hex private key (encrypted with the password).`,
 		return nil
 	}
 	return cmd
+}
+
+// readImportFile reads the file account import takes: a keystore JSON or a
+// hex key, both far below tips.MaxKeyFileSize.
+func readImportFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, tips.MaxKeyFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	if len(b) > tips.MaxKeyFileSize {
+		clear(b)
+		return nil, fmt.Errorf("import: %s is larger than %d bytes: not a key file", path, tips.MaxKeyFileSize)
+	}
+	return b, nil
 }
 
 func newAccountListCmd(g *globals) *cobra.Command {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,37 +65,109 @@ func (a *accountFlags) password(cmd *cobra.Command, prompt string) (string, erro
 	return readPassword(a.g, cmd, a.passwordFile, prompt)
 }
 
+// maxPasswordFileSize caps what --password-file and --new-password-file
+// read: a password file holds one line.
+const maxPasswordFileSize = 4 << 10
+
+// errEmptyPassword refuses an empty password where a key is encrypted.
+var errEmptyPassword = usageError(errors.New("empty password: a keystore key needs one (use --password-file, VTPEER_PASSWORD or the prompt)"))
+
+// readPassword returns a password from file, else $VTPEER_PASSWORD, else a
+// no-echo prompt on a terminal.
 func readPassword(g *globals, cmd *cobra.Command, file, prompt string) (string, error) {
+	return readPasswordFrom(g, cmd, file, prompt, false)
+}
+
+// readNewPassword reads a password a key is about to be encrypted with: it
+// must not be empty, and on a terminal it is typed twice.
+func readNewPassword(g *globals, cmd *cobra.Command, file, prompt string) (string, error) {
+	pw, err := readPasswordFrom(g, cmd, file, prompt, true)
+	if err != nil {
+		return "", err
+	}
+	if pw == "" {
+		return "", errEmptyPassword
+	}
+	return pw, nil
+}
+
+func readPasswordFrom(g *globals, cmd *cobra.Command, file, prompt string, confirm bool) (string, error) {
 	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("read password file: %w", err)
-		}
-		s := string(b)
-		s = strings.TrimSuffix(s, "\n")
-		s = strings.TrimSuffix(s, "\r")
-		return s, nil
+		return readPasswordFile(file)
 	}
 	if p := g.getenv("VTPEER_PASSWORD"); p != "" {
 		return p, nil
 	}
 	if f, ok := g.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(cmd.ErrOrStderr(), prompt)
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(cmd.ErrOrStderr())
-		if err != nil {
-			return "", fmt.Errorf("read password: %w", err)
+		read := func() ([]byte, error) { return term.ReadPassword(int(f.Fd())) }
+		if confirm {
+			return promptNewPassword(cmd.ErrOrStderr(), read, prompt)
 		}
-		return string(b), nil
+		return promptPassword(cmd.ErrOrStderr(), read, prompt)
 	}
 	return "", usageError(errors.New("no password: use --password-file or VTPEER_PASSWORD (stdin is not a terminal)"))
+}
+
+// readPasswordFile reads a password file of at most maxPasswordFileSize
+// bytes; one trailing line break is not part of the password.
+func readPasswordFile(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", fmt.Errorf("read password file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPasswordFileSize+1))
+	defer clear(b)
+	if err != nil {
+		return "", fmt.Errorf("read password file: %w", err)
+	}
+	if len(b) > maxPasswordFileSize {
+		return "", usageError(fmt.Errorf("password file %s is larger than %d bytes: it should hold the password on one line", file, maxPasswordFileSize))
+	}
+	s := string(b)
+	s = strings.TrimSuffix(s, "\n")
+	s = strings.TrimSuffix(s, "\r")
+	return s, nil
+}
+
+// promptPassword writes prompt to w and reads one password with read (a
+// no-echo terminal read).
+func promptPassword(w io.Writer, read func() ([]byte, error), prompt string) (string, error) {
+	fmt.Fprint(w, prompt)
+	b, err := read()
+	fmt.Fprintln(w)
+	defer clear(b)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return string(b), nil
+}
+
+// promptNewPassword asks for a new password twice and refuses a mismatch,
+// so that a typo cannot lock the key away.
+func promptNewPassword(w io.Writer, read func() ([]byte, error), prompt string) (string, error) {
+	first, err := promptPassword(w, read, prompt)
+	if err != nil {
+		return "", err
+	}
+	if first == "" {
+		return "", errEmptyPassword
+	}
+	again, err := promptPassword(w, read, "Repeat the password: ")
+	if err != nil {
+		return "", err
+	}
+	if subtle.ConstantTimeCompare([]byte(first), []byte(again)) != 1 {
+		return "", errors.New("the two passwords differ: nothing was created")
+	}
+	return first, nil
 }
 
 // unlock finds the chosen account and unlocks it. Close the signer when done.
 func (a *accountFlags) unlock(cmd *cobra.Command) (*tips.KeySigner, error) {
 	if a.account != "" {
 		if _, err := tips.ParseAddress(a.account); err != nil {
-			return nil, usageError(fmt.Errorf("--account %q: want the 0x address of a keystore account (see `vtpeer account list`)", a.account))
+			return nil, usageError(fmt.Errorf("--account: %s; want the 0x address of a keystore account (see `vtpeer account list`)", reasonOf(err)))
 		}
 	}
 	if _, err := os.Stat(a.dir()); errors.Is(err, os.ErrNotExist) {
@@ -116,5 +190,12 @@ func (a *accountFlags) unlock(cmd *cobra.Command) (*tips.KeySigner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ks.Unlock(acc.Address, pw)
+	if log, err := a.g.logger(); err == nil {
+		log.Debug("unlocking account", "address", acc.Address.Hex(), "file", acc.Path)
+	}
+	signer, err := ks.Unlock(cmd.Context(), acc.Address, pw)
+	if err != nil && cmd.Context().Err() != nil {
+		return nil, fmt.Errorf("interrupted while unlocking %s", acc.Address.Hex())
+	}
+	return signer, err
 }

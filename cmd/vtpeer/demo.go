@@ -214,7 +214,7 @@ func demoAccount(home string) (*tips.KeySigner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ks.Unlock(addr, pw)
+	return ks.Unlock(context.Background(), addr, pw) // light scrypt: milliseconds
 }
 
 func randomHex(n int) string {

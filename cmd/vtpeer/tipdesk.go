@@ -228,7 +228,7 @@ func (d *tipDesk) judge(ctx context.Context, peer string, body []byte, queued bo
 		ev.Reason = fmt.Sprintf("this tip is for %s, not for this account %s", m.To.Hex(), d.signer.Address().Hex())
 		return ev, d.receipt(hash, ev)
 	}
-	switch err := d.store.Record(res.Hash, time.Now()); {
+	switch err := d.accept(ctx, sm, res.Hash); {
 	case errors.Is(err, tips.ErrReplay) && queued:
 		ev.Code, ev.Reason = codeAlreadyAccepted, "this queued tip was delivered and accepted before"
 		return ev, d.receipt(hash, ev)
@@ -236,20 +236,26 @@ func (d *tipDesk) judge(ctx context.Context, peer string, body []byte, queued bo
 		ev.Code, ev.Reason = tips.CodeReplay, "this tip was already accepted"
 		return ev, d.receipt(hash, ev)
 	case err != nil:
-		d.log.Error("recording a tip failed", "err", err)
-		ev.Code, ev.Reason = "store", "the receiver could not record the tip"
+		d.log.Error("recording a tip failed: refused, nothing recorded", "hash", ev.MessageHash, "err", err)
+		ev.Code, ev.Reason = tips.CodeStore, "the receiver could not record the tip; nothing was recorded, send it again later"
 		return ev, d.receipt(hash, ev)
 	}
 	ev.Verified = true
 	if d.fwd != nil {
-		if err := d.fwd.Enqueue(ctx, sm); err != nil {
-			d.log.Error("queueing a tip for forwarding failed", "hash", ev.MessageHash, "err", err)
-			ev.Forwarded = tips.ForwardFailed
-		} else {
-			ev.Forwarded = tips.ForwardQueued
-		}
+		ev.Forwarded = tips.ForwardQueued
 	}
 	return ev, d.receipt(hash, ev)
+}
+
+// accept records a verified tip for replay protection and, when the desk
+// forwards, queues its forward in the same store transaction: both happen or
+// neither does, so a tip is never accepted without its forward nor marked
+// seen when it was refused.
+func (d *tipDesk) accept(ctx context.Context, sm *tips.SignedMeta, hash common.Hash) error {
+	if d.fwd != nil {
+		return d.fwd.Accept(ctx, sm, time.Now())
+	}
+	return d.store.Record(hash, time.Now())
 }
 
 // receipt builds the receipt for ev, signed when the desk has an account.

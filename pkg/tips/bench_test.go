@@ -1,6 +1,7 @@
 package tips
 
 import (
+	"context"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -75,12 +76,12 @@ func benchUnlock(b *testing.B, light bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	addr, err := ks.ImportJSON(js, strings.TrimSpace(string(pw)), "")
+	addr, err := ks.ImportJSON(context.Background(), js, strings.TrimSpace(string(pw)), "")
 	if err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		s, err := ks.Unlock(addr, strings.TrimSpace(string(pw)))
+		s, err := ks.Unlock(context.Background(), addr, strings.TrimSpace(string(pw)))
 		if err != nil {
 			b.Fatal(err)
 		}

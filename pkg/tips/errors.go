@@ -24,6 +24,10 @@ const (
 	CodeExpired             = "expired"               // the signed timestamp is older than MaxAge
 	CodeFuture              = "future"                // the signed timestamp is further than MaxFuture ahead
 	CodeReplay              = "replay"                // the messageHash was accepted before
+	// CodeStore refuses a valid tip the receiver could not record (its
+	// replay store or forward outbox failed to write, e.g. a full disk).
+	// Nothing was recorded: the same tip may be sent again later.
+	CodeStore = "store"
 )
 
 // Sentinel errors. A *VerifyError unwraps to exactly one of the first group,
@@ -70,6 +74,15 @@ var (
 	// ErrBadKey is returned when an imported key file is neither a V3 keystore
 	// JSON nor a hex private key. It never contains the key.
 	ErrBadKey = errors.New("tips: not a keystore JSON or hex private key")
+
+	// ErrEmptyPassword is returned when a key would be encrypted with an
+	// empty password.
+	ErrEmptyPassword = errors.New("tips: empty password")
+
+	// ErrKDFParams is returned when a keystore file's KDF parameters are
+	// outside the limits (MaxScryptN, MaxScryptR, MaxScryptP, MaxPBKDF2C,
+	// KeyDKLen) or of the wrong type; the error names the parameter.
+	ErrKDFParams = errors.New("tips: keystore KDF parameters refused")
 
 	// ErrForwarderClosed is returned by Enqueue after the store was closed.
 	ErrForwarderClosed = errors.New("tips: forwarder closed")

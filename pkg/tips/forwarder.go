@@ -185,12 +185,45 @@ func (f *Forwarder) Enqueue(ctx context.Context, sm *SignedMeta) error {
 		return fmt.Errorf("tips: enqueue: %w", err)
 	}
 	if added {
-		select {
-		case f.wake <- struct{}{}:
-		default:
-		}
+		f.wakeUp()
 	}
 	return nil
+}
+
+// Accept is Store.Record and Enqueue in one transaction: it records sm's
+// messageHash as accepted at the given time and queues sm for forwarding, or
+// does neither. A hash recorded before fails with ErrReplay; any other error
+// (a full disk, a closed store) means the tip was not recorded, so the same
+// tip can be accepted once the store works again. Call it after Verify
+// succeeds and before answering the tipper.
+func (f *Forwarder) Accept(ctx context.Context, sm *SignedMeta, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	body, err := NewForwardBody(sm)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("tips: accept: %w", err)
+	}
+	err = f.store.accept(sm.Meta.MessageHash(), at, b)
+	if errors.Is(err, ErrReplay) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("tips: accept: %w", err)
+	}
+	f.wakeUp()
+	return nil
+}
+
+func (f *Forwarder) wakeUp() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Status returns the forward state of hash: ForwardQueued, ForwardDelivered,

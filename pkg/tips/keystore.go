@@ -1,6 +1,7 @@
 package tips
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
@@ -127,17 +128,21 @@ func (ks *Keystore) Find(addr string) (Account, error) {
 }
 
 // Unlock decrypts the key of addr with password and returns a signer holding
-// it; Close the signer to zero the key. A wrong password is ErrWrongPassword.
-func (ks *Keystore) Unlock(addr common.Address, password string) (*KeySigner, error) {
+// it; Close the signer to zero the key. A wrong password is ErrWrongPassword;
+// a key file whose KDF parameters exceed the limits is ErrKDFParams, refused
+// before any KDF runs. When ctx ends first, Unlock returns ctx's error at
+// once (see decryptKey).
+func (ks *Keystore) Unlock(ctx context.Context, addr common.Address, password string) (*KeySigner, error) {
 	acc, err := ks.Find(addr.Hex())
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(acc.Path)
+	b, err := readKeyFile(acc.Path)
 	if err != nil {
 		return nil, fmt.Errorf("tips: unlock %s: %w", addr.Hex(), err)
 	}
-	key, err := keystore.DecryptKey(b, password)
+	defer clear(b)
+	key, err := decryptKey(ctx, b, password)
 	if err != nil {
 		return nil, decryptErr(addr, err)
 	}
@@ -151,6 +156,9 @@ func (ks *Keystore) Unlock(addr common.Address, password string) (*KeySigner, er
 func decryptErr(addr common.Address, err error) error {
 	if errors.Is(err, keystore.ErrDecrypt) {
 		return fmt.Errorf("%w %s", ErrWrongPassword, addr.Hex())
+	}
+	if errors.Is(err, ErrKDFParams) || errors.Is(err, ErrBadKey) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("tips: unlock %s: %w", addr.Hex(), err)
 	}
 	// Other go-ethereum errors describe the file's format, never its secrets.
 	return fmt.Errorf("tips: decrypt key %s: %w", addr.Hex(), err)
@@ -168,9 +176,17 @@ func (ks *Keystore) New(password string) (common.Address, error) {
 
 // ImportJSON imports a V3 keystore JSON (geth, ethers, MetaMask…) decrypted
 // with password and stores it encrypted with newPassword ("" keeps password)
-// at this keystore's scrypt cost.
-func (ks *Keystore) ImportJSON(keyJSON []byte, password, newPassword string) (common.Address, error) {
-	key, err := keystore.DecryptKey(keyJSON, password)
+// at this keystore's scrypt cost. A file whose KDF parameters exceed the
+// limits is ErrKDFParams; when ctx ends during decryption ImportJSON returns
+// ctx's error at once.
+func (ks *Keystore) ImportJSON(ctx context.Context, keyJSON []byte, password, newPassword string) (common.Address, error) {
+	if len(keyJSON) > MaxKeyFileSize {
+		return common.Address{}, fmt.Errorf("%w: larger than %d bytes", ErrBadKey, MaxKeyFileSize)
+	}
+	key, err := decryptKey(ctx, keyJSON, password)
+	if errors.Is(err, ErrKDFParams) || errors.Is(err, ErrBadKey) || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return common.Address{}, err
+	}
 	if err != nil {
 		var k struct {
 			Address string `json:"address"`
@@ -201,6 +217,9 @@ func (ks *Keystore) ImportKey(hexKey, password string) (common.Address, error) {
 }
 
 func (ks *Keystore) store(priv *ecdsa.PrivateKey, password string) (common.Address, error) {
+	if password == "" {
+		return common.Address{}, ErrEmptyPassword
+	}
 	addr := crypto.PubkeyToAddress(priv.PublicKey)
 	if _, err := ks.Find(addr.Hex()); err == nil {
 		return common.Address{}, fmt.Errorf("%w %s", ErrAccountExists, addr.Hex())

@@ -31,18 +31,27 @@ type outboxEntry struct {
 func (s *Store) putOutbox(hash common.Hash, body []byte, now time.Time) (bool, error) {
 	added := false
 	err := s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOutbox)
-		if b.Get(hash[:]) != nil {
+		if tx.Bucket(bucketOutbox).Get(hash[:]) != nil {
 			return nil
 		}
-		v, err := json.Marshal(outboxEntry{Body: body, State: ForwardQueued, NextAt: now})
-		if err != nil {
-			return err
-		}
 		added = true
-		return b.Put(hash[:], v)
+		return putOutboxTx(tx, hash, body, now)
 	})
 	return added, err
+}
+
+// putOutboxTx adds a queued entry within tx unless hash is already in the
+// outbox.
+func putOutboxTx(tx *bolt.Tx, hash common.Hash, body []byte, now time.Time) error {
+	b := tx.Bucket(bucketOutbox)
+	if b.Get(hash[:]) != nil {
+		return nil
+	}
+	v, err := json.Marshal(outboxEntry{Body: body, State: ForwardQueued, NextAt: now})
+	if err != nil {
+		return err
+	}
+	return b.Put(hash[:], v)
 }
 
 // queuedOutbox returns the queued entries by hash.

@@ -110,8 +110,17 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 
 // Record stores hash as accepted at the given time, atomically refusing one
 // already recorded with ErrReplay. Call it after Verify succeeds and before
-// acting on the tip.
+// acting on the tip. A receiver that forwards uses Forwarder.Accept instead,
+// which records and queues the forward in one transaction.
 func (s *Store) Record(hash common.Hash, at time.Time) error {
+	return s.accept(hash, at, nil)
+}
+
+// accept records hash as accepted at the given time and, when forward is not
+// nil, adds it to the outbox as a queued entry with that body (unless the
+// outbox already holds hash), all in one transaction: on any error, including
+// ErrReplay and a failed write, nothing was recorded or queued.
+func (s *Store) accept(hash common.Hash, at time.Time, forward []byte) error {
 	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSeen)
 		if b.Get(hash[:]) != nil {
@@ -119,7 +128,13 @@ func (s *Store) Record(hash common.Hash, at time.Time) error {
 		}
 		var v [8]byte
 		binary.BigEndian.PutUint64(v[:], uint64(at.UnixNano()))
-		return b.Put(hash[:], v[:])
+		if err := b.Put(hash[:], v[:]); err != nil {
+			return err
+		}
+		if forward == nil {
+			return nil
+		}
+		return putOutboxTx(tx, hash, forward, at)
 	})
 }
 

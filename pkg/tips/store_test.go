@@ -1,7 +1,9 @@
 package tips
 
 import (
+	"context"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -60,5 +62,63 @@ func TestStoreReplaySurvivesReopen(t *testing.T) {
 	}
 	if seen, _ := s.Seen(h); !seen {
 		t.Fatal("recent hash pruned")
+	}
+}
+
+// TestForwarderAcceptAllOrNothing: on a full filesystem, Forwarder.Accept
+// either records the tip and queues its forward, or fails having done
+// neither; a tip it refused is accepted once the space returns, and a
+// second Accept of the same tip is ErrReplay.
+func TestForwarderAcceptAllOrNothing(t *testing.T) {
+	t.Parallel()
+	dir := tinyFS(t, "256k")
+	s, err := OpenStore(filepath.Join(dir, "vtpeer.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f, err := NewForwarder(s, "http://127.0.0.1:1/never-run", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := testSigner(t, 0)
+	tip := func(i int64) *SignedMeta {
+		sm, err := Sign(signer, Meta{From: signer.Address(), To: common.HexToAddress("0x02"), Amount: big.NewInt(1), Nonce: big.NewInt(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sm
+	}
+	ctx := context.Background()
+	release := fillFS(t, dir)
+	var refused []*SignedMeta
+	for i := range int64(40) {
+		sm := tip(i)
+		h := sm.Meta.MessageHash()
+		err := f.Accept(ctx, sm, time.Now())
+		seen, serr := s.Seen(h)
+		state, _, ferr := s.ForwardStatus(h)
+		if serr != nil || ferr != nil {
+			t.Fatal(serr, ferr)
+		}
+		switch {
+		case err == nil && seen && state == ForwardQueued:
+		case err != nil && !errors.Is(err, ErrReplay) && !seen && state == "":
+			refused = append(refused, sm)
+		default:
+			t.Fatalf("tip %d: err %v, seen %t, forward state %q: half done", i, err, seen, state)
+		}
+	}
+	if len(refused) == 0 {
+		t.Fatal("the full filesystem refused nothing: the test did not fill it")
+	}
+	release()
+	for _, sm := range refused {
+		if err := f.Accept(ctx, sm, time.Now()); err != nil {
+			t.Fatalf("after the space returned: %v", err)
+		}
+		if err := f.Accept(ctx, sm, time.Now()); !errors.Is(err, ErrReplay) {
+			t.Fatalf("second Accept: %v, want ErrReplay", err)
+		}
 	}
 }

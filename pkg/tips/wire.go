@@ -93,12 +93,16 @@ type wireIn struct {
 }
 
 // ParseSignedMeta decodes a signed-meta JSON message strictly: no unknown
-// fields, no trailing data, at most MaxSignedMetaSize bytes, addresses of 20
-// bytes in any letter case. It also accepts the old browser client's form:
-// "type" absent, no cidHash or messageHash, amount, nonce and timestamp as JSON
-// numbers or strings, nonce absent (= 0). Every error is a *VerifyError whose
-// Code names the faulty field (CodeBadAddress, CodeBadAmount, CodeBadNonce) or
-// is CodeMalformed. ParseSignedMeta checks the form only: call Verify.
+// or duplicate fields (at any depth), no trailing data, at most
+// MaxSignedMetaSize bytes, addresses of 20 bytes in lower, upper or EIP-55
+// mixed case (a mixed-case address must match its checksum), amount a
+// decimal string (a JSON number loses precision above 2^53 in the browser).
+// It also accepts the old browser client's form: "type" absent, no cidHash
+// or messageHash, nonce and timestamp as JSON numbers or strings, nonce
+// absent (= 0). Every error is a *VerifyError whose Code names the faulty
+// field (CodeBadAddress, CodeBadAmount, CodeBadNonce) or is CodeMalformed,
+// and whose Reason names the field and what is wrong with it.
+// ParseSignedMeta checks the form only: call Verify.
 func ParseSignedMeta(b []byte) (*SignedMeta, error) {
 	if len(b) > MaxSignedMetaSize {
 		return nil, verr(ErrMalformed, CodeMalformed, "signed meta larger than %d bytes", MaxSignedMetaSize)
@@ -108,10 +112,17 @@ func ParseSignedMeta(b []byte) (*SignedMeta, error) {
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(&w); err != nil {
-		return nil, verr(ErrMalformed, CodeMalformed, "invalid JSON: %s", jsonErrText(err))
+		var se *json.SyntaxError
+		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, verr(ErrMalformed, CodeMalformed, "invalid JSON: %s", jsonErrText(err))
+		}
+		return nil, verr(ErrMalformed, CodeMalformed, "%s", jsonErrText(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, verr(ErrMalformed, CodeMalformed, "trailing data after the JSON object")
+	}
+	if err := checkUniqueKeys(b); err != nil {
+		return nil, verr(ErrMalformed, CodeMalformed, "%s", err.Error())
 	}
 	if w.Type != nil && *w.Type != SignedMetaType {
 		return nil, verr(ErrMalformed, CodeMalformed, "type %q is not %q", truncate(*w.Type), SignedMetaType)
@@ -152,16 +163,27 @@ func decodeMeta(w *wireMetaIn, m *Meta) error {
 	if w.Amount == nil {
 		return verr(ErrBadAmount, CodeBadAmount, "no amount")
 	}
+	if k := jsonKind(w.Amount); k == "number" {
+		return verr(ErrBadAmount, CodeBadAmount, "amount must be a decimal string, not a number")
+	} else if k != "string" {
+		return verr(ErrBadAmount, CodeBadAmount, "field \"amount\" must be a string, got %s", k)
+	}
 	if m.Amount, err = parseUint256(w.Amount); err != nil {
 		return verr(ErrBadAmount, CodeBadAmount, "amount %s", err.Error())
 	}
 	m.Nonce = new(big.Int)
 	if w.Nonce != nil {
+		if k := jsonKind(w.Nonce); k != "string" && k != "number" {
+			return verr(ErrBadNonce, CodeBadNonce, "field \"nonce\" must be a string, got %s", k)
+		}
 		if m.Nonce, err = parseUint256(w.Nonce); err != nil {
 			return verr(ErrBadNonce, CodeBadNonce, "nonce %s", err.Error())
 		}
 	}
 	if w.Timestamp != nil {
+		if k := jsonKind(w.Timestamp); k != "string" && k != "number" {
+			return verr(ErrMalformed, CodeMalformed, "field \"timestamp\" must be a number, got %s", k)
+		}
 		ts, err := parseUint256(w.Timestamp)
 		if err != nil || !ts.IsInt64() {
 			return verr(ErrMalformed, CodeMalformed, "timestamp is not a non-negative integer of milliseconds")
@@ -188,7 +210,15 @@ func parseAddress(field string, s *string) (common.Address, error) {
 	if !strings.HasPrefix(*s, "0x") && !strings.HasPrefix(*s, "0X") || !common.IsHexAddress(*s) {
 		return common.Address{}, verr(ErrBadAddress, CodeBadAddress, "%s %q is not a 20-byte 0x-prefixed hex address", field, truncate(*s))
 	}
-	return common.HexToAddress(*s), nil
+	a := common.HexToAddress(*s)
+	// A mixed-case address carries an EIP-55 checksum, which must match
+	// (all-lower and all-upper addresses carry none).
+	hexPart := (*s)[2:]
+	if hexPart != strings.ToLower(hexPart) && hexPart != strings.ToUpper(hexPart) && a.Hex()[2:] != hexPart {
+		return common.Address{}, verr(ErrBadAddress, CodeBadAddress,
+			"%s %q has a bad EIP-55 checksum: check it for a typo (or write it all in lower case)", field, truncate(*s))
+	}
+	return a, nil
 }
 
 func parseHash(s string) (common.Hash, error) {
@@ -199,7 +229,11 @@ func parseHash(s string) (common.Hash, error) {
 	return common.BytesToHash(b), nil
 }
 
-// parseUint256 reads a JSON number or string holding a decimal uint256.
+// maxUint256Digits is the number of decimal digits of 2^256-1.
+const maxUint256Digits = 78
+
+// parseUint256 reads a JSON number or string holding a decimal uint256. Its
+// errors complete a sentence that starts with the field's name.
 func parseUint256(raw json.RawMessage) (*big.Int, error) {
 	s := string(raw)
 	if strings.HasPrefix(s, `"`) {
@@ -212,8 +246,14 @@ func parseUint256(raw json.RawMessage) (*big.Int, error) {
 	if strings.HasPrefix(s, "-") {
 		return nil, errors.New("is negative, want a non-negative uint256")
 	}
-	if s == "" || len(s) > 80 || !digitsOnly(s) {
+	if s == "" {
+		return nil, errors.New("is empty, want a decimal integer")
+	}
+	if !digitsOnly(s) {
 		return nil, errors.New("is not a decimal integer")
+	}
+	if len(strings.TrimLeft(s, "0")) > maxUint256Digits {
+		return nil, errors.New("exceeds uint256")
 	}
 	v, ok := new(big.Int).SetString(s, 10)
 	if !ok {
@@ -232,9 +272,9 @@ func jsonErrText(err error) string {
 	case errors.As(err, &se):
 		return "syntax error at offset " + strconv.FormatInt(se.Offset, 10)
 	case errors.As(err, &te):
-		return "field " + truncate(te.Field) + " has the wrong type"
+		return typeErrText(te)
 	}
-	return truncate(err.Error())
+	return truncate(strings.TrimPrefix(err.Error(), "json: "))
 }
 
 func truncate(s string) string {
@@ -245,21 +285,12 @@ func truncate(s string) string {
 	return s
 }
 
-// ParseAddress parses a 0x-prefixed 20-byte hex address in any letter case.
-// The error is a *VerifyError with CodeBadAddress.
+// ParseAddress parses a 0x-prefixed 20-byte hex address. The error is a
+// *VerifyError with CodeBadAddress.
 //
-// Input typed by a user must also pass EIP-55: a mixed-case address whose
-// case does not match its checksum is refused (a typo in a payment address),
-// while all-lower and all-upper addresses carry no checksum and pass.
+// A mixed-case address must pass EIP-55: one whose case does not match its
+// checksum is refused (a typo in a payment address), while all-lower and
+// all-upper addresses carry no checksum and pass.
 func ParseAddress(s string) (common.Address, error) {
-	a, err := parseAddress("address", &s)
-	if err != nil {
-		return a, err
-	}
-	hexPart := s[2:]
-	if hexPart != strings.ToLower(hexPart) && hexPart != strings.ToUpper(hexPart) && a.Hex()[2:] != hexPart {
-		return common.Address{}, verr(ErrBadAddress, CodeBadAddress,
-			"address %q fails its EIP-55 checksum: check it for a typo (or write it all in lower case)", truncate(s))
-	}
-	return a, nil
+	return parseAddress("address", &s)
 }
