@@ -31,7 +31,13 @@ import (
 func startServe(t *testing.T, args ...string) (string, context.CancelFunc, <-chan error) {
 	t.Helper()
 	pr, pw := io.Pipe()
-	g := &globals{stdin: strings.NewReader(""), stdout: io.Discard, stderr: pw, getenv: func(string) string { return "" }}
+	home := t.TempDir() // its own mailbox.db: in-process servers run in parallel
+	g := &globals{stdin: strings.NewReader(""), stdout: io.Discard, stderr: pw, getenv: func(k string) string {
+		if k == "VTPEER_HOME" {
+			return home
+		}
+		return ""
+	}}
 	root := newRootCmd(g)
 	root.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0"}, args...))
 	ctx, cancel := context.WithCancel(context.Background())
