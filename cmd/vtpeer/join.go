@@ -179,7 +179,8 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 
 	j := newJoinLoop(g, o, out, desk, log)
 	cfg := roomConfig{server: o.net.server, room: o.room, token: o.net.token, expect: o.expect, iceServers: ice,
-		loopbackOnly: o.net.loopback, via: o.net.via, p2pTimeout: o.net.p2p, logger: log, status: j.showStatus,
+		loopbackOnly: o.net.loopback, via: o.net.via, p2pTimeout: o.net.p2p, connect: o.net.connect, retryDial: true,
+		logger: log, status: j.showStatus,
 		onMail: func(b []byte) { j.mails <- b }, onMailed: func() { j.mailed <- struct{}{} }}
 	if signer != nil {
 		pb, err := openPostbox(vtpeerHome(g))

@@ -167,6 +167,9 @@ func (j *joinLoop) showStatus(s statusUpdate) {
 		j.out.event(evStatus{Type: "rejoined"}, "* back on the signaling server")
 	case "reconnecting":
 		j.out.event(evStatus{Type: "reconnecting", Error: s.err.Error()}, "* signaling server lost, reconnecting (open chats go on)")
+	case "dial-failed":
+		j.out.event(evStatus{Type: "reconnecting", Error: s.err.Error(), Attempt: s.attempt},
+			fmt.Sprintf("* signaling server not reachable (attempt %d): %v; retrying in %s", s.attempt, s.err, s.retryIn.Round(time.Millisecond)))
 	case "error":
 		j.out.event(evError{Type: "error", Code: s.code, Error: s.err.Error()}, fmt.Sprintf("! server: %v (%s)", s.err, s.code))
 	}

@@ -82,8 +82,9 @@ type (
 		Reason string `json:"reason,omitempty"`
 	}
 	evStatus struct {
-		Type  string `json:"type"` // "reconnecting", "rejoined"
-		Error string `json:"error,omitempty"`
+		Type    string `json:"type"` // "reconnecting", "rejoined"
+		Error   string `json:"error,omitempty"`
+		Attempt int    `json:"attempt,omitempty"` // reconnecting: the failed connection attempt
 	}
 	evError struct {
 		Type  string `json:"type"` // "error"

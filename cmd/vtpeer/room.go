@@ -31,6 +31,8 @@ type roomConfig struct {
 	loopbackOnly bool             // ICE on loopback addresses only
 	via          string           // peer.Via*
 	p2pTimeout   time.Duration    // with via auto: ICE's head start over the server relay
+	connect      time.Duration    // bound on each connection attempt to the server (0: signal's default)
+	retryDial    bool             // retry the first connection with backoff until ctx ends
 	registry     prometheus.Registerer
 	logger       *slog.Logger       // never nil
 	status       func(statusUpdate) // signaling status callback; never nil
@@ -44,11 +46,13 @@ type roomConfig struct {
 
 // statusUpdate is news from the signaling side that the user should see.
 type statusUpdate struct {
-	kind   string // "joined", "reconnecting", "rejoined", "error"
-	peerID string
-	peers  []string
-	code   string
-	err    error
+	kind    string // "joined", "reconnecting", "dial-failed", "rejoined", "error"
+	peerID  string
+	peers   []string
+	code    string
+	err     error
+	attempt int           // dial-failed: the failed attempt's number
+	retryIn time.Duration // dial-failed: the wait before the next one
 }
 
 // roomSession is one membership in a room: a signaling client and a peer
@@ -71,7 +75,11 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := signal.Dial(ctx, cfg.server, &signal.ClientOptions{Token: cfg.token, PeerID: id, Mailbox: cfg.mailbox, Logger: cfg.logger})
+	client, err := signal.Dial(ctx, cfg.server, &signal.ClientOptions{Token: cfg.token, PeerID: id, Mailbox: cfg.mailbox, Logger: cfg.logger,
+		HandshakeTimeout: cfg.connect, Retry: cfg.retryDial,
+		OnDialFailure: func(f signal.DialFailure) {
+			cfg.status(statusUpdate{kind: "dial-failed", err: f.Err, attempt: f.Attempt, retryIn: f.Retry})
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("%w (is `vtpeer serve` running at %s?)", err, cfg.server)
 	}

@@ -167,14 +167,14 @@ func (c *Client) dialFirst(ctx context.Context) (*websocket.Conn, error) {
 		}
 		switch {
 		case ctx.Err() != nil && last != nil:
-			return nil, fmt.Errorf("dial signal server: %w after %d attempts, the last failed: %w", context.Cause(ctx), attempt, last)
+			return nil, fmt.Errorf("dial signal server: %w after %d attempts; the last: %w", context.Cause(ctx), attempt, last)
 		case !c.opts.Retry || permanent || ctx.Err() != nil:
-			return nil, err
+			return nil, fmt.Errorf("dial signal server: %w", err)
 		}
 		wait := jitter(d)
-		c.failed(attempt, err, wait)
+		c.failed(attempt, fmt.Errorf("dial signal server: %w", err), wait)
 		if !sleep(ctx, wait) {
-			return nil, fmt.Errorf("dial signal server: %w after %d attempts, the last failed: %w", context.Cause(ctx), attempt, last)
+			return nil, fmt.Errorf("dial signal server: %w after %d attempts; the last: %w", context.Cause(ctx), attempt, last)
 		}
 		d = min(2*d, c.opts.MaxBackoff)
 	}
@@ -185,7 +185,8 @@ func (c *Client) dialFirst(ctx context.Context) (*websocket.Conn, error) {
 var errAttemptTimeout = errors.New("attempt timed out")
 
 // dial makes one connection attempt bounded by HandshakeTimeout. permanent
-// reports a failure that retrying will not cure.
+// reports a failure that retrying will not cure. The caller names the
+// operation in the error.
 func (c *Client) dial(ctx context.Context) (_ *websocket.Conn, permanent bool, _ error) {
 	var mu sync.Mutex
 	var tcpUp, tlsUp bool
@@ -214,18 +215,18 @@ func (c *Client) dial(ctx context.Context) (_ *websocket.Conn, permanent bool, _
 			d := c.opts.HandshakeTimeout
 			switch {
 			case !tcpUp:
-				return nil, false, fmt.Errorf("dial signal server: no TCP connection to %s within %s: %w", c.url, d, ErrDialTimeout)
+				return nil, false, fmt.Errorf("no TCP connection to %s within %s: %w", c.url, d, ErrDialTimeout)
 			case strings.HasPrefix(c.url, "wss:") && !tlsUp:
-				return nil, false, fmt.Errorf("dial signal server: server at %s accepted TCP but did not finish the TLS handshake within %s: %w", c.url, d, ErrDialTimeout)
+				return nil, false, fmt.Errorf("server at %s accepted TCP but did not finish the TLS handshake within %s: %w", c.url, d, ErrDialTimeout)
 			default:
-				return nil, false, fmt.Errorf("dial signal server: server at %s accepted TCP but did not answer the WebSocket handshake within %s: %w", c.url, d, ErrDialTimeout)
+				return nil, false, fmt.Errorf("server at %s accepted TCP but did not answer the WebSocket handshake within %s: %w", c.url, d, ErrDialTimeout)
 			}
 		}
 		var cv *tls.CertificateVerificationError
 		permanent = errors.As(err, &cv) ||
 			resp != nil && resp.StatusCode >= 400 && resp.StatusCode < 500 &&
 				resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusRequestTimeout
-		return nil, permanent, fmt.Errorf("dial signal server: %w", err)
+		return nil, permanent, err
 	}
 	ws.SetReadLimit(c.opts.MaxFrame)
 	return ws, false, nil
@@ -447,27 +448,9 @@ func (c *Client) reconnect(ctx context.Context) *websocket.Conn {
 		if !sleep(ctx, wait) {
 			return nil
 		}
-		ws, _, err := c.dial(ctx)
+		ws, err := c.redial(ctx)
 		if err == nil {
-			c.mu.Lock()
-			if c.closed {
-				c.mu.Unlock()
-				_ = ws.CloseNow()
-				return nil
-			}
-			c.ws = ws
-			joined := c.room != ""
-			c.mu.Unlock()
-			if !joined {
-				return ws
-			}
-			if err = c.sendJoin(ctx); err == nil {
-				return ws
-			}
-			_ = ws.CloseNow()
-			c.mu.Lock()
-			c.ws = nil
-			c.mu.Unlock()
+			return ws
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -476,4 +459,33 @@ func (c *Client) reconnect(ctx context.Context) *websocket.Conn {
 		wait = jitter(d)
 		c.failed(attempt, err, wait)
 	}
+}
+
+// redial makes one reconnection attempt and re-joins the room. It returns
+// nil and no error when the client was closed meanwhile.
+func (c *Client) redial(ctx context.Context) (*websocket.Conn, error) {
+	ws, _, err := c.dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dial signal server: %w", err)
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		_ = ws.CloseNow()
+		return nil, nil
+	}
+	c.ws = ws
+	joined := c.room != ""
+	c.mu.Unlock()
+	if !joined {
+		return ws, nil
+	}
+	if err := c.sendJoin(ctx); err != nil {
+		_ = ws.CloseNow()
+		c.mu.Lock()
+		c.ws = nil
+		c.mu.Unlock()
+		return nil, err
+	}
+	return ws, nil
 }
