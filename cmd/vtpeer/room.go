@@ -111,7 +111,10 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 		_ = client.Close()
 		var se *signal.ServerError
 		if errors.As(err, &se) && se.Code == signal.CodeUnauthorized {
-			return nil, fmt.Errorf("join room %q: the server requires a valid token: pass --token or set VTPEER_TOKEN (`vtpeer token` mints one)", cfg.room)
+			if cfg.token == "" {
+				return nil, fmt.Errorf("join room %q: the server requires a token: pass --token or set VTPEER_TOKEN (`vtpeer token` mints one)", cfg.room)
+			}
+			return nil, fmt.Errorf("join room %q: the server refused the token: %s (it may have expired, be for another room or audience, or be signed with another key; `vtpeer token` mints a new one)", cfg.room, se.Message)
 		}
 		if errors.As(err, &se) {
 			return nil, fmt.Errorf("join room %q: refused by the server: %s (%s)", cfg.room, se.Message, se.Code)
