@@ -393,7 +393,7 @@ func (j *joinLoop) command(ctx context.Context, line string) bool {
 // chatTip signs and sends a tip from the chat: /tip 0x… 5 [cid].
 func (j *joinLoop) chatTip(ctx context.Context, args []string) error {
 	if j.signer == nil {
-		return errors.New("needs an account: start join with --account (or --keystore / --password-file)")
+		return errors.New("needs an account: start join with --account 0x…, or keep exactly one account in the keystore (`vtpeer account new` creates one)")
 	}
 	if len(args) < 2 || len(args) > 3 {
 		return errors.New("usage: /tip 0xADDRESS AMOUNT_VERY [cid]")
