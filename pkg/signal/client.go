@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"strings"
@@ -226,6 +227,9 @@ func (c *Client) dial(ctx context.Context) (_ *websocket.Conn, permanent bool, _
 		permanent = errors.As(err, &cv) ||
 			resp != nil && resp.StatusCode >= 400 && resp.StatusCode < 500 &&
 				resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusRequestTimeout
+		if op := (*net.OpError)(nil); errors.As(err, &op) {
+			return nil, permanent, op // "dial tcp 127.0.0.1:8080: connect: connection refused", without the HTTP layers around it
+		}
 		return nil, permanent, err
 	}
 	ws.SetReadLimit(c.opts.MaxFrame)
