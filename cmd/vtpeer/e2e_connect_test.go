@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,4 +89,34 @@ func TestE2EJoinSilentServer(t *testing.T) {
 			t.Errorf("stderr %q, want the timeout, the attempts and the last reason", errOut)
 		}
 	})
+}
+
+// TestConnectTimeoutFlag: --connect-timeout and VTPEER_CONNECT_TIMEOUT must
+// be positive durations (exit 2 otherwise); the flag wins over the variable.
+func TestConnectTimeoutFlag(t *testing.T) {
+	t.Parallel()
+	join := []string{"join", "r", "--server", "ws://127.0.0.1:1", "--timeout", "300ms"}
+	tests := []struct {
+		name string
+		env  string
+		args []string
+		code int
+		want string
+	}{
+		{"zero-flag", "", []string{"--connect-timeout", "0s"}, exitUsage, "--connect-timeout must be positive"},
+		{"bad-env", "soon", nil, exitUsage, `VTPEER_CONNECT_TIMEOUT "soon"`},
+		{"negative-env", "-1s", nil, exitUsage, "VTPEER_CONNECT_TIMEOUT"},
+		{"flag-over-bad-env", "soon", []string{"--connect-timeout", "1s"}, exitFailure, "connection refused"},
+		{"good-env", "1s", nil, exitFailure, "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"VTPEER_HOME": t.TempDir(), "VTPEER_CONNECT_TIMEOUT": tt.env}
+			code, out, errOut := runTipsCLI(t, env, "", slices.Concat(join, tt.args)...)
+			if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+				t.Fatalf("exit %d (want %d), output %q, want %q", code, tt.code, out+errOut, tt.want)
+			}
+		})
+	}
 }
