@@ -163,8 +163,24 @@ func promptNewPassword(w io.Writer, read func() ([]byte, error), prompt string) 
 	return first, nil
 }
 
+// count returns how many accounts the keystore holds (0 when it does not
+// exist; it is not created).
+func (a *accountFlags) count() (int, error) {
+	if _, err := os.Stat(a.dir()); errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	ks, err := a.open(false)
+	if err != nil {
+		return 0, err
+	}
+	accs, err := ks.List()
+	return len(accs), err
+}
+
 // unlock finds the chosen account and unlocks it. Close the signer when done.
-func (a *accountFlags) unlock(cmd *cobra.Command) (*tips.KeySigner, error) {
+// Without --account it takes the only account in the keystore, and says so
+// through note (a status line without its "* ").
+func (a *accountFlags) unlock(cmd *cobra.Command, note func(string)) (*tips.KeySigner, error) {
 	if a.account != "" {
 		if _, err := tips.ParseAddress(a.account); err != nil {
 			return nil, usageError(fmt.Errorf("--account: %s; want the 0x address of a keystore account (see `vtpeer account list`)", reasonOf(err)))
@@ -185,6 +201,9 @@ func (a *accountFlags) unlock(cmd *cobra.Command) (*tips.KeySigner, error) {
 		return nil, fmt.Errorf("%w: create one with `vtpeer account new` or `vtpeer account import`", err)
 	case err != nil:
 		return nil, err
+	}
+	if a.account == "" {
+		note(fmt.Sprintf("using account %s (the only one in the keystore at %s)", acc.Address.Hex(), a.dir()))
 	}
 	pw, err := a.password(cmd, fmt.Sprintf("Password for %s: ", acc.Address.Hex()))
 	if err != nil {

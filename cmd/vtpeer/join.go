@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -60,8 +61,10 @@ On a terminal Ctrl-D leaves too; when stdin is not a terminal its end does not
 end the session (run as a receiver until /quit, a signal, --exit-after or
 --timeout).
 
-With an account (--account, --keystore or --password-file), the peer is shown
-which address you are, and tips get signed receipts.`,
+With an account, the peer is shown which address you are, and tips get
+signed receipts. Without --account, join uses the only account in the
+keystore when there is exactly one (and says so); with none it joins
+anonymously, with several it says how to pick one.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.room = args[0]
@@ -122,8 +125,8 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 		if err != nil {
 			return usageError(fmt.Errorf("--to: %w", err))
 		}
-		if len(o.send) == 0 || !usesAccount(cmd) {
-			return usageError(errors.New("--to needs --send and an account (--account, --keystore or --password-file)"))
+		if len(o.send) == 0 {
+			return usageError(errors.New("--to needs --send and an account (--account, or the only one in the keystore)"))
 		}
 		o.to = a.Hex()
 	}
@@ -138,19 +141,22 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 	if err != nil {
 		return err
 	}
-	var signer *tips.KeySigner
-	if usesAccount(cmd) {
-		if signer, err = o.account.unlock(cmd); err != nil {
-			return err
-		}
+	out := newOutput(cmd.OutOrStdout(), o.asJSON)
+	signer, err := joinAccount(cmd, o, out, log)
+	if err != nil {
+		return err
+	}
+	if signer != nil {
 		defer signer.Close()
+	}
+	if o.to != "" && signer == nil {
+		return usageError(errors.New("--to needs an account: --account, or exactly one in the keystore (`vtpeer account new` creates one)"))
 	}
 	if o.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, o.timeout, errTimedOut)
 		defer cancel()
 	}
-	out := newOutput(cmd.OutOrStdout(), o.asJSON)
 	var reg *prometheus.Registry
 	if o.metrics != "" {
 		reg = prometheus.NewRegistry()
@@ -179,7 +185,8 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 
 	j := newJoinLoop(g, o, out, desk, log)
 	cfg := roomConfig{server: o.net.server, room: o.room, token: o.net.token, expect: o.expect, iceServers: ice,
-		loopbackOnly: o.net.loopback, via: o.net.via, p2pTimeout: o.net.p2p, turnWait: o.net.turnWait, logger: log, status: j.showStatus,
+		loopbackOnly: o.net.loopback, via: o.net.via, p2pTimeout: o.net.p2p, turnWait: o.net.turnWait, connect: o.net.connect, retryDial: true,
+		logger: log, status: j.showStatus,
 		onMail: func(b []byte) { j.mails <- b }, onMailed: func() { j.mailed <- struct{}{} }}
 	if signer != nil {
 		pb, err := openPostbox(vtpeerHome(g))
@@ -206,6 +213,33 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 	defer rs.Close()
 	j.rs = rs
 	return j.run(ctx)
+}
+
+// joinAccount unlocks the account join proves to its peers: the one the
+// account flags name, else the only one in the keystore (said in a status
+// line, or on stderr under --json), else none (anonymous; with several
+// accounts a status line says how to pick one).
+func joinAccount(cmd *cobra.Command, o *joinOptions, out *output, log *slog.Logger) (*tips.KeySigner, error) {
+	note := func(line string) {
+		if o.asJSON {
+			log.Info(line) // stderr: stdout carries only events
+			return
+		}
+		out.text("* %s", line)
+	}
+	if usesAccount(cmd) {
+		return o.account.unlock(cmd, note)
+	}
+	n, err := o.account.count()
+	switch {
+	case err != nil:
+		return nil, err
+	case n == 1:
+		return o.account.unlock(cmd, note)
+	case n > 1:
+		note(fmt.Sprintf("%d accounts in the keystore %s: joining without one; pick one with --account 0x… (see `vtpeer account list`)", n, o.account.dir()))
+	}
+	return nil, nil
 }
 
 // readLines sends each line of stdin; it closes the channel at EOF.

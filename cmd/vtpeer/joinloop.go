@@ -168,6 +168,9 @@ func (j *joinLoop) showStatus(s statusUpdate) {
 		j.out.event(evStatus{Type: "rejoined"}, "* back on the signaling server")
 	case "reconnecting":
 		j.out.event(evStatus{Type: "reconnecting", Error: s.err.Error()}, "* signaling server lost, reconnecting (open chats go on)")
+	case "dial-failed":
+		j.out.event(evStatus{Type: "reconnecting", Error: s.err.Error(), Attempt: s.attempt},
+			fmt.Sprintf("* signaling server not reachable (attempt %d): %v; retrying in %s", s.attempt, s.err, s.retryIn.Round(time.Millisecond)))
 	case "error":
 		j.out.event(evError{Type: "error", Code: s.code, Error: s.err.Error()}, fmt.Sprintf("! server: %v (%s)", s.err, s.code))
 	}
@@ -405,7 +408,7 @@ func (j *joinLoop) command(ctx context.Context, line string) bool {
 // chatTip signs and sends a tip from the chat: /tip 0x… 5 [cid].
 func (j *joinLoop) chatTip(ctx context.Context, args []string) error {
 	if j.signer == nil {
-		return errors.New("needs an account: start join with --account (or --keystore / --password-file)")
+		return errors.New("needs an account: start join with --account 0x…, or keep exactly one account in the keystore (`vtpeer account new` creates one)")
 	}
 	if len(args) < 2 || len(args) > 3 {
 		return errors.New("usage: /tip 0xADDRESS AMOUNT_VERY [cid]")

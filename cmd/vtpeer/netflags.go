@@ -26,12 +26,25 @@ type netFlags struct {
 	via      string
 	p2p      time.Duration
 	turnWait time.Duration
+	connect  time.Duration // bound on each connection attempt to the server
+	envErr   error         // a bad VTPEER_CONNECT_TIMEOUT, reported by iceServers unless --connect-timeout is given
+	cmd      *cobra.Command
 }
 
-// bind registers the flags on cmd; defaults come from VTPEER_SIGNAL_URL and
-// VTPEER_TOKEN.
+// bind registers the flags on cmd; defaults come from VTPEER_SIGNAL_URL,
+// VTPEER_TOKEN, VTPEER_VIA and VTPEER_CONNECT_TIMEOUT.
 func (n *netFlags) bind(cmd *cobra.Command, g *globals) {
 	f := cmd.Flags()
+	n.cmd = cmd
+	connect := signal.DefaultHandshakeTimeout
+	if v := g.getenv("VTPEER_CONNECT_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			n.envErr = usageError(fmt.Errorf("VTPEER_CONNECT_TIMEOUT %q: want a positive duration such as 10s", v))
+		} else {
+			connect = d
+		}
+	}
 	f.StringVar(&n.server, "server", g.env("VTPEER_SIGNAL_URL", defaultSignalURL), "signaling server URL (env VTPEER_SIGNAL_URL)")
 	f.StringVar(&n.token, "token", g.env("VTPEER_TOKEN", ""), "signaling JWT for servers that require one (env VTPEER_TOKEN)")
 	f.StringArrayVar(&n.stun, "stun", nil, "STUN server URL, e.g. stun:stun.example.org:3478 (repeatable; none by default)")
@@ -42,6 +55,7 @@ func (n *netFlags) bind(cmd *cobra.Command, g *globals) {
 	f.StringVar(&n.via, "via", g.env("VTPEER_VIA", peer.ViaAuto), "path to peers: auto (ICE, then the server relay after --p2p-timeout), direct, turn or server (env VTPEER_VIA)")
 	f.DurationVar(&n.p2p, "p2p-timeout", peer.DefaultP2PTimeout, "with --via auto: how long ICE may try before falling back to the server relay")
 	f.DurationVar(&n.turnWait, "turn-wait", 0, "with --via auto: how long ICE holds back a TURN relay pair so that a direct pair can win (default 0: take the first pair that works)")
+	f.DurationVar(&n.connect, "connect-timeout", connect, "bound on each attempt to connect to the signaling server: TCP, TLS and the WebSocket handshake (env VTPEER_CONNECT_TIMEOUT)")
 }
 
 // checkRoom refuses room names the server would refuse.
@@ -68,6 +82,12 @@ func (n *netFlags) iceServers() ([]peer.ICEServer, error) {
 	}
 	if n.turnWait < 0 {
 		return nil, usageError(errors.New("--turn-wait must not be negative"))
+	}
+	if n.envErr != nil && !n.cmd.Flags().Changed("connect-timeout") {
+		return nil, n.envErr
+	}
+	if n.connect <= 0 {
+		return nil, usageError(errors.New("--connect-timeout must be positive"))
 	}
 	var out []peer.ICEServer
 	for _, u := range n.stun {

@@ -104,8 +104,9 @@ type (
 		When  string `json:"when"` // "left" or "exit"
 	}
 	evStatus struct {
-		Type  string `json:"type"` // "reconnecting", "rejoined"
-		Error string `json:"error,omitempty"`
+		Type    string `json:"type"` // "reconnecting", "rejoined"
+		Error   string `json:"error,omitempty"`
+		Attempt int    `json:"attempt,omitempty"` // reconnecting: the failed connection attempt
 	}
 	evError struct {
 		Type  string `json:"type"` // "error"

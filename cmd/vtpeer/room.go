@@ -32,6 +32,8 @@ type roomConfig struct {
 	via          string           // peer.Via*
 	p2pTimeout   time.Duration    // with via auto: ICE's head start over the server relay
 	turnWait     time.Duration    // with via auto: peer.Options.TURNWait (0: none)
+	connect      time.Duration    // bound on each connection attempt to the server (0: signal's default)
+	retryDial    bool             // retry the first connection with backoff until ctx ends
 	registry     prometheus.Registerer
 	logger       *slog.Logger       // never nil
 	status       func(statusUpdate) // signaling status callback; never nil
@@ -45,11 +47,13 @@ type roomConfig struct {
 
 // statusUpdate is news from the signaling side that the user should see.
 type statusUpdate struct {
-	kind   string // "joined", "reconnecting", "rejoined", "error"
-	peerID string
-	peers  []string
-	code   string
-	err    error
+	kind    string // "joined", "reconnecting", "dial-failed", "rejoined", "error"
+	peerID  string
+	peers   []string
+	code    string
+	err     error
+	attempt int           // dial-failed: the failed attempt's number
+	retryIn time.Duration // dial-failed: the wait before the next one
 }
 
 // roomSession is one membership in a room: a signaling client and a peer
@@ -72,7 +76,11 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := signal.Dial(ctx, cfg.server, &signal.ClientOptions{Token: cfg.token, PeerID: id, Mailbox: cfg.mailbox, Logger: cfg.logger})
+	client, err := signal.Dial(ctx, cfg.server, &signal.ClientOptions{Token: cfg.token, PeerID: id, Mailbox: cfg.mailbox, Logger: cfg.logger,
+		HandshakeTimeout: cfg.connect, Retry: cfg.retryDial,
+		OnDialFailure: func(f signal.DialFailure) {
+			cfg.status(statusUpdate{kind: "dial-failed", err: f.Err, attempt: f.Attempt, retryIn: f.Retry})
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("%w (is `vtpeer serve` running at %s?)", err, cfg.server)
 	}
@@ -105,7 +113,10 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 		_ = client.Close()
 		var se *signal.ServerError
 		if errors.As(err, &se) && se.Code == signal.CodeUnauthorized {
-			return nil, fmt.Errorf("join room %q: the server requires a valid token: pass --token or set VTPEER_TOKEN (`vtpeer token` mints one)", cfg.room)
+			if cfg.token == "" {
+				return nil, fmt.Errorf("join room %q: the server requires a token: pass --token or set VTPEER_TOKEN (`vtpeer token` mints one)", cfg.room)
+			}
+			return nil, fmt.Errorf("join room %q: the server refused the token: %s (it may have expired, be for another room or audience, or be signed with another key; `vtpeer token` mints a new one)", cfg.room, se.Message)
 		}
 		if errors.As(err, &se) {
 			return nil, fmt.Errorf("join room %q: refused by the server: %s (%s)", cfg.room, se.Message, se.Code)

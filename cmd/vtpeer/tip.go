@@ -132,7 +132,7 @@ func (o *tipOptions) signedMeta(cmd *cobra.Command, g *globals) (*tips.SignedMet
 	if err != nil {
 		return nil, usageError(err)
 	}
-	signer, err := o.account.unlock(cmd)
+	signer, err := o.account.unlock(cmd, func(line string) { fmt.Fprintln(cmd.ErrOrStderr(), "* "+line) }) // stdout may be the --dry-run JSON
 	if err != nil {
 		return nil, err
 	}

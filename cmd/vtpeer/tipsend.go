@@ -86,7 +86,7 @@ func sendTip(ctx context.Context, g *globals, o *tipOptions, sm *tips.SignedMeta
 	out := newOutput(g.stdout, false)
 	mailed, refused := make(chan struct{}, 1), make(chan error, 1)
 	cfg := roomConfig{server: o.net.server, room: o.room, token: o.net.token, iceServers: ice,
-		loopbackOnly: o.net.loopback, via: o.net.via, p2pTimeout: o.net.p2p, turnWait: o.net.turnWait, logger: log,
+		loopbackOnly: o.net.loopback, via: o.net.via, p2pTimeout: o.net.p2p, turnWait: o.net.turnWait, connect: o.net.connect, logger: log,
 		status: func(s statusUpdate) {
 			if s.kind == "error" {
 				select {

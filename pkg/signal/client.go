@@ -3,17 +3,32 @@ package signal
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httptrace"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 )
+
+// DefaultHandshakeTimeout is the default ClientOptions.HandshakeTimeout.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+// DialFailure describes a failed connection attempt that the Client will
+// retry (see ClientOptions.OnDialFailure).
+type DialFailure struct {
+	Attempt int           // 1 for the first failure of a series
+	Err     error         // why the attempt failed
+	Retry   time.Duration // wait before the next attempt
+}
 
 // ClientOptions configure a Client. A nil *ClientOptions, and every zero
 // field, means the documented default.
@@ -35,6 +50,20 @@ type ClientOptions struct {
 	// a random jitter takes up to half of it off.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// HandshakeTimeout bounds each connection attempt: the TCP connection,
+	// TLS and the WebSocket opening handshake (default
+	// DefaultHandshakeTimeout). An attempt that runs out fails with an error
+	// wrapping ErrDialTimeout that says how far it got.
+	HandshakeTimeout time.Duration
+	// Retry makes Dial retry a failed first connection, with the same
+	// backoff as reconnections, until it succeeds, ctx ends, or the failure
+	// is permanent (the server answered the upgrade with an HTTP 4xx status,
+	// or its TLS certificate was refused). False: Dial makes one attempt.
+	Retry bool
+	// OnDialFailure, when set, is called after every failed connection
+	// attempt that will be retried (the first connection with Retry, and
+	// every reconnection) from the goroutine that dials. It must not block.
+	OnDialFailure func(DialFailure)
 	// MaxFrame is the largest frame accepted from the server (default
 	// 2×DefaultMaxFrame, room for a relayed frame plus the fields the server adds).
 	MaxFrame int64
@@ -53,6 +82,9 @@ func (o *ClientOptions) withDefaults() ClientOptions {
 	if v.MaxBackoff == 0 {
 		v.MaxBackoff = 10 * time.Second
 	}
+	if v.HandshakeTimeout == 0 {
+		v.HandshakeTimeout = DefaultHandshakeTimeout
+	}
 	if v.MaxFrame == 0 {
 		v.MaxFrame = 2 * DefaultMaxFrame
 	}
@@ -66,8 +98,8 @@ func (o *ClientOptions) validate() error {
 	if o.PeerID != "" && !validPeerID(o.PeerID) {
 		return fmt.Errorf("%w: PeerID must be 8-64 characters of [A-Za-z0-9_-]", ErrBadOptions)
 	}
-	if o.MinBackoff < 0 || o.MaxBackoff < o.MinBackoff || o.MaxFrame < 0 {
-		return fmt.Errorf("%w: backoff bounds or MaxFrame", ErrBadOptions)
+	if o.MinBackoff < 0 || o.MaxBackoff < o.MinBackoff || o.MaxFrame < 0 || o.HandshakeTimeout < 0 {
+		return fmt.Errorf("%w: backoff bounds, HandshakeTimeout or MaxFrame", ErrBadOptions)
 	}
 	return nil
 }
@@ -96,8 +128,11 @@ type Client struct {
 	pending []Frame
 }
 
-// Dial connects to the signaling server at url (ws:// or wss://). It does
-// not retry the first connection: a failure is returned.
+// Dial connects to the signaling server at url (ws:// or wss://). Each
+// attempt is bounded by HandshakeTimeout. Without Retry a failure is
+// returned at once; with Retry Dial tries again with backoff, reporting each
+// failure to OnDialFailure, until it connects, the failure is permanent or
+// ctx ends (the error then wraps ctx's cause and the last attempt's error).
 func Dial(ctx context.Context, url string, opts *ClientOptions) (*Client, error) {
 	o := opts.withDefaults()
 	if err := o.validate(); err != nil {
@@ -107,7 +142,7 @@ func Dial(ctx context.Context, url string, opts *ClientOptions) (*Client, error)
 	_, _ = rand.Read(secret[:])
 	c := &Client{url: url, opts: o, resume: hex.EncodeToString(secret[:]), peerID: o.PeerID,
 		in: make(chan Frame, 64), done: make(chan struct{})}
-	ws, err := c.dial(ctx)
+	ws, err := c.dialFirst(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -119,16 +154,109 @@ func Dial(ctx context.Context, url string, opts *ClientOptions) (*Client, error)
 	return c, nil
 }
 
-func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
-	ws, _, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
+// dialFirst makes the first connection, retrying when opts.Retry says so.
+func (c *Client) dialFirst(ctx context.Context) (*websocket.Conn, error) {
+	d := c.opts.MinBackoff
+	var last error // the last attempt's error that ctx did not cause
+	for attempt := 1; ; attempt++ {
+		ws, permanent, err := c.dial(ctx)
+		if err == nil {
+			return ws, nil
+		}
+		if ctx.Err() == nil {
+			last = err
+		}
+		switch {
+		case ctx.Err() != nil && last != nil:
+			return nil, fmt.Errorf("dial signal server: %w after %d attempts; the last: %w", context.Cause(ctx), attempt, last)
+		case !c.opts.Retry || permanent || ctx.Err() != nil:
+			return nil, fmt.Errorf("dial signal server: %w", err)
+		}
+		wait := jitter(d)
+		c.failed(attempt, fmt.Errorf("dial signal server: %w", err), wait)
+		if !sleep(ctx, wait) {
+			return nil, fmt.Errorf("dial signal server: %w after %d attempts; the last: %w", context.Cause(ctx), attempt, last)
+		}
+		d = min(2*d, c.opts.MaxBackoff)
+	}
+}
+
+// errAttemptTimeout is the cause of an attempt's context that
+// HandshakeTimeout ended.
+var errAttemptTimeout = errors.New("attempt timed out")
+
+// dial makes one connection attempt bounded by HandshakeTimeout. permanent
+// reports a failure that retrying will not cure. The caller names the
+// operation in the error.
+func (c *Client) dial(ctx context.Context) (_ *websocket.Conn, permanent bool, _ error) {
+	var mu sync.Mutex
+	var tcpUp, tlsUp bool
+	trace := &httptrace.ClientTrace{
+		ConnectDone: func(_, _ string, err error) {
+			mu.Lock()
+			tcpUp = tcpUp || err == nil
+			mu.Unlock()
+		},
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			mu.Lock()
+			tlsUp = tlsUp || err == nil
+			mu.Unlock()
+		},
+	}
+	actx, cancel := context.WithTimeoutCause(httptrace.WithClientTrace(ctx, trace), c.opts.HandshakeTimeout, errAttemptTimeout)
+	defer cancel() // coder/websocket does the same with http.Client.Timeout: the connection outlives it
+	ws, resp, err := websocket.Dial(actx, c.url, &websocket.DialOptions{
 		HTTPHeader:      c.opts.Header,
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("dial signal server: %w", err)
+		if ctx.Err() == nil && context.Cause(actx) == errAttemptTimeout {
+			mu.Lock()
+			defer mu.Unlock()
+			d := c.opts.HandshakeTimeout
+			switch {
+			case !tcpUp:
+				return nil, false, fmt.Errorf("no TCP connection to %s within %s: %w", c.url, d, ErrDialTimeout)
+			case strings.HasPrefix(c.url, "wss:") && !tlsUp:
+				return nil, false, fmt.Errorf("server at %s accepted TCP but did not finish the TLS handshake within %s: %w", c.url, d, ErrDialTimeout)
+			default:
+				return nil, false, fmt.Errorf("server at %s accepted TCP but did not answer the WebSocket handshake within %s: %w", c.url, d, ErrDialTimeout)
+			}
+		}
+		var cv *tls.CertificateVerificationError
+		permanent = errors.As(err, &cv) ||
+			resp != nil && resp.StatusCode >= 400 && resp.StatusCode < 500 &&
+				resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusRequestTimeout
+		if op := (*net.OpError)(nil); errors.As(err, &op) {
+			return nil, permanent, op // "dial tcp 127.0.0.1:8080: connect: connection refused", without the HTTP layers around it
+		}
+		return nil, permanent, err
 	}
 	ws.SetReadLimit(c.opts.MaxFrame)
-	return ws, nil
+	return ws, false, nil
+}
+
+// failed reports a failed attempt that will be retried after wait.
+func (c *Client) failed(attempt int, err error, wait time.Duration) {
+	c.opts.Logger.Debug("signal dial failed", "attempt", attempt, "err", err, "retry_in", wait)
+	if c.opts.OnDialFailure != nil {
+		c.opts.OnDialFailure(DialFailure{Attempt: attempt, Err: err, Retry: wait})
+	}
+}
+
+// jitter takes a random part of up to half of d off d.
+func jitter(d time.Duration) time.Duration { return d/2 + mrand.N(d/2+1) }
+
+// sleep waits for d; it reports false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // Join enters room and returns the server's joined frame: the peer id,
@@ -315,44 +443,53 @@ func (c *Client) deliver(f Frame) bool {
 }
 
 // reconnect dials with backoff until it succeeds (and re-joins the room)
-// or the client is closed, then returns nil.
+// or the client is closed, then returns nil. Each failed attempt is reported
+// to OnDialFailure.
 func (c *Client) reconnect(ctx context.Context) *websocket.Conn {
 	d := c.opts.MinBackoff
+	wait := jitter(d)
 	for attempt := 1; ; attempt++ {
-		wait := d/2 + mrand.N(d/2+1)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return nil
-		case <-t.C:
 		}
-		ws, err := c.dial(ctx)
+		ws, err := c.redial(ctx)
 		if err == nil {
-			c.mu.Lock()
-			if c.closed {
-				c.mu.Unlock()
-				_ = ws.CloseNow()
-				return nil
-			}
-			c.ws = ws
-			joined := c.room != ""
-			c.mu.Unlock()
-			if !joined {
-				return ws
-			}
-			if err = c.sendJoin(ctx); err == nil {
-				return ws
-			}
-			_ = ws.CloseNow()
-			c.mu.Lock()
-			c.ws = nil
-			c.mu.Unlock()
+			return ws
 		}
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return nil
 		}
-		c.opts.Logger.Debug("reconnect failed", "attempt", attempt, "err", err)
 		d = min(2*d, c.opts.MaxBackoff)
+		wait = jitter(d)
+		c.failed(attempt, err, wait)
 	}
+}
+
+// redial makes one reconnection attempt and re-joins the room. It returns
+// nil and no error when the client was closed meanwhile.
+func (c *Client) redial(ctx context.Context) (*websocket.Conn, error) {
+	ws, _, err := c.dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dial signal server: %w", err)
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		_ = ws.CloseNow()
+		return nil, nil
+	}
+	c.ws = ws
+	joined := c.room != ""
+	c.mu.Unlock()
+	if !joined {
+		return ws, nil
+	}
+	if err := c.sendJoin(ctx); err != nil {
+		_ = ws.CloseNow()
+		c.mu.Lock()
+		c.ws = nil
+		c.mu.Unlock()
+		return nil, err
+	}
+	return ws, nil
 }

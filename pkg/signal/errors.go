@@ -24,6 +24,11 @@ var (
 	// ErrJoinRefused is returned by Client.Join when the server answers the
 	// join with an error frame; the wrapped *ServerError has the code.
 	ErrJoinRefused = errors.New("signal: join refused")
+	// ErrDialTimeout is returned by Dial (and reported to
+	// ClientOptions.OnDialFailure) when a connection attempt does not finish
+	// within ClientOptions.HandshakeTimeout; the error's text says how far it
+	// got (no TCP connection, or TCP accepted but no WebSocket handshake).
+	ErrDialTimeout = errors.New("signal: dial timed out")
 )
 
 // Error codes carried in the "code" field of error frames. They are stable:

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"strings"
 )
 
 // room is a set of at most MaxMembers connections.
@@ -87,7 +88,9 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 		return
 	}
 	if err := s.authorize(c, f); err != nil {
-		c.sendError(CodeUnauthorized, "unauthorized")
+		// The reason (token required, expired, bad signature, another room…)
+		// tells the client what to fix; it holds nothing secret.
+		c.sendError(CodeUnauthorized, strings.TrimPrefix(err.Error(), ErrUnauthorized.Error()+": "))
 		return
 	}
 	v := min(max(f.V, 1), ProtocolVersion)
