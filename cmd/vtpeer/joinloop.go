@@ -173,6 +173,9 @@ func (j *joinLoop) showStatus(s statusUpdate) {
 			fmt.Sprintf("* signaling server not reachable (attempt %d): %v; retrying in %s", s.attempt, s.err, s.retryIn.Round(time.Millisecond)))
 	case "error":
 		j.out.event(evError{Type: "error", Code: s.code, Error: s.err.Error()}, fmt.Sprintf("! server: %v (%s)", s.err, s.code))
+	case "refused":
+		j.out.event(evError{Type: "error", Peer: s.peerID, Code: s.code, Error: s.err.Error()},
+			fmt.Sprintf("! %s sent a signaling frame that cannot be used: %v", shortID(s.peerID), s.err))
 	}
 }
 
