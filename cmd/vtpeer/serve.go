@@ -255,6 +255,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 // readHeaderTimeout bounds how long a connection may take to send its
 // request headers (and, under TLS, its handshake) before it is cut.
 const readHeaderTimeout = 5 * time.Second
+
 // withPage puts the P2P page in front of mux: a request without an Upgrade
 // header for any path but /ws, /healthz and /metrics goes to the page (which
 // answers 404 for names it does not have, 400 for paths that try to leave its
