@@ -167,15 +167,17 @@ function unwrapNumbers(v) {
 
 /**
  * Parses any JSON text like JSON.parse (the last duplicate key wins), except that integers outside
- * ±2^53 come back as exact bigints.
+ * ±2^53 come back as exact bigints. With opts.keepNumbers every number stays a JSONNumber (its
+ * literal text kept, for callers that check number forms).
  * @param {string} text
+ * @param {{keepNumbers?: boolean}} [opts]
  * @returns {any}
  */
-export function parseJSON(text) {
+export function parseJSON(text, opts = {}) {
   const t = new Tokenizer(text);
   const v = t.value(0);
   t.end();
-  return unwrapNumbers(v);
+  return opts.keepNumbers ? v : unwrapNumbers(v);
 }
 
 /**
