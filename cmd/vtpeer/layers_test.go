@@ -22,6 +22,17 @@ func TestLayers(t *testing.T) {
 		{"pkg/turnserver", []string{"github.com/coder/websocket", "github.com/ethereum/", "github.com/pion/webrtc", mod + "pkg/", "github.com/spf13/cobra"}},
 		{"pkg/mailbox", []string{"github.com/pion/", "github.com/coder/websocket", "github.com/ethereum/", mod + "pkg/signal", mod + "pkg/peer", mod + "pkg/tips", "github.com/spf13/cobra"}},
 		{"pkg/tips", []string{"github.com/pion/", "github.com/coder/websocket", mod + "pkg/signal", mod + "pkg/peer", mod + "pkg/seal", "github.com/spf13/cobra"}},
+		// the page is files and an http.Handler: nothing of ours, no protocol library
+		{"pkg/web", []string{"github.com/pion/", "github.com/coder/websocket", "github.com/ethereum/", mod + "pkg/", mod + "internal/", "github.com/spf13/cobra"}},
+		{"cmd/vtpeer", nil},
+	}
+	// Everywhere: only cmd serves the page, and the browser harness is for
+	// tests alone (go list -deps leaves test imports out).
+	for i := range tests {
+		tests[i].forbidden = append(tests[i].forbidden, mod+"internal/browsertest", "github.com/chromedp/")
+		if tests[i].pkg != "cmd/vtpeer" {
+			tests[i].forbidden = append(tests[i].forbidden, mod+"pkg/web")
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {

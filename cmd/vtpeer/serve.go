@@ -20,6 +20,7 @@ import (
 
 	"github.com/verytippers/vtpeer/pkg/signal"
 	"github.com/verytippers/vtpeer/pkg/turnserver"
+	"github.com/verytippers/vtpeer/pkg/web"
 )
 
 // serveOptions are the flags of vtpeer serve.
@@ -37,6 +38,7 @@ type serveOptions struct {
 	jwtAudience   string
 	tlsCert       string
 	tlsKey        string
+	noWeb         bool
 	turn          turnFlags
 	mail          mailFlags
 }
@@ -70,6 +72,8 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Run the signaling server",
 		Long: `Run the WebSocket signaling server that introduces peers. The existing
 VeryTippers browser client connects to it unchanged at / (also served at /ws).
+A plain GET of / or /p2p serves the VeryTippers P2P page (embedded; --no-web
+turns it off); WebSocket upgrades at / keep reaching signaling.
 /healthz answers JSON, /metrics Prometheus metrics. SIGINT or SIGTERM shuts it
 down gracefully: clients get a going-away close.
 
@@ -102,6 +106,7 @@ configured with use-auth-secret and that secret. See docs/TURN.md.`,
 	f.StringVar(&o.jwtAudience, "jwt-audience", signal.DefaultAudience, "audience tokens must carry")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM) to serve wss://")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
+	f.BoolVar(&o.noWeb, "no-web", false, "do not serve the P2P page at / and /p2p (only signaling, /healthz and /metrics)")
 	o.turn.bind(cmd)
 	o.mail.bind(cmd, g)
 	return cmd
@@ -170,6 +175,14 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	mux.Handle("/ws", srv)
 	mux.Handle("/healthz", srv.HealthHandler())
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	var handler http.Handler = mux
+	if !o.noWeb {
+		page, err := web.NewHandler(&web.Options{Logger: log.With("component", "web"), SignalPath: "/ws"})
+		if err != nil {
+			return fmt.Errorf("web page: %w", err)
+		}
+		handler = withPage(mux, page)
+	}
 
 	tlsConfig, err := o.loadTLS() // before listening: a bad file is not a running server
 	if err != nil {
@@ -180,14 +193,14 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
 	hs := &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "tls", o.tlsCert != "", "auth", auth != nil)
+	log.Info("listening", "addr", ln.Addr().String(), "tls", o.tlsCert != "", "auth", auth != nil, "web", !o.noWeb)
 	errc := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {
@@ -214,6 +227,27 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// withPage puts the P2P page in front of mux: a request without an Upgrade
+// header for any path but /ws, /healthz and /metrics goes to the page (which
+// answers 404 for names it does not have, 400 for paths that try to leave its
+// tree); everything else, WebSocket upgrades at / included, goes to mux as
+// without the page. The page sees paths unredirected, so "/../x" is refused
+// rather than cleaned.
+func withPage(mux *http.ServeMux, page http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ws", "/healthz", "/metrics":
+			mux.ServeHTTP(w, r)
+			return
+		}
+		if r.Header.Get("Upgrade") != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		page.ServeHTTP(w, r)
+	})
 }
 
 // loadTLS reads the --tls-cert and --tls-key pair, or returns nil without them.
