@@ -8,13 +8,21 @@ import { fromHex, toHex, utf8, fromUtf8, b64u } from '../static/js/bytes.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../../testdata/seal/vectors.json', import.meta.url))).vectors;
 const hexOrNull = (h) => (h ? fromHex(h) : null);
+const PKCS8_X25519 = fromHex('302e020100300506032b656e04220420');
+
+// The key pair of a given scalar (the page itself only ever generates keys).
+async function keyPair(scalarHex) {
+  const privateKey = await crypto.subtle.importKey('pkcs8', new Uint8Array([...PKCS8_X25519, ...fromHex(scalarHex)]), { name: 'X25519' }, true, ['deriveBits']);
+  const jwk = await crypto.subtle.exportKey('jwk', privateKey);
+  return { privateKey, pub: new Uint8Array(Buffer.from(jwk.x, 'base64url')) };
+}
 
 async function pair(v) {
   const common = { room: v.room, noChannelBinding: v.noChannelBinding, extractable: true };
   const fo = hexOrNull(v.offererFingerprint);
   const fa = hexOrNull(v.answererFingerprint);
-  const o = new seal.Handshake({ ...common, role: seal.OFFERER, localFingerprint: fo, remoteFingerprint: fa, scalar: fromHex(v.offererPrivate) });
-  const a = new seal.Handshake({ ...common, role: seal.ANSWERER, localFingerprint: fa, remoteFingerprint: fo, scalar: fromHex(v.answererPrivate) });
+  const o = new seal.Handshake({ ...common, role: seal.OFFERER, localFingerprint: fo, remoteFingerprint: fa, keyPair: await keyPair(v.offererPrivate) });
+  const a = new seal.Handshake({ ...common, role: seal.ANSWERER, localFingerprint: fa, remoteFingerprint: fo, keyPair: await keyPair(v.answererPrivate) });
   return { o, a };
 }
 

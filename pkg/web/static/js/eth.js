@@ -9,10 +9,6 @@ import { concat, utf8, toHex, fromHex, bytesToBig } from './bytes.js';
 
 /** Recovery failures carry a pkg/tips verification code. */
 export class SignatureError extends Error {
-  /**
-   * @param {string} code bad_signature_length, bad_signature_v, bad_signature or high_s
-   * @param {string} reason
-   */
   constructor(code, reason) {
     super('tips: ' + reason + ' (' + code + ')');
     this.name = 'SignatureError';
@@ -24,27 +20,17 @@ export class SignatureError extends Error {
 const N = secp.CURVE.n;
 const HALF_N = N >> 1n;
 
-/**
- * Keccak-256 (the Ethereum hash, not SHA3-256).
- * @param {Uint8Array} b
- * @returns {Uint8Array}
- */
+/** Keccak-256 (the Ethereum hash, not SHA3-256). */
 export function keccak256(b) {
   return keccak_256(b);
 }
 
-/**
- * The EIP-191 personal_sign digest: keccak256("\x19Ethereum Signed Message:\n" + len + msg).
- * @param {Uint8Array} msg
- */
+/** The EIP-191 personal_sign digest: keccak256("\x19Ethereum Signed Message:\n" + len + msg). */
 export function eip191Hash(msg) {
   return keccak256(concat(utf8('\x19Ethereum Signed Message:\n' + msg.length), msg));
 }
 
-/**
- * EIP-55 checksummed form of a 20-byte address given as hex (any case, with 0x).
- * @param {string} addr
- */
+/** EIP-55 checksummed form of a 20-byte address given as hex (any case, with 0x). */
 export function checksumAddress(addr) {
   const lower = addr.slice(2).toLowerCase();
   const h = toHex(keccak256(utf8(lower)));
@@ -58,12 +44,7 @@ export function isAddress(s) {
   return typeof s === 'string' && /^0[xX][0-9a-fA-F]{40}$/.test(s);
 }
 
-/**
- * Parses an address typed by a user: 0x and 40 hex digits; a mixed-case address must match its
- * EIP-55 checksum (a typo in a payment address), as pkg/tips.ParseAddress. Returns the
- * checksummed form or throws.
- * @param {string} s
- */
+/** Parses an address typed by a user: 0x and 40 hex digits; a mixed-case address must match its EIP-55 checksum (a typo in a payment address), as pkg/tips.ParseAddress. */
 export function parseUserAddress(s) {
   s = s.trim();
   if (!isAddress(s)) throw new Error(`address ${JSON.stringify(s.slice(0, 80))} is not a 20-byte 0x-prefixed hex address`);
@@ -75,28 +56,17 @@ export function parseUserAddress(s) {
   return sum;
 }
 
-/**
- * The address of an uncompressed public key (65 bytes, 0x04 prefix).
- * @param {Uint8Array} pub
- */
+/** The address of an uncompressed public key (65 bytes, 0x04 prefix). */
 export function pubToAddress(pub) {
   return checksumAddress('0x' + toHex(keccak256(pub.subarray(1)).subarray(12)));
 }
 
-/**
- * The address of a private key.
- * @param {Uint8Array} priv 32 bytes
- */
+/** The address of a private key. */
 export function privToAddress(priv) {
   return pubToAddress(secp.getPublicKey(priv, false));
 }
 
-/**
- * Recovers the signer of a 32-byte digest from a 65-byte r||s||v signature, with pkg/tips' checks.
- * @param {Uint8Array} digest
- * @param {Uint8Array} sig
- * @returns {string} checksummed address
- */
+/** Recovers the signer of a 32-byte digest from a 65-byte r||s||v signature, with pkg/tips' checks. */
 export function recoverDigest(digest, sig) {
   if (sig.length !== 65) throw new SignatureError('bad_signature_length', `signature is ${sig.length} bytes, want 65`);
   let v = sig[64];
@@ -115,39 +85,23 @@ export function recoverDigest(digest, sig) {
   return pubToAddress(point.toRawBytes(false));
 }
 
-/**
- * Recovers the signer of an EIP-191 personal_sign over msg.
- * @param {Uint8Array} msg
- * @param {Uint8Array} sig
- */
+/** Recovers the signer of an EIP-191 personal_sign over msg. */
 export function recoverPersonal(msg, sig) {
   return recoverDigest(eip191Hash(msg), sig);
 }
 
-/**
- * personal_sign with a private key held in the page: RFC 6979, low s, V 27/28 (what ethers'
- * signMessage returns).
- * @param {Uint8Array} priv
- * @param {Uint8Array} msg
- * @returns {Promise<Uint8Array>} 65 bytes
- */
+/** personal_sign with a private key held in the page: RFC 6979, low s, V 27/28 (what ethers' signMessage returns). */
 export async function personalSignWithKey(priv, msg) {
   const sig = await secp.signAsync(eip191Hash(msg), priv);
   return concat(sig.toCompactRawBytes(), Uint8Array.of(27 + sig.recovery));
 }
 
-/**
- * A fresh random secp256k1 private key.
- * @returns {Uint8Array}
- */
+/** A fresh random secp256k1 private key. */
 export function randomPrivateKey() {
   return secp.utils.randomPrivateKey();
 }
 
-/**
- * Bytes of a 0x-hex string (either case) or throws.
- * @param {string} s
- */
+/** Bytes of a 0x-hex string (either case) or throws. */
 export function from0x(s) {
   if (typeof s !== 'string' || !/^0[xX]/.test(s)) throw new Error('not 0x-prefixed hex');
   return fromHex(s.slice(2));

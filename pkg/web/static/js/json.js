@@ -10,7 +10,6 @@
 
 /** Thrown on any JSON the parsers refuse; the message names the problem, never a secret. */
 export class JSONError extends Error {
-  /** @param {string} msg */
   constructor(msg) {
     super('json: ' + msg);
     this.name = 'JSONError';
@@ -23,7 +22,6 @@ const ESCAPES = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: 
 
 /** A JSON number as written: `text` is the literal, `value` a number or (large integer) bigint. */
 export class JSONNumber {
-  /** @param {string} text */
   constructor(text) {
     this.text = text;
     const isInt = /^-?[0-9]+$/.test(text);
@@ -33,7 +31,6 @@ export class JSONNumber {
 }
 
 class Tokenizer {
-  /** @param {string} s */
   constructor(s) {
     this.s = s;
     this.i = 0;
@@ -165,14 +162,7 @@ function unwrapNumbers(v) {
   return v;
 }
 
-/**
- * Parses any JSON text like JSON.parse (the last duplicate key wins), except that integers outside
- * ±2^53 come back as exact bigints. With opts.keepNumbers every number stays a JSONNumber (its
- * literal text kept, for callers that check number forms).
- * @param {string} text
- * @param {{keepNumbers?: boolean}} [opts]
- * @returns {any}
- */
+/** Parses any JSON text like JSON.parse (the last duplicate key wins), except that integers outside ±2^53 come back as exact bigints. With opts.keepNumbers every number stays a JSONNumber (its literal text kept, for callers that check number forms). */
 export function parseJSON(text, opts = {}) {
   const t = new Tokenizer(text);
   const v = t.value(0);
@@ -180,16 +170,7 @@ export function parseJSON(text, opts = {}) {
   return opts.keepNumbers ? v : unwrapNumbers(v);
 }
 
-/**
- * Parses a flat JSON object strictly, as the seal requires for hello, reveal and identity
- * messages: exactly one object, nothing but white space after it, every key in `allowed` and
- * present once, every value a string or a number (null, booleans, arrays and objects are refused).
- * Strings come back as strings, numbers as JSONNumber (the literal is kept for the caller's
- * number-form checks).
- * @param {string} text
- * @param {string[]} allowed
- * @returns {Map<string, string|JSONNumber>}
- */
+/** Parses a flat JSON object strictly, as the seal requires for hello, reveal and identity messages: exactly one object, nothing but white space after it, every key in `allowed` and present once, every value a string or a number (null, booleans, arrays and objects are refused). */
 export function parseFlat(text, allowed) {
   const t = new Tokenizer(text);
   t.expect('{');

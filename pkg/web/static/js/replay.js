@@ -17,11 +17,7 @@ export class MemoryReplayStore {
     this.persistent = false;
   }
 
-  /**
-   * Records hash unless present; true when it was new.
-   * @param {string} hash
-   * @param {number} atMs
-   */
+  /** Records hash unless present; true when it was new. */
   async record(hash, atMs) {
     if (this.seen.has(hash)) return false;
     this.seen.set(hash, atMs);
@@ -37,18 +33,12 @@ const req = (r) =>
 
 /** The IndexedDB replay store. Open it with openReplayStore. */
 export class IndexedDBReplayStore {
-  /** @param {IDBDatabase} db */
   constructor(db) {
     this.db = db;
     this.persistent = true;
   }
 
-  /**
-   * Records hash unless present (atomic across tabs); true when it was new.
-   * @param {string} hash
-   * @param {number} atMs
-   * @returns {Promise<boolean>}
-   */
+  /** Records hash unless present (atomic across tabs); true when it was new. */
   record(hash, atMs) {
     return new Promise((resolve, reject) => {
       const tx = this.db.transaction(STORE, 'readwrite');
@@ -65,10 +55,7 @@ export class IndexedDBReplayStore {
     });
   }
 
-  /**
-   * Deletes records older than beforeMs.
-   * @param {number} beforeMs
-   */
+  /** Deletes records older than beforeMs. */
   async prune(beforeMs) {
     const tx = this.db.transaction(STORE, 'readwrite');
     const st = tx.objectStore(STORE);
@@ -85,11 +72,7 @@ export class IndexedDBReplayStore {
   }
 }
 
-/**
- * Opens the persistent replay store (IndexedDB), pruning old records; falls back to memory (and
- * says so through `persistent`) where IndexedDB is missing or refused.
- * @returns {Promise<MemoryReplayStore|IndexedDBReplayStore>}
- */
+/** Opens the persistent replay store (IndexedDB), pruning old records; falls back to memory (and says so through `persistent`) where IndexedDB is missing or refused. */
 export async function openReplayStore() {
   if (!globalThis.indexedDB) return new MemoryReplayStore();
   try {

@@ -29,21 +29,12 @@ const MAX_BYTES = 2n ** 38n;
 export const OFFERER = 'offerer';
 export const ANSWERER = 'answerer';
 
-/** @param {string} r */
 export function peerRole(r) {
   return r === OFFERER ? ANSWERER : OFFERER;
 }
 
-/**
- * Seal errors. `code` is one of: malformed, version, role, fingerprint, commit, bad_key, auth,
- * state, exhausted, closed, identity, config. Authentication failures of frames are always the
- * single opaque `auth` ("message authentication failed").
- */
+/** A seal error; `code`: malformed, version, role, fingerprint, commit, bad_key, auth, state, exhausted, closed, identity or config. */
 export class SealError extends Error {
-  /**
-   * @param {string} code
-   * @param {string} msg
-   */
   constructor(code, msg) {
     super('seal: ' + msg);
     this.name = 'SealError';
@@ -55,48 +46,27 @@ export const ErrAuth = () => new SealError('auth', 'message authentication faile
 
 const subtle = () => globalThis.crypto.subtle;
 
-/**
- * SHA-256 of bytes.
- * @param {Uint8Array} b
- * @returns {Promise<Uint8Array>}
- */
+/** SHA-256 of bytes. */
 export async function sha256(b) {
   return new Uint8Array(await subtle().digest('SHA-256', b));
 }
 
-/**
- * The offerer's commitment C = SHA-256(lp("vtpeer/seal/v1 commit") || lp(kO)).
- * @param {Uint8Array} offererKey
- */
+/** The offerer's commitment C = SHA-256(lp("vtpeer/seal/v1 commit") || lp(kO)). */
 export function commitment(offererKey) {
   return sha256(concat(lp(utf8(COMMIT_LABEL)), lp(offererKey)));
 }
 
-/**
- * TH = SHA-256(lp(TAG) || lp(room) || lp(kO) || lp(fpO) || lp(kA) || lp(fpA)).
- * @param {string} room
- * @param {Uint8Array} kO
- * @param {Uint8Array} fpO
- * @param {Uint8Array} kA
- * @param {Uint8Array} fpA
- */
+/** TH = SHA-256(lp(TAG) || lp(room) || lp(kO) || lp(fpO) || lp(kA) || lp(fpA)). */
 export function transcriptHash(room, kO, fpO, kA, fpA) {
   return sha256(concat(lp(utf8(TAG)), lp(utf8(room)), lp(kO), lp(fpO), lp(kA), lp(fpA)));
 }
 
-/**
- * The SAS: u64be(kS[0:8]) mod 10^6 as exactly 6 digits.
- * @param {Uint8Array} sasKey
- * @returns {string}
- */
+/** The SAS: u64be(kS[0:8]) mod 10^6 as exactly 6 digits. */
 export function sasDigits(sasKey) {
   return (readU64(sasKey, 0) % 1000000n).toString().padStart(6, '0');
 }
 
-/**
- * Canonical X25519 u-coordinate: 32 bytes, bit 255 clear, u < 2^255 - 19.
- * @param {Uint8Array} k
- */
+/** Canonical X25519 u-coordinate: 32 bytes, bit 255 clear, u < 2^255 - 19. */
 export function canonicalKey(k) {
   if (k.length !== 32 || k[31] & 0x80) return false;
   if (k[31] !== 0x7f || k[0] < 0xed) return true;
@@ -104,7 +74,7 @@ export function canonicalKey(k) {
   return false;
 }
 
-// ---- handshake messages ------------------------------------------------------------------
+// ---- handshake messages
 
 function bytesField(o, key, n, required) {
   const v = o.get(key);
@@ -134,11 +104,7 @@ function flat(text, allowed) {
   }
 }
 
-/**
- * Parses a hello strictly (PROTOCOL.md "Handshake messages").
- * @param {string} text
- * @returns {{v:number, role:string, key:Uint8Array|null, commit:Uint8Array|null, fp:Uint8Array|null}}
- */
+/** Parses a hello strictly (PROTOCOL.md "Handshake messages"). */
 export function parseHello(text) {
   const o = flat(text, ['type', 'v', 'role', 'key', 'commit', 'fp']);
   if (strField(o, 'type') !== 'hello') throw malformed('type is not hello');
@@ -161,21 +127,14 @@ export function parseHello(text) {
   return h;
 }
 
-/**
- * Parses a reveal strictly.
- * @param {string} text
- * @returns {Uint8Array} the offerer's key
- */
+/** Parses a reveal strictly. */
 export function parseReveal(text) {
   const o = flat(text, ['type', 'key']);
   if (strField(o, 'type') !== 'reveal') throw malformed('type is not reveal');
   return bytesField(o, 'key', 32, true);
 }
 
-/**
- * Encodes a hello exactly as the Go encoder does (field order type, v, role, commit|key, fp).
- * @param {{role:string, key?:Uint8Array|null, commit?:Uint8Array|null, fp?:Uint8Array|null}} h
- */
+/** Encodes a hello exactly as the Go encoder does (field order type, v, role, commit|key, fp). */
 export function marshalHello(h) {
   let s = `{"type":"hello","v":${VERSION},"role":"${h.role}"`;
   if (h.commit) s += `,"commit":"${b64u(h.commit)}"`;
@@ -184,44 +143,19 @@ export function marshalHello(h) {
   return s + '}';
 }
 
-/** @param {Uint8Array} key */
 export function marshalReveal(key) {
   return `{"type":"reveal","key":"${b64u(key)}"}`;
 }
 
-// ---- keys --------------------------------------------------------------------------------
+// ---- keys
 
-const PKCS8_X25519 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
-
-/**
- * A fresh X25519 key pair (private key not extractable), or, for known-answer tests only, the
- * pair of a given 32-byte scalar.
- * @param {Uint8Array} [scalar]
- * @returns {Promise<{privateKey: CryptoKey, pub: Uint8Array}>}
- */
-export async function x25519KeyPair(scalar) {
-  let privateKey;
-  let pub;
-  if (scalar) {
-    const pk8 = concat(PKCS8_X25519, scalar);
-    privateKey = await subtle().importKey('pkcs8', pk8, { name: 'X25519' }, true, ['deriveBits']);
-    wipe(pk8);
-    const jwk = await subtle().exportKey('jwk', privateKey);
-    pub = fromB64u(jwk.x);
-  } else {
-    const kp = await subtle().generateKey({ name: 'X25519' }, false, ['deriveBits']);
-    privateKey = kp.privateKey;
-    pub = new Uint8Array(await subtle().exportKey('raw', kp.publicKey));
-  }
-  return { privateKey, pub };
+/** A fresh X25519 key pair; the private key is not extractable. */
+export async function x25519KeyPair() {
+  const kp = await subtle().generateKey({ name: 'X25519' }, false, ['deriveBits']);
+  return { privateKey: kp.privateKey, pub: new Uint8Array(await subtle().exportKey('raw', kp.publicKey)) };
 }
 
-/**
- * Z = X25519(own private, peer public), refusing non-canonical and low-order keys.
- * @param {CryptoKey} privateKey
- * @param {Uint8Array} peerKey
- * @returns {Promise<Uint8Array>}
- */
+/** Z = X25519(own private, peer public), refusing non-canonical and low-order keys. */
 async function sharedSecret(privateKey, peerKey) {
   if (!canonicalKey(peerKey)) throw new SealError('bad_key', 'bad peer key: non-canonical encoding');
   let z;
@@ -235,15 +169,7 @@ async function sharedSecret(privateKey, peerKey) {
   return z;
 }
 
-/**
- * The key schedule (PROTOCOL.md "Key derivation"): PRK = HKDF-Extract(salt TH, ikm Z); kOA, kAO
- * and the SAS key are HKDF-Expand(PRK, label, 32). Returns AES-GCM keys for both directions and
- * the SAS key bytes. With `extractable` (known-answer tests only) the raw direction keys too.
- * This is where a later version would mix a continuity secret into the input keying material.
- * @param {Uint8Array} z shared secret (wiped by the caller)
- * @param {Uint8Array} th transcript hash
- * @param {boolean} [extractable]
- */
+/** The key schedule (PROTOCOL.md "Key derivation"): PRK = HKDF-Extract(salt TH, ikm Z); kOA, kAO and the SAS key are HKDF-Expand(PRK, label, 32). */
 export async function keySchedule(z, th, extractable = false) {
   const ikm = await subtle().importKey('raw', z, 'HKDF', false, ['deriveBits']);
   const expand = async (info) =>
@@ -257,24 +183,10 @@ export async function keySchedule(z, th, extractable = false) {
   return out;
 }
 
-// ---- handshake ---------------------------------------------------------------------------
+// ---- handshake
 
-/**
- * One side of the seal handshake. Feed it the peer's text messages in arrival order, one at a
- * time (await each handle before the next). Any error is final.
- *
- *   O → A  hello  {role: offerer, commit: H(kO), fp: fpO}
- *   A → O  hello  {role: answerer, key: kA, fp: fpA}       (only after O's hello)
- *   O → A  reveal {key: kO}                                (O has its Session)
- *                                                          (A checks H(kO), has its Session)
- */
+/** One side of the seal handshake. Feed it the peer's text messages in arrival order, one at a time (await each handle before the next). */
 export class Handshake {
-  /**
-   * @param {{room:string, role:string, localFingerprint?:Uint8Array|null,
-   *   remoteFingerprint?:Uint8Array|null, noChannelBinding?:boolean, scalar?:Uint8Array,
-   *   extractable?:boolean}} cfg  noChannelBinding on the server relay (no DTLS): both
-   *   fingerprints absent. scalar and extractable are for known-answer tests only.
-   */
   constructor(cfg) {
     const room = cfg.room;
     if (typeof room !== 'string' || !room || utf8(room).length > MAX_ROOM) {
@@ -290,21 +202,16 @@ export class Handshake {
     this.state = 'new';
   }
 
-  /** @returns {string} this side's role */
   get role() {
     return this.cfg.role;
   }
 
-  /**
-   * Draws the ephemeral key and returns the first message to send: the offerer's hello, or null
-   * for the answerer (which speaks only after the offerer's hello).
-   * @returns {Promise<string|null>}
-   */
+  /** Draws the ephemeral key and returns the first message to send: the offerer's hello, or null for the answerer (which speaks only after the offerer's hello). */
   async start() {
     if (this.state !== 'new') throw new SealError('state', 'handshake used out of order');
     this.state = 'busy';
     try {
-      const kp = await x25519KeyPair(this.cfg.scalar);
+      const kp = this.cfg.keyPair || (await x25519KeyPair()); // keyPair: known-answer tests only
       this.sk = kp.privateKey;
       this.pub = kp.pub;
       this.state = 'waitHello';
@@ -315,12 +222,7 @@ export class Handshake {
     }
   }
 
-  /**
-   * Processes one message from the peer. Returns the reply to send first (or null) and, once
-   * complete, the Session.
-   * @param {string} text
-   * @returns {Promise<{reply: string|null, session: Session|null}>}
-   */
+  /** Processes one message from the peer. Returns the reply to send first (or null) and, once complete, the Session. */
   async handle(text) {
     const st = this.state;
     if (st !== 'waitHello' && st !== 'waitReveal') throw new SealError('state', 'handshake used out of order');
@@ -385,15 +287,9 @@ export class Handshake {
   }
 }
 
-// ---- session -----------------------------------------------------------------------------
+// ---- session
 
-/**
- * A sealed session: frames `0x01 | seq u64 | AES-256-GCM(ciphertext || tag)`, nonce
- * `0^32 || u64be(seq)`, AAD the 9-byte header. seal() and open() each take their sequence number
- * synchronously when called, so callers that call seal() in send order get frames in that order
- * even though WebCrypto finishes asynchronously; still, a transport must send the results in
- * call order (the page's links send through one queue).
- */
+/** A sealed session: frames `0x01 | seq u64 | AES-256-GCM(ciphertext || tag)`, nonce `0^32 || u64be(seq)`, AAD the 9-byte header. */
 export class Session {
   constructor(role, room, th, k) {
     this.role = role;
@@ -408,11 +304,7 @@ export class Session {
     this.closed = false;
   }
 
-  /**
-   * Seals one plaintext as the next frame of this direction.
-   * @param {Uint8Array} plaintext
-   * @returns {Promise<Uint8Array>}
-   */
+  /** Seals one plaintext as the next frame of this direction. */
   async seal(plaintext) {
     if (this.closed) throw new SealError('closed', 'session closed');
     const d = this.send;
@@ -425,13 +317,7 @@ export class Session {
     return concat(hdr, ct);
   }
 
-  /**
-   * Opens the next frame of the peer's direction: it must carry exactly the next seq and
-   * authenticate. Any failure is the one opaque error, and every later frame fails too.
-   * Calls are serialized internally, so frames are checked in call order.
-   * @param {Uint8Array} frame
-   * @returns {Promise<Uint8Array>}
-   */
+  /** Opens the next frame of the peer's direction: it must carry exactly the next seq and authenticate. */
   open(frame) {
     const d = this.recv;
     const p = d.chain.then(() => this.openNow(frame));
@@ -467,23 +353,14 @@ export class Session {
   }
 }
 
-// ---- identity ----------------------------------------------------------------------------
+// ---- identity
 
-/**
- * "room as a JSON string": ECMAScript JSON.stringify of the room (PROTOCOL.md "Identity").
- * @param {string} room
- */
+/** "room as a JSON string": ECMAScript JSON.stringify of the room (PROTOCOL.md "Identity"). */
 export function quoteRoom(room) {
   return JSON.stringify(room);
 }
 
-/**
- * The text an identity signs (EIP-191 personal_sign).
- * @param {string} room
- * @param {string} signerRole
- * @param {Uint8Array} th
- * @param {Uint8Array|null} [staticKey]
- */
+/** The text an identity signs (EIP-191 personal_sign). */
 export function identityMessage(room, signerRole, th, staticKey) {
   let s = `vtpeer handshake v1\nroom: ${quoteRoom(room)}\nrole: ${signerRole}\ntranscript: ${toHex(th)}\n`;
   if (staticKey && staticKey.length) s += `static-key: ${toHex(staticKey)}\n`;
@@ -494,10 +371,7 @@ const HEX0X = (n) => new RegExp(`^0x[0-9a-fA-F]{${2 * n}}$`);
 const ADDRESS_RE = HEX0X(20);
 const SIG_RE = HEX0X(65);
 
-/**
- * Encodes an identity message {"type":"identity","address","signature","staticKey"?}.
- * @param {{address:string, signature:string, staticKey?:Uint8Array|null}} id
- */
+/** Encodes an identity message {"type":"identity","address","signature","staticKey"?}. */
 export function marshalIdentity(id) {
   if (!ADDRESS_RE.test(id.address) || !SIG_RE.test(id.signature)) throw malformed('bad identity');
   let s = `{"type":"identity","address":"${id.address}","signature":"${id.signature}"`;
@@ -505,11 +379,7 @@ export function marshalIdentity(id) {
   return s + '}';
 }
 
-/**
- * Parses an identity message with the hello's strictness (hex of either case).
- * @param {string} text
- * @returns {{address:string, signature:string, staticKey:Uint8Array|null}}
- */
+/** Parses an identity message with the hello's strictness (hex of either case). */
 export function parseIdentity(text) {
   const o = flat(text, ['type', 'address', 'signature', 'staticKey']);
   if (strField(o, 'type') !== 'identity') throw malformed('type is not identity');
@@ -520,27 +390,13 @@ export function parseIdentity(text) {
   return { address, signature, staticKey: bytesField(o, 'staticKey', 32, false) };
 }
 
-/**
- * Signs this side's identity for a session.
- * @param {Session} s
- * @param {string} address
- * @param {(text:string) => Promise<string>} personalSign returns the 0x signature
- * @param {Uint8Array|null} [staticKey]
- * @returns {Promise<string>} the identity JSON
- */
+/** Signs this side's identity for a session. */
 export async function signIdentity(s, address, personalSign, staticKey) {
   const sig = await personalSign(identityMessage(s.room, s.role, s.th, staticKey));
   return marshalIdentity({ address, signature: sig, staticKey });
 }
 
-/**
- * Verifies the peer's identity JSON against this session (the peer's role, our TH and room);
- * returns the proven address. recoverAddress(text, sigBytes) recovers an EIP-191 signer.
- * @param {Session} s
- * @param {string} text
- * @param {(text:string, sig:string) => string} recoverAddress
- * @returns {string}
- */
+/** Verifies the peer's identity JSON against this session (the peer's role, our TH and room); returns the proven address. recoverAddress(text, sigBytes) recovers an EIP-191 signer. */
 export function verifyIdentity(s, text, recoverAddress) {
   const id = parseIdentity(text);
   let addr;

@@ -23,10 +23,6 @@ const ZERO_HASH = '0x' + '00'.repeat(32);
 
 /** A refused tip: `code` is one of pkg/tips' codes, `reason` a sentence safe to show and send. */
 export class TipError extends Error {
-  /**
-   * @param {string} code
-   * @param {string} reason
-   */
   constructor(code, reason) {
     super(`tips: ${reason} (${code})`);
     this.name = 'TipError';
@@ -37,13 +33,9 @@ export class TipError extends Error {
 const terr = (code, reason) => new TipError(code, reason);
 const trunc = (s) => (s.length > 80 ? s.slice(0, 80) + '…' : s);
 
-// ---- amounts -----------------------------------------------------------------------------
+// ---- amounts
 
-/**
- * Parses a VERY amount ("5", "0.5", up to 18 decimals, no sign or exponent) into wei, exactly.
- * @param {string} very
- * @returns {bigint}
- */
+/** Parses a VERY amount ("5", "0.5", up to 18 decimals, no sign or exponent) into wei, exactly. */
 export function parseAmount(very) {
   const s = very.trim();
   const m = /^([0-9]+)(?:\.([0-9]+))?$/.exec(s);
@@ -56,10 +48,7 @@ export function parseAmount(very) {
   return wei;
 }
 
-/**
- * Writes wei as VERY without trailing zeros (1500000000000000000 → "1.5").
- * @param {bigint} wei
- */
+/** Writes wei as VERY without trailing zeros (1500000000000000000 → "1.5"). */
 export function formatAmount(wei) {
   const q = wei / WEI_PER_VERY;
   const r = wei % WEI_PER_VERY;
@@ -67,47 +56,31 @@ export function formatAmount(wei) {
   return q.toString() + '.' + r.toString().padStart(18, '0').replace(/0+$/, '');
 }
 
-// ---- hashes and nonces -------------------------------------------------------------------
+// ---- hashes and nonces
 
-/**
- * keccak256(utf8(cid)), keccak256("") for an empty cid, as 0x hex.
- * @param {string} cid
- */
+/** keccak256(utf8(cid)), keccak256("") for an empty cid, as 0x hex. */
 export function cidHashOf(cid) {
   return '0x' + toHex(keccak256(utf8(cid)));
 }
 
-/**
- * TipRouter's getMessageHash: keccak256(abi.encodePacked(address from, address to, uint256 amount,
- * bytes32 cidHash, uint256 nonce)).
- * @param {{from:string, to:string, amount:bigint, cidHash:string, nonce:bigint}} m
- * @returns {string} 0x and 64 lower-case hex digits
- */
+/** TipRouter's getMessageHash: keccak256(abi.encodePacked(address from, address to, uint256 amount, bytes32 cidHash, uint256 nonce)). */
 export function messageHash(m) {
   const packed = concat(from0x(m.from), from0x(m.to), bigToBytes(m.amount, 32), from0x(m.cidHash), bigToBytes(m.nonce, 32));
   return '0x' + toHex(keccak256(packed));
 }
 
-/**
- * vtpeer's nonce: (unix ms << 128) | 128 random bits, so the signing time is signed.
- * @param {number} nowMs
- * @returns {bigint}
- */
+/** vtpeer's nonce: (unix ms << 128) | 128 random bits, so the signing time is signed. */
 export function newNonce(nowMs) {
   return (BigInt(nowMs) << 128n) | bytesToBig(randomBytes(16));
 }
 
-/**
- * The unix-ms timestamp inside a vtpeer nonce, or null when the nonce is not of that form.
- * @param {bigint} nonce
- * @returns {bigint|null}
- */
+/** The unix-ms timestamp inside a vtpeer nonce, or null when the nonce is not of that form. */
 export function nonceTimestamp(nonce) {
   const hi = nonce >> 128n;
   return hi >= MIN_NONCE_TS && hi < MAX_NONCE_TS ? hi : null;
 }
 
-// ---- signed meta -------------------------------------------------------------------------
+// ---- signed meta
 
 function parseUint256(v, code, field) {
   let s;
@@ -136,14 +109,7 @@ function checkFields(o, allowed, what) {
   for (const k of Object.keys(o)) if (!allowed.includes(k)) throw terr('malformed', `invalid JSON: unknown field ${JSON.stringify(trunc(k))} in ${what}`);
 }
 
-/**
- * Parses a signed-meta JSON like pkg/tips.ParseSignedMeta: no unknown fields or trailing data, at
- * most 16 KiB, addresses in any case; also the old browser client's form (no type, no cidHash or
- * messageHash, numbers or strings for amount, nonce and timestamp, nonce absent = 0). Checks the
- * form only: call verify.
- * @param {string} text
- * @returns {{meta:{from:string,to:string,amount:bigint,timestamp:number,cid:string,cidHash:string|null,nonce:bigint}, signature:Uint8Array, messageHash:string|null}}
- */
+/** Parses a signed-meta JSON like pkg/tips.ParseSignedMeta: no unknown fields or trailing data, at most 16 KiB, addresses in any case; also the old browser client's form (no type, no cidHash or messageHash, numbers or strings for amount, nonce and timestamp, nonce absent = 0). */
 export function parseSignedMeta(text) {
   if (utf8(text).length > MAX_SIGNED_META) throw terr('malformed', `signed meta larger than ${MAX_SIGNED_META} bytes`);
   let w;
@@ -221,15 +187,7 @@ function checkMeta(m) {
 
 const fmtDur = (ms) => `${Math.floor(Number(ms) / 1000)}s`;
 
-/**
- * Verifies a parsed signed meta exactly as pkg/tips.Verifier: fields, recomputed messageHash (a
- * received one is compared, never trusted), 65-byte low-s signature recovering meta.from, and for
- * vtpeer nonces the signed timestamp (equal to meta.timestamp when given, within
- * [now - maxAge, now + maxFuture]). Replays are not checked here.
- * @param {ReturnType<typeof parseSignedMeta>} sm
- * @param {{nowMs?:number, maxAgeMs?:number, maxFutureMs?:number}} [opts]
- * @returns {{signer:string, hash:string, timestampSigned:boolean, timestamp:number}}
- */
+/** Verifies a parsed signed meta exactly as pkg/tips.Verifier: fields, recomputed messageHash (a received one is compared, never trusted), 65-byte low-s signature recovering meta.from, and for vtpeer nonces the signed timestamp (equal to meta.timestamp when given, within [now - maxAge, now + maxFuture]). */
 export function verify(sm, opts = {}) {
   const m = sm.meta;
   checkMeta(m);
@@ -261,12 +219,7 @@ export function verify(sm, opts = {}) {
   return res;
 }
 
-/**
- * Builds and signs a tip as `vtpeer tip` does (timestamped nonce) and returns its wire JSON.
- * @param {{address:string, personalSign:(msg:Uint8Array)=>Promise<Uint8Array>}} signer
- * @param {{to:string, amount:bigint, cid?:string, nowMs?:number}} t
- * @returns {Promise<{json:string, hash:string, meta:object}>}
- */
+/** Builds and signs a tip as `vtpeer tip` does (timestamped nonce) and returns its wire JSON. */
 export async function signTip(signer, t) {
   const now = t.nowMs ?? Date.now();
   const meta = { from: checksumAddress(signer.address), to: checksumAddress(t.to), amount: t.amount, timestamp: now, cid: t.cid || '', cidHash: null, nonce: newNonce(now) };
@@ -280,32 +233,12 @@ export async function signTip(signer, t) {
   return { json, hash, meta };
 }
 
-// ---- receipts ----------------------------------------------------------------------------
+// ---- receipts
 
-/** Go's strconv.Quote for the printable-ASCII receipt fields (other code points as Go writes them). */
-export function goQuote(s) {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0);
-    if (ch === '"' || ch === '\\') out += '\\' + ch;
-    else if (c >= 0x20 && c < 0x7f) out += ch;
-    else if (c === 7) out += '\\a';
-    else if (c === 8) out += '\\b';
-    else if (c === 12) out += '\\f';
-    else if (c === 10) out += '\\n';
-    else if (c === 13) out += '\\r';
-    else if (c === 9) out += '\\t';
-    else if (c === 11) out += '\\v';
-    else if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
-    else out += ch; // printable non-ASCII, raw as Go keeps it
-  }
-  return out + '"';
-}
+/** Go's strconv.Quote of a printable-ASCII receipt field ("\"" and "\\" escaped). */
+export const goQuote = (s) => '"' + s.replace(/["\\]/g, (c) => '\\' + c) + '"';
 
-/**
- * The signed digest text of a receipt (PROTOCOL.md; vector in testdata/seal/offline.json).
- * @param {{messageHash:string, accepted:boolean, code?:string, reason?:string, forwarded?:string}} r
- */
+/** The signed digest text of a receipt (PROTOCOL.md; vector in testdata/seal/offline.json). */
 export function receiptDigest(r) {
   return (
     `vtpeer receipt v1\nmessageHash:${r.messageHash.toLowerCase()}\naccepted:${r.accepted ? 'true' : 'false'}\n` +
@@ -316,12 +249,7 @@ export function receiptDigest(r) {
 /** Printable ASCII only, so both ends quote the same bytes. */
 const ascii = (s) => (s || '').replace(/[^\x20-\x7e]/g, '?');
 
-/**
- * A receipt JSON in pkg/tips' form (empty fields omitted), signed when a signer is given.
- * @param {{messageHash:string, accepted:boolean, code?:string, reason?:string, forwarded?:string}} r
- * @param {{address:string, personalSign:(msg:Uint8Array)=>Promise<Uint8Array>}|null} signer
- * @returns {Promise<string>}
- */
+/** A receipt JSON in pkg/tips' form (empty fields omitted), signed when a signer is given. */
 export async function makeReceipt(r, signer) {
   const rr = { messageHash: r.messageHash.toLowerCase(), accepted: !!r.accepted, code: ascii(r.code), reason: ascii(r.reason), forwarded: ascii(r.forwarded) };
   let s = `{"type":"receipt","messageHash":"${rr.messageHash}","accepted":${rr.accepted}`;
@@ -333,11 +261,7 @@ export async function makeReceipt(r, signer) {
   return s + '}';
 }
 
-/**
- * Parses a receipt and checks its signature when it has one. Returns the fields and `signer`
- * (the proven address, or '' when unsigned); a bad signature throws.
- * @param {string} text
- */
+/** Parses a receipt and checks its signature when it has one. Returns the fields and `signer` (the proven address, or '' when unsigned); a bad signature throws. */
 export function parseReceipt(text) {
   if (utf8(text).length > MAX_RECEIPT) throw new Error(`receipt larger than ${MAX_RECEIPT} bytes`);
   const w = parseJSON(text);
@@ -360,17 +284,9 @@ export function parseReceipt(text) {
 }
 const str = (v) => (typeof v === 'string' ? v : '');
 
-// ---- the desk: one verdict and one receipt per tip ----------------------------------------
+// ---- the desk: one verdict and one receipt per tip
 
-/**
- * Judges one received tip body like vtpeer's tip desk: parse, verify (queued tips may be 7 days
- * old), refuse a tip for another account than ours (wrong_recipient), record its hash in the
- * replay store (replay / already_accepted), and build the signed receipt. Every outcome has a
- * receipt.
- * @param {string} body
- * @param {{store:{record:(hash:string, atMs:number)=>Promise<boolean>}, signer:any, queued?:boolean, nowMs?:number, maxAgeMs?:number}} d
- * @returns {Promise<{event:object, receipt:string}>}
- */
+/** Judges one received tip body like vtpeer's tip desk: parse, verify (queued tips may be 7 days old), refuse a tip for another account than ours (wrong_recipient), record its hash in the replay store (replay / already_accepted), and build the signed receipt. */
 export async function judge(body, d) {
   const ev = { verified: false, code: '', reason: '', from: '', to: '', amount: '', amountVery: '', cid: '', messageHash: '', timestampSigned: false };
   const done = async (hash) => ({ event: ev, receipt: await makeReceipt({ messageHash: hash, accepted: ev.verified || ev.code === 'already_accepted', code: ev.code, reason: ev.reason }, d.signer) });
