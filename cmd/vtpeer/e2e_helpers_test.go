@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,6 +56,7 @@ type proc struct {
 	err     error
 	scanErr error
 	seen    []string // stdout lines read so far by waitLine
+	stdin   io.WriteCloser
 }
 
 // syncBuffer collects stderr and signals each write on notify.
@@ -98,6 +100,7 @@ func startProc(t *testing.T, env []string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	p.stdin = stdin
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {

@@ -196,6 +196,8 @@ export class Link {
   }
 
   async onOpen() {
+    if (this.opened) return;
+    this.opened = true;
     this.n.debug(`transport open to ${this.ps.id} (gen ${this.gen})`);
     const first = await this.ensureHandshake();
     if (first) this.writeText(first);
@@ -246,7 +248,7 @@ export class Link {
   async startFrame(sess) {
     let id = new Uint8Array(0);
     const ident = this.n.identity;
-    if (ident) id = utf8(await seal.signIdentity(sess, ident.address, ident.signText));
+    if (ident) id = utf8(await seal.signIdentity(sess, ident.address, (t) => ident.signText(t)));
     return encodeStart(this.n.instance, this.ps.baseSeq(), id);
   }
 

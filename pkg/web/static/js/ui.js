@@ -29,6 +29,7 @@ export class UI {
   log(text, error = false) {
     const list = $('log');
     const t = new Date().toISOString().slice(11, 23);
+    (error ? console.warn : console.info)('vtpeer: ' + text);
     list.append(el('li', { class: error ? 'error' : '' }, `${t} ${text}`));
     if (++this.logCount > 500) list.firstChild.remove();
     list.scrollTop = list.scrollHeight;
