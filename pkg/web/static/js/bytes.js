@@ -10,10 +10,10 @@ export const fromUtf8 = (b) => dec.decode(b);
 
 /** Concatenates byte arrays. */
 export function concat(...parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) out.set(p, (o += p.length) - p.length);
-  return out;
+	const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+	let o = 0;
+	for (const p of parts) out.set(p, (o += p.length) - p.length);
+	return out;
 }
 
 /** Lower-case hex of bytes. */
@@ -21,8 +21,8 @@ export const toHex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')
 
 /** Bytes of hex (either case, no prefix); throws on anything else. */
 export function fromHex(s) {
-  if (s.length % 2 || !/^[0-9a-fA-F]*$/.test(s)) throw new Error('bytes: not hex');
-  return Uint8Array.from(s.match(/../g) || [], (h) => parseInt(h, 16));
+	if (s.length % 2 || !/^[0-9a-fA-F]*$/.test(s)) throw new Error('bytes: not hex');
+	return Uint8Array.from(s.match(/../g) || [], (h) => parseInt(h, 16));
 }
 
 /** Unpadded base64url (RFC 4648 §5). */
@@ -33,23 +33,23 @@ export const b64u = (b) => btoa(Array.from(b, (x) => String.fromCharCode(x)).joi
  * re-encode to the same text, as Go's strict decoder checks); null otherwise.
  */
 export function fromB64u(s) {
-  if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) return null;
-  const b = Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
-  return b64u(b) === s ? b : null;
+	if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) return null;
+	const b = Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+	return b64u(b) === s ? b : null;
 }
 
 /** u32 big-endian. */
 export function u32be(n) {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n);
-  return b;
+	const b = new Uint8Array(4);
+	new DataView(b.buffer).setUint32(0, n);
+	return b;
 }
 
 /** u64 big-endian of a bigint. */
 export function u64be(n) {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, n));
-  return b;
+	const b = new Uint8Array(8);
+	new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, n));
+	return b;
 }
 
 /** A big-endian u64 at off, as a bigint. */
@@ -60,10 +60,10 @@ export const lp = (x) => concat(u32be(x.length), x);
 
 /** Constant-time equality (lengths are not secret). */
 export function equalBytes(a, b) {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
-  return d === 0;
+	if (a.length !== b.length) return false;
+	let d = 0;
+	for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+	return d === 0;
 }
 
 /** Zeroes bytes. */
