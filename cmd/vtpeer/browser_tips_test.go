@@ -194,7 +194,7 @@ func TestBrowserScreenshot(t *testing.T) {
 	if err := tab.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		t.Fatal(err)
 	}
-	png, err := browsertest.Run(ctx, tab, chromedp.FullScreenshot(90))
+	png, err := browsertest.Run(ctx, tab, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}
