@@ -25,7 +25,9 @@ async function signalURL() {
 	}
 }
 
+const times = (window.vtpeerTimes = {}); // ms since navigation, for the benchmarks
 function onEvent(ev) {
+	if (!times[ev.type]) times[ev.type] = performance.now();
 	switch (ev.type) {
 		case 'status':
 			ui.status(ev.text);
@@ -36,6 +38,7 @@ function onEvent(ev) {
 		case 'error':
 			return ui.log(`${ev.peer ? ev.peer + ': ' : ''}${ev.message}${ev.code ? ' (' + ev.code + ')' : ''}`, true);
 		case 'peers': {
+			if (!times.connected && ev.list.some((p) => p.connected)) times.connected = performance.now();
 			ui.peers(ev.list);
 			const n = ev.list.filter((p) => p.connected).length;
 			if (room && room.signal && room.signal.joined) ui.status(`room ${room.room}: ${n} peer(s) connected, sealed end to end`);
