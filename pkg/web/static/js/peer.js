@@ -80,7 +80,7 @@ export class Node {
 	}
 
 	nextGen() {
-		let g = BigInt(Date.now()) * 1000000n;
+		let g = BigInt(Date.now()) * 1000n; // microseconds: at most 2^53-1, like pkg/peer
 		if (g <= this.lastGen) g = this.lastGen + 1n;
 		this.lastGen = g;
 		return g;
