@@ -169,6 +169,9 @@ func (j *joinLoop) showStatus(s statusUpdate) {
 		j.out.event(evStatus{Type: "reconnecting", Error: s.err.Error()}, "* signaling server lost, reconnecting (open chats go on)")
 	case "error":
 		j.out.event(evError{Type: "error", Code: s.code, Error: s.err.Error()}, fmt.Sprintf("! server: %v (%s)", s.err, s.code))
+	case "refused":
+		j.out.event(evError{Type: "error", Peer: s.peerID, Code: s.code, Error: s.err.Error()},
+			fmt.Sprintf("! %s sent a signaling frame that cannot be used: %v", shortID(s.peerID), s.err))
 	}
 }
 

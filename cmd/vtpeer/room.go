@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/verytippers/vtpeer/pkg/peer"
 	"github.com/verytippers/vtpeer/pkg/seal"
@@ -44,7 +45,7 @@ type roomConfig struct {
 
 // statusUpdate is news from the signaling side that the user should see.
 type statusUpdate struct {
-	kind   string // "joined", "reconnecting", "rejoined", "error"
+	kind   string // "joined", "reconnecting", "rejoined", "error" (from the server), "refused" (a peer's frame)
 	peerID string
 	peers  []string
 	code   string
@@ -63,6 +64,8 @@ type roomSession struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	refusedEvery *rate.Limiter // reports of unusable signaling frames: a flood cannot flood the output
 }
 
 // startRoom dials the server, joins the room and starts the Node.
@@ -75,7 +78,7 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (is `vtpeer serve` running at %s?)", err, cfg.server)
 	}
-	s := &roomSession{cfg: cfg, client: client}
+	s := &roomSession{cfg: cfg, client: client, refusedEvery: rate.NewLimiter(rate.Every(time.Second), 10)}
 	opts := &peer.Options{
 		Room:           cfg.room,
 		Signaler:       signaler{client},
@@ -189,10 +192,20 @@ func (s *roomSession) handleFrame(ctx context.Context, f signal.Frame) {
 		s.cfg.status(statusUpdate{kind: "error", code: f.Code, err: errors.New(f.Error)})
 	default:
 		if f.From == "" {
-			return // not from a peer: nothing the Node can use
+			s.cfg.logger.Debug("signaling frame ignored: not from a peer", "type", f.Type)
+			return
 		}
-		if err := s.node.HandleSignal(ctx, f.From, f.Type, f.Data); err != nil {
-			s.cfg.logger.Debug("signaling frame refused", "from", f.From, "type", f.Type, "err", err)
+		err := s.node.HandleSignal(ctx, f.From, f.Type, f.Data)
+		switch {
+		case err == nil, errors.Is(err, peer.ErrClosed):
+		case errors.Is(err, peer.ErrIgnoredSignal):
+			// late frames of a replaced transport, glare, a path we refuse: part of the protocol
+			s.cfg.logger.Debug("signaling frame ignored", "from", f.From, "type", f.Type, "reason", err)
+		default:
+			if s.refusedEvery.Allow() {
+				s.cfg.logger.Warn("signaling frame refused", "from", f.From, "type", f.Type, "reason", err)
+				s.cfg.status(statusUpdate{kind: "refused", peerID: f.From, code: "bad_signal", err: err})
+			}
 		}
 	}
 }

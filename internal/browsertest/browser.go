@@ -129,7 +129,7 @@ func Start(t testing.TB) *Browser {
 	t.Cleanup(func() {
 		b.cancel()
 		if t.Failed() {
-			if s := out.String(); s != "" {
+			if s := out.relevant(); s != "" {
 				t.Logf("browser output:\n%s", s)
 			}
 		}
@@ -156,6 +156,18 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 		l.buf.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
+}
+
+// relevant is the output without the lines a container always produces
+// (no D-Bus, no UPower), which say nothing about a failure.
+func (l *limitedBuffer) relevant() string {
+	var keep []string
+	for _, line := range strings.Split(l.String(), "\n") {
+		if line != "" && !strings.Contains(line, "dbus") && !strings.Contains(line, "unexpected operator") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 func (l *limitedBuffer) String() string {

@@ -52,7 +52,11 @@ func newPionStack(o *Options) (*pionStack, error) {
 	}
 
 	se := webrtc.SettingEngine{}
-	se.SetSCTPMaxMessageSize(uint32(o.MaxMessageSize))
+	// a=max-message-size in our SDP announces the largest sealed frame we take on this path; the
+	// peer sends no larger (RFC 8841). With ViaAuto and ViaServer we also send no larger than
+	// RelayMaxFrame (a message must fit whichever path it is resent on): announcing the same
+	// makes the limit symmetric, so a peer cannot hand us a frame we could not resend to it.
+	se.SetSCTPMaxMessageSize(uint32(announcedMaxMessageSize(o)))
 	se.SetSCTPMaxReceiveBufferSize(4 << 20)
 	// Cap the SCTP retransmission timeout (pion default 60 s): under heavy loss the exponential
 	// backoff otherwise freezes a chat for tens of seconds.

@@ -30,6 +30,11 @@ var (
 	ErrBadSignal = errors.New("peer: bad signaling frame")
 	// ErrBadRelay is returned by HandleSignal for a malformed relay frame (the server relay path).
 	ErrBadRelay = errors.New("peer: malformed relay frame")
+	// ErrIgnoredSignal is returned by HandleSignal for a well-formed signaling frame that the
+	// protocol says to ignore: an unknown type, a late frame of a replaced transport (older gen),
+	// the losing offer of a glare, an offer or relay frame for a path Options.Via refuses, a frame
+	// for a peer whose session failed. The error says which; it is not the peer's fault.
+	ErrIgnoredSignal = errors.New("peer: signaling frame ignored")
 	// ErrEventOverflow is reported (as an Error event) if the internal event queue exceeds its bound
 	// because the application stopped reading Events.
 	ErrEventOverflow = errors.New("peer: event queue overflow")

@@ -114,7 +114,10 @@ func newLink(p *peerState, gen uint64, offerer bool) (*link, error) {
 		pc.OnDataChannel(func(dc *webrtc.DataChannel) {
 			if dc.Label() == DataChannelLabel {
 				l.setupDC(dc)
+				return
 			}
+			n.log.Warn("peer: refusing a DataChannel with an unknown label", "peer", p.id, "label", dc.Label())
+			_ = dc.Close()
 		})
 	}
 	return l, nil

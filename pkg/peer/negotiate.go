@@ -92,7 +92,8 @@ func (p *peerState) active() *link {
 // handleOffer answers a new transport (higher gen) or an ICE restart of the current one (same gen).
 func (p *peerState) handleOffer(sp sigPayload) error {
 	if p.n.opts.Via == ViaServer {
-		return nil // no WebRTC: the peer falls back to the relay (ViaAuto) or fails
+		// no WebRTC: the peer falls back to the relay (ViaAuto) or fails
+		return fmt.Errorf("%w: offer from %s: --via server takes no WebRTC offer", ErrIgnoredSignal, p.id)
 	}
 	cur := p.current()
 	if cur != nil && sp.Gen == cur.gen && !cur.isDead() {
@@ -103,18 +104,18 @@ func (p *peerState) handleOffer(sp sigPayload) error {
 	}
 	if cur != nil && !cur.isDead() {
 		if sp.Gen < cur.gen {
-			return nil // stale
+			return fmt.Errorf("%w: offer from %s: gen %d older than the current transport's %d", ErrIgnoredSignal, p.id, sp.Gen, cur.gen)
 		}
 		// Glare: we are offering too and have not connected yet. The lower peer id keeps offering.
 		if cur.offerer && !cur.isReady() && p.n.selfIDSafe() < p.id {
-			return nil
+			return fmt.Errorf("%w: offer from %s: glare, our lower id keeps offering", ErrIgnoredSignal, p.id)
 		}
 	}
 	p.mu.Lock()
 	rejected := p.rejected
 	p.mu.Unlock()
 	if rejected {
-		return nil
+		return fmt.Errorf("%w: offer from %s: its session failed (see the earlier error)", ErrIgnoredSignal, p.id)
 	}
 	l, err := newLink(p, sp.Gen, false)
 	if err != nil {
@@ -133,8 +134,13 @@ func (p *peerState) handleOffer(sp sigPayload) error {
 
 func (p *peerState) handleAnswer(sp sigPayload) error {
 	cur := p.current()
-	if cur == nil || cur.gen != sp.Gen || !cur.offerer || cur.isDead() {
-		return nil // stale
+	switch {
+	case cur == nil:
+		return fmt.Errorf("%w: answer from %s: gen %d, but no transport is being negotiated", ErrIgnoredSignal, p.id, sp.Gen)
+	case sp.Gen == cur.gen && !cur.offerer:
+		return fmt.Errorf("%w: answer from %s: gen %d is the peer's own offer", ErrBadSignal, p.id, sp.Gen)
+	case sp.Gen != cur.gen || cur.isDead():
+		return fmt.Errorf("%w: answer from %s: gen %d is not our current offer (%d)", ErrIgnoredSignal, p.id, sp.Gen, cur.gen)
 	}
 	if err := cur.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sp.SDP}); err != nil {
 		return fmt.Errorf("answer from %s: %w", p.id, err)
@@ -152,13 +158,15 @@ func (p *peerState) handleICE(sp sigPayload) error {
 		// The offer for this transport has not arrived yet (or its link is not installed).
 		if len(p.earlyICE) < maxEarlyICE && len(p.earlyICE[sp.Gen]) < maxEarlyICE {
 			p.earlyICE[sp.Gen] = append(p.earlyICE[sp.Gen], *sp.Candidate)
+			p.mu.Unlock()
+			return nil
 		}
 		p.mu.Unlock()
-		return nil
+		return fmt.Errorf("%w: ice from %s: more than %d candidates before their offer", ErrBadSignal, p.id, maxEarlyICE)
 	}
 	p.mu.Unlock()
 	if sp.Gen != cur.gen {
-		return nil // stale
+		return fmt.Errorf("%w: ice from %s: gen %d of a replaced transport (current %d)", ErrIgnoredSignal, p.id, sp.Gen, cur.gen)
 	}
 	if err := cur.addCandidate(*sp.Candidate); err != nil {
 		return fmt.Errorf("candidate from %s: %w", p.id, err)
@@ -173,7 +181,7 @@ func (p *peerState) handleRestart(sp sigPayload) error {
 	skip := p.closed || p.rejected || (cur != nil && cur.gen > sp.Gen) || p.n.opts.Via == ViaServer
 	p.mu.Unlock()
 	if skip {
-		return nil
+		return fmt.Errorf("%w: restart from %s: gen %d is not our current transport, or the session is over, or --via server", ErrIgnoredSignal, p.id, sp.Gen)
 	}
 	p.n.goTracked(func() { p.n.connect(p) })
 	return nil

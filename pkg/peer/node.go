@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
-	"time"
 )
 
 // Node is this process's member of a room: it keeps one sealed, reliable session per peer, each
@@ -261,7 +260,3 @@ func (n *Node) iceServers() []ICEServer {
 	defer n.mu.Unlock()
 	return n.ice
 }
-
-// newGen returns a transport generation: increasing within a process and, being a timestamp,
-// larger after a restart than any generation the old process used.
-func newGen() uint64 { return uint64(time.Now().UnixNano()) }

@@ -70,12 +70,17 @@ func encodeRelayData(gen uint64, t string, b []byte) (json.RawMessage, error) {
 
 // decodeRelayData parses and checks the data of a relay frame.
 func decodeRelayData(data []byte) (relayData, error) {
-	var d relayData
+	var w struct {
+		Gen genField `json:"gen"` // a number, or a decimal string
+		T   string   `json:"t"`
+		B   string   `json:"b"`
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
+	if err := dec.Decode(&w); err != nil {
 		return relayData{}, fmt.Errorf("%w: %v", ErrBadRelay, err)
 	}
+	d := relayData{Gen: uint64(w.Gen), T: w.T, B: w.B}
 	if dec.More() {
 		return relayData{}, fmt.Errorf("%w: trailing data", ErrBadRelay)
 	}
@@ -162,7 +167,7 @@ func (p *peerState) handleRelay(d relayData) error {
 	cur, stop := p.srv, p.closed || p.rejected
 	p.mu.Unlock()
 	if stop {
-		return nil
+		return fmt.Errorf("%w: relay from %s: the session is over", ErrIgnoredSignal, p.id)
 	}
 	if cur != nil && d.Gen == cur.gen {
 		switch d.T {
@@ -179,13 +184,15 @@ func (p *peerState) handleRelay(d relayData) error {
 		return nil
 	}
 	if d.T != relayHello || (cur != nil && d.Gen < cur.gen) {
-		return nil // stale, or the rest of a transport whose hello we never saw
+		// stale, or the rest of a transport whose hello we never saw
+		return fmt.Errorf("%w: relay %s from %s: gen %d is not the current relay transport", ErrIgnoredSignal, d.T, p.id, d.Gen)
 	}
 	if v := p.n.opts.Via; v == ViaDirect || v == ViaTURN {
-		return nil // our policy refuses the server relay
+		return fmt.Errorf("%w: relay hello from %s: --via %s refuses the server relay", ErrIgnoredSignal, p.id, v)
 	}
 	if cur != nil && cur.offerer && !cur.isReady() && p.n.selfIDSafe() < p.id {
-		return nil // glare: both offered a relay transport; the lower id keeps offering
+		// glare: both offered a relay transport; the lower id keeps offering
+		return fmt.Errorf("%w: relay hello from %s: glare, our lower id keeps offering", ErrIgnoredSignal, p.id)
 	}
 	l := newRelayLink(p, d.Gen, false)
 	if !p.installRelay(l) {

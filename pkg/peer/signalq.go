@@ -104,22 +104,22 @@ func (s *signalQueue) run(ctx context.Context) {
 	}
 }
 
-// HandleSignal processes one signaling frame relayed from peer `from`. Unknown types are ignored
-// (nil error) so that newer peers can add frame types.
+// HandleSignal processes one signaling frame relayed from peer `from`. A frame it cannot use
+// returns an error saying why: ErrBadSignal or ErrBadRelay for a malformed one (the caller
+// should report it), ErrIgnoredSignal for a well-formed one the protocol says to ignore (an
+// unknown type, which newer peers may add; a late frame of a replaced transport; the losing
+// offer of a glare; a path our Via refuses).
 func (n *Node) HandleSignal(ctx context.Context, from, typ string, data json.RawMessage) error {
 	switch typ {
 	case SignalOffer, SignalAnswer, SignalICE, SignalRestart:
 	case SignalRelay:
 		return n.handleRelaySignal(from, data)
 	default:
-		return nil
+		return fmt.Errorf("%w: unknown type %q from %s", ErrIgnoredSignal, typ, from)
 	}
-	var p sigPayload
-	if err := json.Unmarshal(data, &p); err != nil {
+	p, err := decodeSigPayload(typ, data)
+	if err != nil {
 		return fmt.Errorf("%w: %s from %s: %v", ErrBadSignal, typ, from, err)
-	}
-	if p.Gen == 0 {
-		return fmt.Errorf("%w: %s from %s: zero gen", ErrBadSignal, typ, from)
 	}
 	n.mu.Lock()
 	if n.closed {

@@ -29,10 +29,25 @@ def frame(key, seq, pt):
 def quote(room):  # JSON.stringify semantics
     return json.dumps(room, ensure_ascii=False)
 
+def app_frame(f):  # PROTOCOL.md "Application frames", big-endian
+    if f["type"] == "start":
+        ident = f["identity"].encode()
+        return b"\x01" + bytes.fromhex(f["instance"]) + struct.pack(">QH", f["base"], len(ident)) + ident
+    if f["type"] == "data":
+        kind = f["kind"].encode()
+        return b"\x02" + struct.pack(">QQB", f["seq"], f["ack"], len(kind)) + kind + f["body"].encode()
+    return b"\x03" + struct.pack(">Q", f["seq"])
+
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors.json")
 bad = 0
 for v in json.load(open(path))["vectors"]:
     h = bytes.fromhex
+    if "appFrames" in v:  # the plaintexts are application frames
+        a = v["appFrames"]
+        pt_oa0, pt_oa1, pt_ao0 = (app_frame(a[k]) for k in ("offererToAnswerer0", "offererToAnswerer1", "answererToOfferer0"))
+    else:  # text: the same plaintext in both offerer frames
+        pt_oa0 = pt_oa1 = v["plaintextOffererToAnswerer"].encode()
+        pt_ao0 = v["plaintextAnswererToOfferer"].encode()
     po, pa = pub(h(v["offererPrivate"])), pub(h(v["answererPrivate"]))
     fo, fa = h(v["offererFingerprint"]), h(v["answererFingerprint"])
     commit = hashlib.sha256(lp(TAG + b" commit") + lp(po)).digest()
@@ -47,9 +62,11 @@ for v in json.load(open(path))["vectors"]:
         "reveal": '{"type":"reveal","key":"%s"}' % b64(po),
         "sharedSecret": shared.hex(), "transcriptHash": th.hex(),
         "keyOffererToAnswerer": koa.hex(), "keyAnswererToOfferer": kao.hex(), "sasKey": ksas.hex(), "sas": sas,
-        "frameOffererToAnswerer0": frame(koa, 0, v["plaintextOffererToAnswerer"].encode()).hex(),
-        "frameOffererToAnswerer1": frame(koa, 1, v["plaintextOffererToAnswerer"].encode()).hex(),
-        "frameAnswererToOfferer0": frame(kao, 0, v["plaintextAnswererToOfferer"].encode()).hex(),
+        "plaintextOffererToAnswerer0Hex": pt_oa0.hex(), "plaintextOffererToAnswerer1Hex": pt_oa1.hex(),
+        "plaintextAnswererToOfferer0Hex": pt_ao0.hex(),
+        "frameOffererToAnswerer0": frame(koa, 0, pt_oa0).hex(),
+        "frameOffererToAnswerer1": frame(koa, 1, pt_oa1).hex(),
+        "frameAnswererToOfferer0": frame(kao, 0, pt_ao0).hex(),
         "identityMessageOfferer": "vtpeer handshake v1\nroom: %s\nrole: offerer\ntranscript: %s\n" % (quote(v["room"]), th.hex()),
     }
     for k, want in got.items():
