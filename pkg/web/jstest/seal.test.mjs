@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as seal from '../static/js/seal.js';
+import * as frame from '../static/js/frame.js';
 import { fromHex, toHex, utf8, fromUtf8, b64u } from '../static/js/bytes.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../../testdata/seal/vectors.json', import.meta.url))).vectors;
@@ -52,16 +53,33 @@ for (const v of vectors) {
       assert.equal(toHex(s.sasKey), v.sasKey);
       assert.equal(s.sas, v.sas);
     }
-    const pOA = utf8(v.plaintextOffererToAnswerer);
-    const f0 = await so.seal(pOA);
-    const f1 = await so.seal(pOA);
-    const g0 = await sa.seal(utf8(v.plaintextAnswererToOfferer));
+    const pt = (k, fallback) => (v[k] !== undefined ? fromHex(v[k]) : utf8(fallback));
+    const p0 = pt('plaintextOffererToAnswerer0Hex', v.plaintextOffererToAnswerer);
+    const p1 = pt('plaintextOffererToAnswerer1Hex', v.plaintextOffererToAnswerer);
+    const q0 = pt('plaintextAnswererToOfferer0Hex', v.plaintextAnswererToOfferer);
+    const f0 = await so.seal(p0);
+    const f1 = await so.seal(p1);
+    const g0 = await sa.seal(q0);
     assert.equal(toHex(f0), v.frameOffererToAnswerer0);
     assert.equal(toHex(f1), v.frameOffererToAnswerer1);
     assert.equal(toHex(g0), v.frameAnswererToOfferer0);
-    assert.equal(fromUtf8(await sa.open(f0)), v.plaintextOffererToAnswerer);
-    assert.equal(fromUtf8(await sa.open(f1)), v.plaintextOffererToAnswerer);
-    assert.equal(fromUtf8(await so.open(g0)), v.plaintextAnswererToOfferer);
+    assert.equal(toHex(await sa.open(f0)), toHex(p0));
+    assert.equal(toHex(await sa.open(f1)), toHex(p1));
+    assert.equal(toHex(await so.open(g0)), toHex(q0));
+    if (v.appFrames) {
+      // The first application frames of a session, as the page's frame.js writes and reads them.
+      const a = v.appFrames;
+      const start = (x) => frame.encodeStart(BigInt('0x' + x.instance), BigInt(x.base), fromHex(x.identity));
+      assert.equal(toHex(start(a.offererToAnswerer0)), toHex(p0));
+      assert.equal(toHex(start(a.answererToOfferer0)), toHex(q0));
+      const d = a.offererToAnswerer1;
+      const data = frame.encodeData(BigInt(d.seq), d.kind, utf8(d.body));
+      frame.setAck(data, BigInt(d.ack));
+      assert.equal(toHex(data), toHex(p1));
+      const got = frame.decodeFrame(p1);
+      assert.deepEqual([got.type, got.seq, got.ack, got.kind, fromUtf8(got.body)], [frame.DATA, 1n, 0n, d.kind, d.body]);
+      assert.equal(frame.decodeFrame(p0).base, 1n);
+    }
     assert.equal(seal.identityMessage(v.room, seal.OFFERER, so.th), v.identityMessageOfferer);
   });
 }
