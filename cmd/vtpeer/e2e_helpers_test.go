@@ -56,7 +56,7 @@ type proc struct {
 	err     error
 	scanErr error
 	seen    []string // stdout lines read so far by waitLine
-	stdin   io.Writer
+	stdin   io.WriteCloser
 }
 
 // syncBuffer collects stderr and signals each write on notify.

@@ -18,10 +18,11 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// embedded is the page: everything under static/ (names starting with "."
-// or "_" are left out by embed).
+// embedded is the page: everything under static/. "all:" keeps names that
+// start with "_" (the vendored @noble/hashes imports ./_u64.js); names that
+// start with "." are skipped when the tree is read.
 //
-//go:embed static
+//go:embed all:static
 var embedded embed.FS
 
 // ConfigPath is the URL path of the generated page configuration; a file of

@@ -1,0 +1,91 @@
+// Who the page is: an injected EIP-1193 wallet (window.ethereum, personal_sign) when the user picks
+// it, else a throwaway secp256k1 key made in the page — kept only for this tab's lifetime unless the
+// user asks to keep it (then in this browser's localStorage, in the clear, with a note saying so).
+// Whichever it is signs the handshake identity (docs/PROTOCOL.md "Identity"), tips and receipts.
+
+import { personalSignWithKey, privToAddress, randomPrivateKey, checksumAddress, isAddress, from0x } from './eth.js';
+import { utf8, toHex, fromHex, wipe } from './bytes.js';
+
+const KEY_ITEM = 'vtpeer.throwawayKey';
+
+/** An identity: {kind, label, address, signText(text) → '0x…', personalSign(bytes) → Uint8Array}. */
+class KeyIdentity {
+	constructor(priv, kept) {
+		this.priv = priv;
+		this.address = privToAddress(priv);
+		this.kind = kept ? 'kept' : 'throwaway';
+	}
+	get label() {
+		return this.kind === 'kept'
+			? 'in-page key kept in this browser (localStorage, not encrypted): for small tips and tests only'
+			: 'throwaway in-page key: it lives only as long as this tab';
+	}
+	personalSign(msg) {
+		if (!this.priv) return Promise.reject(new Error('identity: key forgotten'));
+		return personalSignWithKey(this.priv, msg);
+	}
+	async signText(text) {
+		return '0x' + toHex(await this.personalSign(utf8(text)));
+	}
+	/** Keeps the key in localStorage (the user asked to). */
+	keep() {
+		localStorage.setItem(KEY_ITEM, toHex(this.priv));
+		this.kind = 'kept';
+	}
+	/** Removes the kept key from localStorage; this tab goes on with it as a throwaway. */
+	forget() {
+		localStorage.removeItem(KEY_ITEM);
+		this.kind = 'throwaway';
+	}
+	close() {
+		wipe(this.priv);
+		this.priv = null;
+	}
+}
+
+class WalletIdentity {
+	constructor(provider, address) {
+		this.provider = provider;
+		this.address = checksumAddress(address);
+		this.kind = 'wallet';
+	}
+	get label() {
+		return 'your wallet (each signature is asked of it)';
+	}
+	async personalSign(msg) {
+		const sig = await this.provider.request({ method: 'personal_sign', params: ['0x' + toHex(msg), this.address.toLowerCase()] });
+		const b = from0x(sig);
+		if (b.length !== 65) throw new Error(`wallet returned a ${b.length}-byte signature`);
+		if (b[64] < 27) b[64] += 27;
+		return b;
+	}
+	async signText(text) {
+		return '0x' + toHex(await this.personalSign(utf8(text)));
+	}
+	close() {}
+}
+
+/** Is an EIP-1193 wallet injected? */
+export function hasWallet() {
+	return !!(globalThis.ethereum && typeof globalThis.ethereum.request === 'function');
+}
+
+/** Asks the injected wallet for an account. */
+export async function connectWallet() {
+	if (!hasWallet()) throw new Error('identity: no wallet in this browser');
+	const accounts = await globalThis.ethereum.request({ method: 'eth_requestAccounts' });
+	if (!Array.isArray(accounts) || !isAddress(accounts[0])) throw new Error('identity: the wallet gave no account');
+	return new WalletIdentity(globalThis.ethereum, accounts[0]);
+}
+
+/** The in-page key: the one the user kept earlier, else a new throwaway key. */
+export function loadKeyIdentity() {
+	let kept = null;
+	try {
+		kept = globalThis.localStorage && localStorage.getItem(KEY_ITEM);
+	} catch {
+		kept = null;
+	}
+	if (kept && /^[0-9a-f]{64}$/.test(kept)) return new KeyIdentity(fromHex(kept), true);
+	return new KeyIdentity(randomPrivateKey(), false);
+}

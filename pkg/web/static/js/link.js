@@ -1,0 +1,421 @@
+// One transport to one peer (pkg/peer/link.go, handshake.go, relay.go): an RTCPeerConnection with
+// the one DataChannel `verytippers-data` (created by the offerer, ordered, reliable, negotiated
+// in-band), or the signaling server relay; and the seal session that runs over it. Everything a
+// link receives is handled strictly in arrival order through one promise chain (WebCrypto is
+// asynchronous), and everything it sends goes through another, so that the seal's counters and
+// the wire agree. A link never comes back once dead: its peer replaces it.
+
+import * as seal from './seal.js';
+import { encodeStart, decodeFrame, START, DATA } from './frame.js';
+import { utf8, fromUtf8, b64u, fromHex } from './bytes.js';
+
+export const LABEL = 'verytippers-data';
+export const RELAY_MAX_FRAME = 40 << 10;
+const RELAY_WINDOW = 256 << 10;
+const HIGH_WATER = 1 << 20;
+const LOW_WATER = 512 << 10;
+const MAX_PENDING_WRITES = 256;
+
+/** Parses the sha-256 a=fingerprint of an SDP into 32 bytes (null when absent). */
+export function sdpFingerprint(sdp) {
+	const m = /^a=fingerprint:sha-256 ([0-9A-Fa-f:]{95})\s*$/m.exec(sdp || '');
+	return m ? fromHex(m[1].replace(/:/g, '')) : null;
+}
+
+export class Link {
+	constructor(ps, gen, offerer, relay) {
+		this.ps = ps;
+		this.n = ps.n;
+		this.gen = gen;
+		this.offerer = offerer;
+		this.relay = relay;
+		this.created = performance.now();
+		this.dead = false;
+		this.ready = false;
+		this.everReady = false;
+		this.startSeen = false;
+		this.hs = null;
+		this.sess = null;
+		this.inChain = Promise.resolve();
+		this.outChain = Promise.resolve();
+		this.pendingWrites = 0;
+		this.waiters = [];
+		this.timers = new Set();
+		this.peerClosed = false;
+		this.inflight = [];
+		this.inflightBytes = 0;
+		this.progress = 0;
+		this.pc = null;
+		this.dc = null;
+		this.remoteSet = false;
+		this.pendingICE = [];
+		if (!relay) this.setupPC();
+	}
+
+	get role() {
+		return this.offerer ? seal.OFFERER : seal.ANSWERER;
+	}
+
+	timer(ms, f) {
+		const t = setTimeout(() => {
+			this.timers.delete(t);
+			f();
+		}, ms);
+		this.timers.add(t);
+		return t;
+	}
+
+	// ---- WebRTC
+
+	setupPC() {
+		const n = this.n;
+		const cfg = { iceServers: n.iceServersForVia(), certificates: [n.cert] };
+		if (n.via === 'turn') cfg.iceTransportPolicy = 'relay';
+		const pc = new RTCPeerConnection(cfg);
+		this.pc = pc;
+		pc.onicecandidate = (e) => {
+			if (!e.candidate || !e.candidate.candidate || this.dead) return;
+			n.signalSend(this.ps.id, 'ice', `{"gen":${this.gen},"candidate":${JSON.stringify(e.candidate.toJSON())}}`);
+		};
+		pc.onconnectionstatechange = () => {
+			if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.close('peer connection ' + pc.connectionState);
+		};
+		pc.oniceconnectionstatechange = () => {
+			const s = pc.iceConnectionState;
+			n.debug(`ice ${s} with ${this.ps.id}`);
+			if ((s === 'disconnected' || s === 'failed') && !this.iceTimer) {
+				this.iceTimer = this.timer(n.restartWaitMs, () => this.close('ice did not recover in time'));
+				if (this.offerer) this.offer(true).catch((e) => n.debug('ice restart: ' + e.message));
+			} else if ((s === 'connected' || s === 'completed') && this.iceTimer) {
+				clearTimeout(this.iceTimer);
+				this.timers.delete(this.iceTimer);
+				this.iceTimer = null;
+			}
+		};
+		if (this.offerer) {
+			this.setupDC(pc.createDataChannel(LABEL, { ordered: true }));
+		} else {
+			pc.ondatachannel = (e) => {
+				if (e.channel.label === LABEL) this.setupDC(e.channel);
+				else n.log(`datachannel ${JSON.stringify(e.channel.label)} from ${this.ps.id} ignored`);
+			};
+		}
+	}
+
+	setupDC(dc) {
+		if (this.dc) return;
+		this.dc = dc;
+		dc.binaryType = 'arraybuffer';
+		dc.bufferedAmountLowThreshold = LOW_WATER;
+		dc.onbufferedamountlow = () => this.wake();
+		dc.onopen = () => this.enqueue(() => this.onOpen());
+		dc.onmessage = (e) => this.enqueue(() => this.onMessage(e.data));
+		dc.onclose = () => this.close('datachannel closed');
+		if (dc.readyState === 'open') this.enqueue(() => this.onOpen());
+	}
+
+	async offer(restart) {
+		const o = await this.pc.createOffer(restart ? { iceRestart: true } : undefined);
+		await this.pc.setLocalDescription(o);
+		this.n.signalSend(this.ps.id, 'offer', `{"gen":${this.gen},"sdp":${JSON.stringify(this.pc.localDescription.sdp)}}`);
+	}
+
+	async answer(sdp) {
+		await this.setRemote({ type: 'offer', sdp });
+		const a = await this.pc.createAnswer();
+		await this.pc.setLocalDescription(a);
+		this.n.signalSend(this.ps.id, 'answer', `{"gen":${this.gen},"sdp":${JSON.stringify(this.pc.localDescription.sdp)}}`);
+	}
+
+	async setRemote(desc) {
+		await this.pc.setRemoteDescription(desc);
+		this.remoteSet = true;
+		const pend = this.pendingICE;
+		this.pendingICE = [];
+		for (const c of pend) await this.addCandidate(c);
+	}
+
+	async addCandidate(c) {
+		if (this.n.via === 'direct' && / typ relay( |$)/.test(c.candidate || '')) return; // direct: never pair with TURN
+		if (!this.remoteSet) {
+			this.pendingICE.push(c);
+			return;
+		}
+		const init = { candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex ?? 0 };
+		if (c.sdpMid) init.sdpMid = c.sdpMid;
+		if (c.usernameFragment) init.usernameFragment = c.usernameFragment;
+		try {
+			await this.pc.addIceCandidate(init);
+		} catch (e) {
+			this.n.log(`candidate from ${this.ps.id} refused: ${e.message}`);
+		}
+	}
+
+	/** SHA-256 of the DER certificate the DTLS transport really saw (SDP fingerprint as fallback). */
+	async remoteFingerprint() {
+		const t = this.pc.sctp && this.pc.sctp.transport;
+		const certs = t && typeof t.getRemoteCertificates === 'function' ? t.getRemoteCertificates() : [];
+		if (certs && certs.length) return seal.sha256(new Uint8Array(certs[0]));
+		// The browser has checked the DTLS certificate against the remote SDP's fingerprint.
+		const fp = sdpFingerprint(this.pc.remoteDescription && this.pc.remoteDescription.sdp);
+		if (!fp) throw new Error('no remote certificate');
+		return fp;
+	}
+
+	/** 'direct', 'turn' or 'server' from the selected candidate pair. */
+	async path() {
+		if (this.relay) return 'server';
+		try {
+			const stats = await this.pc.getStats();
+			let pair = null;
+			stats.forEach((s) => {
+				if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+			});
+			if (!pair) stats.forEach((s) => { if (!pair && s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
+			if (!pair) return 'direct';
+			const l = stats.get(pair.localCandidateId);
+			const r = stats.get(pair.remoteCandidateId);
+			return (l && l.candidateType === 'relay') || (r && r.candidateType === 'relay') ? 'turn' : 'direct';
+		} catch {
+			return 'direct';
+		}
+	}
+
+	/** The largest sealed frame this transport takes. */
+	maxFrame() {
+		const m = this.n.maxMessage;
+		if (this.relay) return Math.min(m, RELAY_MAX_FRAME);
+		const r = this.pc.sctp && this.pc.sctp.maxMessageSize;
+		return r > 0 && r < m ? r : m;
+	}
+
+	// ---- the ordered receive path
+
+	enqueue(f) {
+		this.inChain = this.inChain.then(() => (this.dead ? undefined : f())).catch((e) => this.fail('protocol', 'internal: ' + e.message));
+	}
+
+	async onOpen() {
+		if (this.opened) return;
+		this.opened = true;
+		this.n.debug(`transport open to ${this.ps.id} (gen ${this.gen})`);
+		const first = await this.ensureHandshake();
+		if (first) this.writeText(first);
+	}
+
+	async ensureHandshake() {
+		if (this.hs) return null;
+		const cfg = { room: this.n.room, role: this.role };
+		if (this.relay) cfg.noChannelBinding = true;
+		else {
+			cfg.localFingerprint = this.n.fingerprint;
+			cfg.remoteFingerprint = await this.remoteFingerprint();
+		}
+		this.hs = new seal.Handshake(cfg);
+		return this.hs.start();
+	}
+
+	async onMessage(data) {
+		if (typeof data === 'string') return this.onHandshakeMessage(data);
+		return this.onBinary(new Uint8Array(data));
+	}
+
+	async onHandshakeMessage(text) {
+		try {
+			await this.ensureHandshake();
+		} catch (e) {
+			return this.fail('handshake', 'seal handshake: ' + e.message);
+		}
+		if (this.sess) return this.fail('protocol', 'text frame after handshake');
+		let r;
+		try {
+			r = await this.hs.handle(text);
+		} catch (e) {
+			return this.fail(e.code === 'fingerprint' ? 'fingerprint_mismatch' : 'handshake', `seal handshake with ${this.ps.id}: ${e.message}`);
+		}
+		if (r.reply) this.writeText(r.reply);
+		if (!r.session) return;
+		let start;
+		try {
+			start = await this.startFrame(r.session);
+		} catch (e) {
+			return this.fail('handshake', 'identity: ' + e.message);
+		}
+		this.sess = r.session;
+		this.writeSealed(start);
+	}
+
+	async startFrame(sess) {
+		let id = new Uint8Array(0);
+		const ident = this.n.identity;
+		if (ident) id = utf8(await seal.signIdentity(sess, ident.address, (t) => ident.signText(t)));
+		return encodeStart(this.n.instance, this.ps.baseSeq(), id);
+	}
+
+	async onBinary(bytes) {
+		if (!this.sess) {
+			if (this.relay) return this.close('relay frame before handshake');
+			return this.fail('protocol', 'binary frame before handshake');
+		}
+		let pt;
+		try {
+			pt = await this.sess.open(bytes);
+		} catch (e) {
+			if (this.relay && this.startSeen) return this.close(`relay frame from ${this.ps.id} lost or damaged`);
+			return this.fail('seal', `open frame from ${this.ps.id}: ${e.message}`);
+		}
+		let f;
+		try {
+			f = decodeFrame(pt);
+		} catch (e) {
+			return this.fail('protocol', e.message);
+		}
+		if (f.type === START) return this.onStart(f);
+		if (!this.startSeen) return this.fail('protocol', 'frame before start');
+		if (f.type === DATA) {
+			this.onAck(f.ack);
+			const err = this.ps.onData(this, f);
+			if (err) this.fail('protocol', err);
+		} else {
+			this.onAck(f.seq);
+		}
+	}
+
+	async onStart(f) {
+		if (this.startSeen) return this.fail('protocol', 'second start frame');
+		this.startSeen = true;
+		let address = '';
+		if (f.identity.length) {
+			try {
+				address = seal.verifyIdentity(this.sess, fromUtf8(f.identity), this.n.recoverText).address;
+			} catch (e) {
+				return this.fail('identity_invalid', 'peer identity invalid: ' + e.message);
+			}
+		}
+		this.ps.onStart(f.instance, f.base);
+		const path = await this.path();
+		if (this.dead) return;
+		this.ps.onLinkReady(this, { sas: this.sess.sas, address, path });
+	}
+
+	onAck(seq) {
+		if (this.relay) this.acked(seq);
+		this.ps.onAck(seq);
+	}
+
+	// ---- the ordered send path
+
+	out(f) {
+		this.pendingWrites++;
+		const p = this.outChain.then(() => (this.dead ? undefined : f()));
+		this.outChain = p
+			.catch((e) => this.close('send: ' + e.message))
+			.finally(() => {
+				this.pendingWrites--;
+				this.wake();
+			});
+		return p;
+	}
+
+	writeText(s) {
+		return this.out(() => (this.relay ? this.writeRelay('hello', utf8(s)) : this.dc.send(s)));
+	}
+
+	/** Seals pt as the next frame and sends it; prepare() runs just before sealing (the ack). */
+	writeSealed(pt, prepare) {
+		return this.out(async () => {
+			if (prepare) prepare();
+			const f = await this.sess.seal(pt);
+			if (this.dead) return;
+			if (this.relay) this.writeRelay('sealed', f);
+			else this.dc.send(f);
+		});
+	}
+
+	wake() {
+		const w = this.waiters;
+		this.waiters = [];
+		for (const r of w) r();
+	}
+
+	/** Resolves when the transport can take more (DataChannel buffer, relay window, seal queue). */
+	async waitWritable() {
+		for (;;) {
+			if (this.dead) throw new Error('transport closed');
+			const full = this.pendingWrites > MAX_PENDING_WRITES || (this.relay ? this.inflightBytes > RELAY_WINDOW : this.dc && this.dc.bufferedAmount > HIGH_WATER);
+			if (!full) return;
+			await new Promise((r) => {
+				this.waiters.push(r);
+				if (!this.relay) setTimeout(r, 50); // bufferedamountlow may have fired before we listened
+			});
+		}
+	}
+
+	// ---- the server relay
+
+	writeRelay(t, bytes) {
+		this.n.signalSend(this.ps.id, 'relay', `{"gen":${this.gen},"t":"${t}","b":"${b64u(bytes)}"}`);
+	}
+
+	track(seq, size) {
+		if (!this.inflight.length) this.progress = performance.now();
+		this.inflight.push({ seq, size });
+		this.inflightBytes += size;
+	}
+
+	acked(seq) {
+		let i = 0;
+		while (i < this.inflight.length && this.inflight[i].seq <= seq) this.inflightBytes -= this.inflight[i++].size;
+		if (i) {
+			this.inflight = this.inflight.slice(i);
+			this.progress = performance.now();
+			this.wake();
+		}
+	}
+
+	armRelayDeadline() {
+		this.timer(this.n.relayReadyMs, () => {
+			if (!this.ready) this.close('relay transport not ready in time');
+		});
+	}
+
+	relayWatch() {
+		const stall = this.n.relayStallMs;
+		const tick = () => {
+			if (this.dead) return;
+			if (this.inflight.length && performance.now() - this.progress > stall) return this.close('relay transport stalled: no acknowledgement in time');
+			this.timer(stall / 4, tick);
+		};
+		this.timer(stall / 4, tick);
+	}
+
+	// ---- teardown
+
+	/** Tears the link down once; reason null for a deliberate close. */
+	close(reason) {
+		if (this.dead) return;
+		this.dead = true;
+		for (const t of this.timers) clearTimeout(t);
+		this.timers.clear();
+		this.wake();
+		if (this.relay) {
+			if (!this.peerClosed) this.n.signalSend(this.ps.id, 'relay', `{"gen":${this.gen},"t":"close"}`);
+		} else {
+			try {
+				this.pc.close();
+			} catch {
+				/* already closed */
+			}
+		}
+		if (this.sess) this.sess.close();
+		this.ps.onLinkDead(this, reason);
+	}
+
+	/** A handshake, seal or protocol failure: reported, and the peer is given up (no renegotiation). */
+	fail(code, message) {
+		if (this.dead) return;
+		this.ps.rejected = true;
+		this.n.emit({ type: 'error', peer: this.ps.id, code, message });
+		this.close(message);
+	}
+}

@@ -1,0 +1,90 @@
+// The page's replay store: the hashes of accepted tips, kept in IndexedDB so that a tip accepted
+// once is refused as `replay` on every later copy, across reloads and across tabs of the same
+// browser profile (IndexedDB's `add` is an atomic test-and-set). Records older than twice the
+// longest acceptance window are pruned: such a tip would be refused as expired anyway.
+
+import { QUEUED_MAX_AGE_MS } from './tips.js';
+
+const DB = 'vtpeer';
+const STORE = 'seen';
+/** Records are kept for twice the longest window a tip can be accepted in. */
+export const KEEP_MS = 2 * QUEUED_MAX_AGE_MS;
+
+/** A replay store in memory (Node tests, or a browser without IndexedDB: then only per tab). */
+export class MemoryReplayStore {
+	constructor() {
+		this.seen = new Map();
+		this.persistent = false;
+	}
+
+	/** Records hash unless present; true when it was new. */
+	async record(hash, atMs) {
+		if (this.seen.has(hash)) return false;
+		this.seen.set(hash, atMs);
+		return true;
+	}
+}
+
+const req = (r) =>
+	new Promise((resolve, reject) => {
+		r.onsuccess = () => resolve(r.result);
+		r.onerror = () => reject(r.error);
+	});
+
+/** The IndexedDB replay store. Open it with openReplayStore. */
+export class IndexedDBReplayStore {
+	constructor(db) {
+		this.db = db;
+		this.persistent = true;
+	}
+
+	/** Records hash unless present (atomic across tabs); true when it was new. */
+	record(hash, atMs) {
+		return new Promise((resolve, reject) => {
+			const tx = this.db.transaction(STORE, 'readwrite');
+			const r = tx.objectStore(STORE).add(atMs, hash);
+			let fresh = true;
+			r.onerror = (e) => {
+				if (r.error && r.error.name === 'ConstraintError') {
+					fresh = false;
+					e.preventDefault(); // a known hash: not a failure of the transaction
+				}
+			};
+			tx.oncomplete = () => resolve(fresh);
+			tx.onabort = () => (fresh ? reject(tx.error || new Error('replay store: transaction aborted')) : resolve(false));
+		});
+	}
+
+	/** Deletes records older than beforeMs. */
+	async prune(beforeMs) {
+		const tx = this.db.transaction(STORE, 'readwrite');
+		const st = tx.objectStore(STORE);
+		const cur = st.openCursor();
+		await new Promise((resolve, reject) => {
+			cur.onsuccess = () => {
+				const c = cur.result;
+				if (!c) return resolve();
+				if (c.value < beforeMs) c.delete();
+				c.continue();
+			};
+			cur.onerror = () => reject(cur.error);
+		});
+	}
+}
+
+/** Opens the persistent replay store (IndexedDB), pruning old records; falls back to memory (and says so through `persistent`) where IndexedDB is missing or refused. */
+export async function openReplayStore() {
+	if (!globalThis.indexedDB) return new MemoryReplayStore();
+	try {
+		const open = indexedDB.open(DB, 1);
+		open.onupgradeneeded = () => {
+			if (!open.result.objectStoreNames.contains(STORE)) open.result.createObjectStore(STORE);
+			if (!open.result.objectStoreNames.contains('keys')) open.result.createObjectStore('keys');
+		};
+		const s = new IndexedDBReplayStore(await req(open));
+		await s.prune(Date.now() - KEEP_MS);
+		return s;
+	} catch {
+		return new MemoryReplayStore();
+	}
+}

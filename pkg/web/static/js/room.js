@@ -1,0 +1,167 @@
+// The room session (the page's twin of pkg/app / cmd/vtpeer's join loop): signaling + the peer
+// node + the application kinds (docs/PROTOCOL.md "Application messages"): chat, tip / tip-queued
+// (verified by the desk, answered with a signed receipt) and receipt. It is the only reader of the
+// node's events and reports to the UI through onEvent.
+
+import { SignalClient } from './signal.js';
+import { Node } from './peer.js';
+import * as tips from './tips.js';
+import { parseUserAddress } from './eth.js';
+import { utf8, fromUtf8 } from './bytes.js';
+
+/** Events (onEvent): status {text}, log {text}, peers {list}, chat {peer, text, own}, tip {peer, event}, receipt {peer, receipt, hash}, error {peer, code, message}, joined {peerId, peers}. */
+export class Room {
+	constructor(o) {
+		this.o = o;
+		this.room = o.room;
+		this.identity = o.identity;
+		this.onEvent = o.onEvent;
+		this.sentTips = new Map(); // messageHash → {peer, to, amountVery}
+		this.seenChat = new Set();
+	}
+
+	emit(ev) {
+		this.onEvent(ev);
+	}
+	log(text) {
+		this.emit({ type: 'log', text });
+	}
+
+	/** Creates the node and joins the room. */
+	async start() {
+		this.node = await Node.create({
+			room: this.room,
+			via: this.o.via,
+			p2pTimeoutMs: this.o.p2pTimeoutMs,
+			identity: this.identity,
+			debug: this.o.debug,
+			signal: { send: (to, type, data) => this.signal.send(to, type, data) },
+			onEvent: (ev) => this.onNodeEvent(ev),
+			log: (t) => this.log(t),
+		});
+		this.signal = new SignalClient(this.o.signalURL, this.room, {
+			onJoined: ({ peerId, peers, iceServers }) => {
+				this.emit({ type: 'joined', peerId, peers });
+				this.emit({ type: 'status', text: `joined ${this.room} as ${peerId}; ${peers.length ? peers.length + ' peer(s) here, connecting' : 'waiting for a peer'}` });
+				this.node.joined(peerId, peers, iceServers);
+				this.peersChanged();
+			},
+			onPeerJoined: (id) => {
+				this.log(`peer ${id} joined the room`);
+				this.node.peerJoined(id);
+				this.peersChanged();
+			},
+			onPeerLeft: (id) => {
+				this.log(`peer ${id} left the room`);
+				this.node.peerLeft(id);
+				this.peersChanged();
+			},
+			onSignal: (from, type, data) => this.node.handleSignal(from, type, data),
+			onError: (e) => this.emit({ type: 'error', peer: '', code: e.code, message: `signaling server: ${e.error}` }),
+			onReconnecting: (why) => this.emit({ type: 'status', text: `signaling server lost (${why}), reconnecting; open chats go on` }),
+		}, { log: (t) => this.log(t) });
+		this.emit({ type: 'status', text: `connecting to ${this.o.signalURL}` });
+		this.signal.start();
+	}
+
+	peersChanged() {
+		this.emit({ type: 'peers', list: this.node.list() });
+	}
+
+	onNodeEvent(ev) {
+		switch (ev.type) {
+			case 'connected':
+				this.log(`sealed session with ${ev.peer} over ${ev.path}, SAS ${ev.sas}${ev.address ? ', proves ' + ev.address : ''}`);
+				break;
+			case 'path':
+				this.log(`session with ${ev.peer} moved from ${ev.from} to ${ev.to}, new SAS ${ev.sas}`);
+				break;
+			case 'left':
+				this.log(`session with ${ev.peer} ended (${ev.reason})`);
+				break;
+			case 'error':
+				this.emit(ev);
+				break;
+			case 'message':
+				this.onMessage(ev.peer, ev.kind, ev.body).catch((e) => this.emit({ type: 'error', peer: ev.peer, code: 'internal', message: e.message }));
+				return;
+		}
+		this.peersChanged();
+	}
+
+	async onMessage(peer, kind, body) {
+		switch (kind) {
+			case 'chat': {
+				let c;
+				try {
+					c = JSON.parse(fromUtf8(body));
+				} catch {
+					c = null;
+				}
+				if (!c || typeof c.text !== 'string') return this.emit({ type: 'error', peer, code: 'bad_message', message: `undecodable chat message from ${peer}` });
+				if (typeof c.id === 'string' && c.id) {
+					const key = peer + '/' + c.id;
+					if (this.seenChat.has(key)) return this.log(`duplicate chat ${c.id} from ${peer} dropped`);
+					this.seenChat.add(key);
+				}
+				return this.emit({ type: 'chat', peer, text: c.text, own: false });
+			}
+			case 'tip':
+			case 'tip-queued': {
+				const { event, receipt } = await tips.judge(fromUtf8(body), { store: this.o.store, signer: this.identity, queued: kind === 'tip-queued' });
+				if (!(kind === 'tip-queued' && event.code === 'already_accepted')) this.emit({ type: 'tip', peer, event });
+				await this.node.send(peer, 'receipt', utf8(receipt)).catch((e) => this.log(`receipt to ${peer} not sent: ${e.message}`));
+				return;
+			}
+			case 'receipt': {
+				let r;
+				try {
+					r = tips.parseReceipt(fromUtf8(body));
+				} catch (e) {
+					return this.emit({ type: 'error', peer, code: 'bad_receipt', message: e.message });
+				}
+				return this.emit({ type: 'receipt', peer, receipt: r, sent: this.sentTips.get(r.messageHash) || null });
+			}
+			default:
+				this.log(`message of unknown kind ${JSON.stringify(kind)} from ${peer} ignored`);
+		}
+	}
+
+	/** Connected peers. */
+	connected() {
+		return this.node ? this.node.list().filter((p) => p.connected) : [];
+	}
+
+	/** Sends a chat line to every connected peer; returns how many got it. */
+	async chat(text) {
+		const peers = this.connected();
+		if (!peers.length) throw new Error('no peer is connected yet');
+		const body = utf8(JSON.stringify({ text }));
+		await Promise.all(peers.map((p) => this.node.send(p.id, 'chat', body)));
+		this.emit({ type: 'chat', peer: '', text, own: true });
+		return peers.length;
+	}
+
+	/** Signs a tip and sends it only to the connected peer proving `to`. */
+	async tip(t) {
+		const to = parseUserAddress(t.to);
+		const amount = tips.parseAmount(t.amount);
+		if (to.toLowerCase() === this.identity.address.toLowerCase()) throw new Error('that is your own address');
+		const target = this.connected().find((p) => p.address && p.address.toLowerCase() === to.toLowerCase());
+		if (!target) {
+			const proven = this.connected().filter((p) => p.address).map((p) => p.address);
+			throw new Error(`no connected peer proves ${to}${proven.length ? ' (present: ' + proven.join(', ') + ')' : ''}: a tip goes only to the peer proving its recipient`);
+		}
+		const signed = await tips.signTip(this.identity, { to, amount, cid: (t.cid || '').trim() });
+		this.sentTips.set(signed.hash, { peer: target.id, to, amountVery: tips.formatAmount(amount) });
+		await this.node.send(target.id, 'tip', utf8(signed.json));
+		this.log(`tip ${signed.hash} of ${tips.formatAmount(amount)} VERY sent to ${target.id} (${to})`);
+		return signed.hash;
+	}
+
+	/** Leaves the room. */
+	close() {
+		this.node?.close();
+		this.signal?.close();
+	}
+}
