@@ -110,7 +110,6 @@ func startProcIn(t *testing.T, ns string, env []string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p.stdin = stdin
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
