@@ -25,9 +25,9 @@ var (
 	buildErr  error
 )
 
-// vtpeerBin builds the binary once per test run.
-func vtpeerBin(t *testing.T) string {
-	t.Helper()
+// buildBin builds the binary once per test run; TestMain calls it before
+// any test starts, so no test's deadline pays for the build.
+func buildBin() {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "vtpeer-e2e-")
 		if err != nil {
@@ -40,6 +40,12 @@ func vtpeerBin(t *testing.T) string {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
+}
+
+// vtpeerBin returns the binary built by buildBin.
+func vtpeerBin(t *testing.T) string {
+	t.Helper()
+	buildBin()
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -22,7 +23,11 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
+	buildBin() // the e2e tests' binary, before any test's clock starts
 	code := m.Run()
 	_ = os.RemoveAll(dir)
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
 	os.Exit(code)
 }
