@@ -92,7 +92,8 @@ func newLink(p *peerState, gen uint64, offerer, upgrade bool) (*link, error) {
 		ICEServers:   toWebRTC(iceServersFor(via, n.iceServers())),
 		Certificates: []webrtc.Certificate{n.stack.cert},
 	}
-	if via == ViaTURN {
+	relayFirst := n.opts.knobs.relayFirst && !upgrade // test: as if the relay pair won the race
+	if via == ViaTURN || relayFirst {
 		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
 	pc, err := n.stack.api.NewPeerConnection(cfg)
@@ -101,7 +102,7 @@ func newLink(p *peerState, gen uint64, offerer, upgrade bool) (*link, error) {
 	}
 	n.metrics.attempts.WithLabelValues("webrtc").Inc()
 	l := &link{n: n, p: p, gen: gen, offerer: offerer, upgrade: upgrade, pc: pc, created: time.Now(),
-		lowCh: make(chan struct{}, 1), deadCh: make(chan struct{})}
+		lowCh: make(chan struct{}, 1), deadCh: make(chan struct{}), localDirect: relayFirst}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || l.isDead() {
 			return

@@ -117,6 +117,7 @@ type testKnobs struct {
 	relayStall   time.Duration                                       // relay: max wait for an ack
 	iceRetry     time.Duration                                       // auto: ICE retry while on the relay
 	hsBackoff    time.Duration                                       // first wait after a failed handshake
+	relayFirst   bool                                                // non-upgrade PeerConnections use relay candidates only
 }
 
 func (o *Options) validate() error {
