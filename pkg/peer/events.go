@@ -21,7 +21,7 @@ type PeerConnected struct {
 }
 
 // PathChanged is emitted when a live session moves to another transport without a gap (ViaAuto:
-// from the server relay back to ICE). Nothing is lost, duplicated or reordered across the move.
+// from the server relay back to ICE, or from a TURN pair to a direct upgrade). Nothing is lost, duplicated or reordered across the move.
 // The new transport ran its own seal handshake, which continued the session (it proved the
 // continuity secret): SAS is the session's, unchanged (the identity, if any, was proven again).
 type PathChanged struct {

@@ -18,6 +18,10 @@ import (
 
 // Test knobs (see testKnobs).
 func withLoopback(o *Options) *Options { o.knobs.loopbackOnly = true; return o }
+
+// withRelayFirst makes every PeerConnection but a direct upgrade use relay candidates only, as
+// when the relay pair wins the race against a direct one (a real host candidate exists).
+func withRelayFirst(o *Options) { o.knobs.relayFirst = true }
 func withVNet(o *Options, n transport.Net) *Options {
 	o.knobs.vnet = n
 	return o

@@ -28,6 +28,8 @@ var (
 	errPCFailed   = errors.New("peer connection failed")
 	errICERecover = errors.New("ice restart did not recover in time")
 	errPeerLeft   = errors.New("peer left the signaling room")
+
+	errUpgradeFailed = errors.New("direct upgrade did not connect in time")
 )
 
 // link is one transport to a peer: a PeerConnection with its DataChannel (or, with relay set, the
@@ -39,6 +41,7 @@ type link struct {
 	gen     uint64
 	offerer bool
 	relay   bool                   // server relay: no pc, no dc
+	upgrade bool                   // a direct-only attempt beside a live TURN transport (upgrade.go)
 	pc      *webrtc.PeerConnection // nil on the relay
 	created time.Time
 
@@ -46,20 +49,21 @@ type link struct {
 	deadCh  chan struct{}
 	dieOnce sync.Once
 
-	mu         sync.Mutex // guards the fields below
-	dc         *webrtc.DataChannel
-	remoteSet  bool
-	pendingICE []webrtc.ICECandidateInit
-	hs         *seal.Handshake
-	sess       *seal.Session
-	hsErr      error
-	startSeen  bool
-	hsStarted  bool // a handshake message went out or came in
-	verified   bool // the peer's start frame was verified
-	confirmed  bool // a frame after the peer's start frame opened (onBinary's goroutine only)
-	ready      bool // set by peerState under p.mu as well
-	everReady  bool
-	restartTmr *time.Timer // ICE restart bound, or the relay handshake deadline
+	mu          sync.Mutex // guards the fields below
+	dc          *webrtc.DataChannel
+	remoteSet   bool
+	pendingICE  []webrtc.ICECandidateInit
+	hs          *seal.Handshake
+	sess        *seal.Session
+	hsErr       error
+	startSeen   bool
+	hsStarted   bool // a handshake message went out or came in
+	verified    bool // the peer's start frame was verified
+	confirmed   bool // a frame after the peer's start frame opened (onBinary's goroutine only)
+	ready       bool // set by peerState under p.mu as well
+	everReady   bool
+	localDirect bool        // we gathered a candidate that is not a TURN relay
+	restartTmr  *time.Timer // ICE restart bound, the relay handshake deadline, or the upgrade deadline
 
 	// relay only
 	peerClosed    bool // the peer sent close: do not send one back
@@ -76,13 +80,20 @@ type link struct {
 	early      []appFrame // guarded by deliverMu
 }
 
-func newLink(p *peerState, gen uint64, offerer bool) (*link, error) {
+// newLink creates a PeerConnection transport. An upgrade link is direct-only: no TURN servers,
+// and remote relay candidates are dropped, whatever Via says.
+func newLink(p *peerState, gen uint64, offerer, upgrade bool) (*link, error) {
 	n := p.n
+	via := n.opts.Via
+	if upgrade {
+		via = ViaDirect
+	}
 	cfg := webrtc.Configuration{
-		ICEServers:   toWebRTC(iceServersFor(n.opts.Via, n.iceServers())),
+		ICEServers:   toWebRTC(iceServersFor(via, n.iceServers())),
 		Certificates: []webrtc.Certificate{n.stack.cert},
 	}
-	if n.opts.Via == ViaTURN {
+	relayFirst := n.opts.knobs.relayFirst && !upgrade // test: as if the relay pair won the race
+	if via == ViaTURN || relayFirst {
 		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
 	pc, err := n.stack.api.NewPeerConnection(cfg)
@@ -90,11 +101,16 @@ func newLink(p *peerState, gen uint64, offerer bool) (*link, error) {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
 	n.metrics.attempts.WithLabelValues("webrtc").Inc()
-	l := &link{n: n, p: p, gen: gen, offerer: offerer, pc: pc, created: time.Now(),
-		lowCh: make(chan struct{}, 1), deadCh: make(chan struct{})}
+	l := &link{n: n, p: p, gen: gen, offerer: offerer, upgrade: upgrade, pc: pc, created: time.Now(),
+		lowCh: make(chan struct{}, 1), deadCh: make(chan struct{}), localDirect: relayFirst}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || l.isDead() {
 			return
+		}
+		if c.Typ != webrtc.ICECandidateTypeRelay {
+			l.mu.Lock()
+			l.localDirect = true
+			l.mu.Unlock()
 		}
 		init := c.ToJSON()
 		n.sig.push(p.id, SignalICE, sigPayload{Gen: gen, Candidate: &init})
@@ -180,7 +196,7 @@ func (l *link) close(err error) {
 		l.mu.Lock()
 		ever := l.everReady
 		l.mu.Unlock()
-		if !ever {
+		if !ever && !l.upgrade { // a direct upgrade that did not work is no failed connection
 			l.n.metrics.connections.WithLabelValues("failed").Inc()
 		}
 		l.p.onLinkDead(l, err)
@@ -206,7 +222,7 @@ func (l *link) setRemote(d webrtc.SessionDescription) error {
 }
 
 func (l *link) addCandidate(c webrtc.ICECandidateInit) error {
-	if l.n.opts.Via == ViaDirect && isRelayCandidate(c) {
+	if (l.n.opts.Via == ViaDirect || l.upgrade) && isRelayCandidate(c) {
 		return nil // direct: never pair with a TURN relay
 	}
 	l.mu.Lock()
@@ -232,7 +248,7 @@ func (l *link) offer(restart bool) error {
 	if err := l.pc.SetLocalDescription(o); err != nil {
 		return fmt.Errorf("set local offer: %w", err)
 	}
-	l.n.sig.push(l.p.id, SignalOffer, sigPayload{Gen: l.gen, SDP: o.SDP})
+	l.n.sig.push(l.p.id, SignalOffer, sigPayload{Gen: l.gen, SDP: o.SDP, Upgrade: l.upgrade && !restart})
 	return nil
 }
 
@@ -263,6 +279,12 @@ func (l *link) onICEState(s webrtc.ICEConnectionState) {
 	switch s {
 	case webrtc.ICEConnectionStateDisconnected, webrtc.ICEConnectionStateFailed:
 		l.mu.Lock()
+		if l.upgrade && !l.everReady {
+			// An upgrade attempt that loses its pair is not worth a restart: the session runs on.
+			l.mu.Unlock()
+			l.close(errUpgradeFailed)
+			return
+		}
 		if l.restartTmr == nil {
 			l.restartTmr = time.AfterFunc(l.n.opts.knobs.restartWait, func() { l.close(errICERecover) })
 		}
@@ -276,7 +298,7 @@ func (l *link) onICEState(s webrtc.ICEConnectionState) {
 		}
 	case webrtc.ICEConnectionStateConnected, webrtc.ICEConnectionStateCompleted:
 		l.mu.Lock()
-		if l.restartTmr != nil {
+		if l.restartTmr != nil && (!l.upgrade || l.everReady) { // an upgrade's deadline runs on
 			l.restartTmr.Stop()
 			l.restartTmr = nil
 		}

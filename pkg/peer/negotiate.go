@@ -17,7 +17,7 @@ func (n *Node) connect(p *peerState) {
 		return
 	}
 	gen := n.nextGen()
-	l, err := newLink(p, gen, true)
+	l, err := newLink(p, gen, true, false)
 	if err != nil {
 		n.emit(Error{Peer: p.id, Code: CodeTransport, Err: err})
 		return
@@ -56,8 +56,8 @@ func (p *peerState) install(l *link) bool {
 		p.mu.Unlock()
 		return false
 	}
-	old := p.ice
-	p.ice = l
+	old, up := p.ice, p.up
+	p.ice, p.up = l, nil // an upgrade of the replaced transport goes with it
 	p.noteAttemptLocked()
 	early := p.earlyICE[l.gen]
 	for g := range p.earlyICE {
@@ -66,8 +66,10 @@ func (p *peerState) install(l *link) bool {
 		}
 	}
 	p.mu.Unlock()
-	if old != nil {
-		old.close(nil)
+	for _, o := range []*link{old, up} {
+		if o != nil {
+			o.close(nil)
+		}
 	}
 	for _, c := range early {
 		_ = l.addCandidate(c)
@@ -95,6 +97,9 @@ func (p *peerState) handleOffer(sp sigPayload) error {
 		// no WebRTC: the peer falls back to the relay (ViaAuto) or fails
 		return fmt.Errorf("%w: offer from %s: --via server takes no WebRTC offer", ErrIgnoredSignal, p.id)
 	}
+	if up := p.upgrading(); sp.Upgrade || (up != nil && sp.Gen == up.gen) {
+		return p.handleUpgradeOffer(sp)
+	}
 	cur := p.current()
 	if cur != nil && sp.Gen == cur.gen && !cur.isDead() {
 		if err := cur.answer(sp.SDP); err != nil {
@@ -117,7 +122,7 @@ func (p *peerState) handleOffer(sp sigPayload) error {
 	if rejected {
 		return fmt.Errorf("%w: offer from %s: its session failed (see the earlier error)", ErrIgnoredSignal, p.id)
 	}
-	l, err := newLink(p, sp.Gen, false)
+	l, err := newLink(p, sp.Gen, false, false)
 	if err != nil {
 		return err
 	}
@@ -134,6 +139,9 @@ func (p *peerState) handleOffer(sp sigPayload) error {
 
 func (p *peerState) handleAnswer(sp sigPayload) error {
 	cur := p.current()
+	if up := p.upgrading(); up != nil && up.gen == sp.Gen {
+		cur = up
+	}
 	switch {
 	case cur == nil:
 		return fmt.Errorf("%w: answer from %s: gen %d, but no transport is being negotiated", ErrIgnoredSignal, p.id, sp.Gen)
@@ -154,6 +162,9 @@ func (p *peerState) handleICE(sp sigPayload) error {
 	}
 	p.mu.Lock()
 	cur := p.ice
+	if p.up != nil && sp.Gen == p.up.gen {
+		cur = p.up
+	}
 	if cur == nil || sp.Gen > cur.gen {
 		// The offer for this transport has not arrived yet (or its link is not installed).
 		if len(p.earlyICE) < maxEarlyICE && len(p.earlyICE[sp.Gen]) < maxEarlyICE {

@@ -215,7 +215,7 @@ func (n *Node) Close() error {
 	var links []*link
 	for _, p := range n.peers {
 		p.mu.Lock()
-		for _, l := range []*link{p.link, p.ice, p.srv} {
+		for _, l := range []*link{p.link, p.ice, p.srv, p.up} {
 			if l != nil {
 				links = append(links, l)
 			}

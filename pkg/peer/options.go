@@ -84,7 +84,8 @@ type Options struct {
 	// dropped); ViaTURN uses relay candidates only (ICETransportPolicyRelay); ViaServer uses no
 	// WebRTC at all: sealed frames travel through the signaling server as "relay" frames.
 	// ViaAuto tries ICE (with TURN servers when given), falls back to the server relay after
-	// P2PTimeout and moves back to ICE when it connects later. In ViaAuto and ViaServer a
+	// P2PTimeout and moves back to ICE when it connects later; a session on a TURN pair tries a
+	// direct-only PeerConnection beside it and moves to it when it connects (PathChanged). In ViaAuto and ViaServer a
 	// message's sealed frame must fit RelayMaxFrame, so that it can travel on any path.
 	Via string
 	// P2PTimeout is how long ViaAuto lets ICE try before it starts the server relay (default 10 s).
@@ -93,8 +94,9 @@ type Options struct {
 	// candidate pair through a TURN relay so that a direct pair still being punched through a NAT
 	// can win (default 0: the first pair that works is taken). A direct pair is taken as soon as
 	// it works; when only the relay works, connecting takes up to TURNWait. ViaTURN never waits.
-	// Measured in docs/BENCHMARKS.md: it costs relay-only connections the wait and did not make
-	// two port-restricted cone NATs end on a direct pair, hence the default.
+	// Measured in docs/BENCHMARKS.md: it costs relay-only connections the wait, hence the default;
+	// whatever the wait, a session that connects over TURN then tries a direct upgrade beside it
+	// and moves to it when it works (upgrade.go).
 	TURNWait time.Duration
 	// Registry, if set, receives the Node's Prometheus metrics (see the package doc); nil = none.
 	// Two Nodes registering in one Registry conflict: give each its own or wrap it with labels
@@ -117,6 +119,7 @@ type testKnobs struct {
 	relayStall   time.Duration                                       // relay: max wait for an ack
 	iceRetry     time.Duration                                       // auto: ICE retry while on the relay
 	hsBackoff    time.Duration                                       // first wait after a failed handshake
+	relayFirst   bool                                                // non-upgrade PeerConnections use relay candidates only
 }
 
 func (o *Options) validate() error {

@@ -196,7 +196,7 @@ func TestTURNPolicy(t *testing.T) {
 	r := newRelay(t)
 	tn := newNode(t, r, "a", func(o *Options) { o.Via, o.ICEServers = ViaTURN, servers })
 	p := newPeerState(tn.n, "b")
-	l, err := newLink(p, 1, true)
+	l, err := newLink(p, 1, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}

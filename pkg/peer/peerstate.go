@@ -25,6 +25,7 @@ type peerState struct {
 	link       *link // the active transport (ready): data and acks go over it
 	ice        *link // the current PeerConnection transport, ready or not (may be link)
 	srv        *link // the current server-relay transport, ready or not (may be link)
+	up         *link // a direct-only attempt beside the active TURN transport (upgrade.go)
 	closed     bool
 	left       bool
 	rejected   bool
@@ -54,6 +55,8 @@ type peerState struct {
 	handover     bool        // the active relay went away while a ready-to-be ICE link takes over
 	fallbackTmr  *time.Timer // ViaAuto: start the server relay if nothing is ready in time
 	iceRetryTmr  *time.Timer // ViaAuto: retry ICE while the session runs over the relay
+	upgradeTmr   *time.Timer // ViaAuto: try a direct pair while the session runs over TURN
+	upgrades     int         // direct upgrade attempts since the last transport settled on TURN
 }
 
 type outMsg struct {
@@ -302,12 +305,16 @@ func (p *peerState) ackLoop(l *link) {
 func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 	p.sendMu.Lock()
 	p.mu.Lock()
-	if (p.ice != l && p.srv != l) || l.isDead() || p.closed {
+	if (p.ice != l && p.srv != l && p.up != l) || l.isDead() || p.closed {
 		p.mu.Unlock()
 		p.sendMu.Unlock()
 		return
 	}
 	old := p.link
+	var replaced *link
+	if p.up == l { // the direct upgrade takes over from the TURN transport
+		replaced, p.ice, p.up = p.ice, l, nil
+	}
 	if l.relay && old != nil && !old.relay {
 		// A PeerConnection is active already: the relay is not needed.
 		p.mu.Unlock()
@@ -320,6 +327,10 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 	p.maxFrame = p.n.sendLimit(l.maxFrame())
 	l.mu.Lock()
 	l.ready, l.everReady = true, true
+	if l.upgrade && l.restartTmr != nil { // the upgrade deadline is met
+		l.restartTmr.Stop()
+		l.restartTmr = nil
+	}
 	l.mu.Unlock()
 	p.link = l
 	p.connected, p.conn, p.recovering, p.handover = true, ev, false, false
@@ -330,6 +341,7 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 		p.fallbackTmr = nil
 	}
 	retryICE := l.relay && l.offerer && p.ice == nil && p.n.opts.Via == ViaAuto
+	tryDirect := p.upgradeWantedLocked(l, ev.Path)
 	close(p.readyCh)
 	p.readyCh = make(chan struct{})
 	p.mu.Unlock()
@@ -350,6 +362,9 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 	if retryICE {
 		p.armICERetry()
 	}
+	if tryDirect {
+		p.armUpgrade()
+	}
 	p.n.goTracked(func() { p.ackLoop(l) })
 	if l.relay {
 		p.n.goTracked(l.relayWatch)
@@ -358,6 +373,9 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 	p.sendMu.Unlock()
 	if old != nil && old != l {
 		old.close(nil)
+	}
+	if replaced != nil && replaced != old && replaced != l {
+		replaced.close(nil)
 	}
 }
 
@@ -390,6 +408,16 @@ func (p *peerState) onLinkDead(l *link, err error) {
 		p.n.emit(ev)
 		p.n.log.Info("peer: handshake did not finish", "peer", p.id, "gen", l.gen, "count", ev.Count, "capped", ev.Capped, "err", err)
 	}
+	if p.up == l { // a direct upgrade that did not make it: the session stays where it is
+		p.up = nil
+		retry := l.offerer && !p.closed && !p.rejected
+		p.mu.Unlock()
+		p.n.log.Debug("peer: direct upgrade failed", "peer", p.id, "gen", l.gen, "err", err)
+		if retry {
+			p.armUpgrade()
+		}
+		return
+	}
 	wasActive := p.link == l
 	if wasActive {
 		p.link = nil
@@ -420,6 +448,13 @@ func (p *peerState) onLinkDead(l *link, err error) {
 	if wasActive && l.relay && p.ice != nil && p.ice.sealed() {
 		// The peer moved to the PeerConnection and closed the relay before our side of the
 		// PeerConnection is ready: it is about to take over.
+		p.handover = true
+		p.connected = false
+		p.mu.Unlock()
+		return
+	}
+	if wasActive && !l.relay && p.up != nil && p.up.sealed() {
+		// The same for a direct upgrade: the peer took it and closed the TURN transport first.
 		p.handover = true
 		p.connected = false
 		p.mu.Unlock()
@@ -571,10 +606,10 @@ func (p *peerState) armICERetry() {
 }
 
 func (p *peerState) stopTimersLocked() {
-	for _, t := range []*time.Timer{p.fallbackTmr, p.iceRetryTmr} {
+	for _, t := range []*time.Timer{p.fallbackTmr, p.iceRetryTmr, p.upgradeTmr} {
 		if t != nil {
 			t.Stop()
 		}
 	}
-	p.fallbackTmr, p.iceRetryTmr = nil, nil
+	p.fallbackTmr, p.iceRetryTmr, p.upgradeTmr = nil, nil, nil
 }

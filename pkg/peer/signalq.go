@@ -24,6 +24,9 @@ type sigPayload struct {
 	Gen       uint64                   `json:"gen"`
 	SDP       string                   `json:"sdp,omitempty"`
 	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+	// Upgrade (offers only) asks for a direct-only PeerConnection beside the live one, which
+	// stays in use until the new one is ready (upgrade.go).
+	Upgrade bool `json:"upgrade,omitempty"`
 }
 
 type outSignal struct {
