@@ -61,6 +61,10 @@ type link struct {
 	everReady  bool
 	restartTmr *time.Timer // ICE restart bound, or the relay handshake deadline
 
+	// A new anonymous session: outbox items below this seq are dropped once it is verified
+	// (continuity.go). Guarded by mu.
+	dropBelow uint64
+
 	// relay only
 	peerClosed    bool // the peer sent close: do not send one back
 	inflight      []inflightMsg
