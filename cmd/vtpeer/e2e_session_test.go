@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -230,5 +231,38 @@ func TestE2EHandshakeFailedCapRetry(t *testing.T) {
 				t.Fatalf("c %v, d's SAS %s", ev, sas)
 			}
 		})
+	}
+}
+
+// TestE2EAccountRestartSASChanged: b's process restarts (a new process, a new peer id) and
+// proves the same account: a reports sas-changed naming the account before the new session's
+// peer-connected.
+func TestE2EAccountRestartSASChanged(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	_, url := startServeProc(ctx, t, "")
+	ks, pw, addr := newAccount(ctx, t)
+	common := []string{"join", "acct", "--json", "--server", url, "--via", "server"}
+	a := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, common...)
+	a.waitEvent(ctx, "joined")
+	withAccount := append(append([]string(nil), common...), "--keystore", ks, "--password-file", pw)
+	b1 := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, withAccount...)
+	first := a.waitEvent(ctx, "peer-connected")
+	if !strings.EqualFold(fmt.Sprint(first["address"]), addr) {
+		t.Fatalf("peer-connected %v, want address %s", first, addr)
+	}
+	b1.interrupt()
+	b1.wait(ctx)
+	a.waitEvent(ctx, "peer-left")
+	b2 := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, withAccount...)
+	ch := a.waitEvent(ctx, "sas-changed")
+	second := a.waitEvent(ctx, "peer-connected")
+	if ch["old"] != first["sas"] || ch["new"] != second["sas"] || !strings.EqualFold(fmt.Sprint(ch["address"]), addr) ||
+		second["peer"] == first["peer"] {
+		t.Fatalf("sas-changed %v; peer-connected %v then %v", ch, first, second)
+	}
+	if ev := b2.waitEvent(ctx, "peer-connected"); ev["sas"] != second["sas"] {
+		t.Fatalf("b2 %v", ev)
 	}
 }
