@@ -96,14 +96,6 @@ type contRelayClose struct {
 	Data   string `json:"data"` // the relay frame's data, exact JSON text
 }
 
-func hexes(bs [][]byte) []string {
-	out := []string{}
-	for _, b := range bs {
-		out = append(out, hex.EncodeToString(b))
-	}
-	return out
-}
-
 func unhexes(ss []string) [][]byte {
 	var out [][]byte
 	for _, s := range ss {
