@@ -83,11 +83,21 @@ func TestForgedRejoinAnonymousImpostor(t *testing.T) {
 	f.set(true, true)
 	r.attach("m", m.n)
 	a.n.PeerLeft("b") // forged
-	if e := <-a.c.left; e.Peer != "b" {
-		t.Fatalf("left %+v", e)
+	select {
+	case e := <-a.c.left:
+		if e.Peer != "b" {
+			t.Fatalf("left %+v", e)
+		}
+	case <-ctx.Done():
+		t.Fatal("a: no PeerLeft")
 	}
-	if u := <-a.c.undeliv; u.Reason != UndeliveredLeft || u.Count != secrets || u.Dropped {
-		t.Fatalf("on leave: %+v", u)
+	select {
+	case u := <-a.c.undeliv:
+		if u.Reason != UndeliveredLeft || u.Count != secrets || u.Dropped {
+			t.Fatalf("on leave: %+v", u)
+		}
+	case <-ctx.Done():
+		t.Fatal("a: no Undelivered on leave")
 	}
 	a.n.PeerJoined("b")                      // forged rejoin ...
 	m.n.Joined(ctx, "m", []string{"a"}, nil) // ... by the impostor, which offers
@@ -125,7 +135,11 @@ func TestForgedRejoinAnonymousImpostor(t *testing.T) {
 	// session (a's chain is now the impostor's): b accepts a's stream from the new base, after
 	// the numbers a dropped.
 	a.n.PeerLeft("b")
-	<-a.c.left
+	select {
+	case <-a.c.left:
+	case <-ctx.Done():
+		t.Fatal("a: no PeerLeft for the impostor")
+	}
 	_ = m.n.Close()
 	f.set(false, false)
 	a.n.PeerJoined("b")
