@@ -117,7 +117,6 @@ func checkClock(r *Report, facts *serverFacts, now func() time.Time) {
 	}
 }
 
-
 // checkHome checks that home is a writable directory and that no other
 // process holds its databases.
 func checkHome(r *Report, home string) {
