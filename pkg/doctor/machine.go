@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
@@ -157,7 +158,7 @@ func checkHome(r *Report, home string) {
 		}
 		seen = append(seen, name)
 		db, err := bbolt.Open(p, 0o600, &bbolt.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			locked = append(locked, name)
 			continue
 		}

@@ -62,10 +62,11 @@ func run(w io.Writer) error {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	goroot := runtime.GOROOT()
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		goroot = strings.TrimSpace(string(out))
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOROOT: %w", err)
 	}
+	goroot := strings.TrimSpace(string(out))
 	std, err := readLicence(module{Path: "Go standard library and runtime", Version: runtime.Version(), Dir: goroot})
 	if err != nil {
 		return err
