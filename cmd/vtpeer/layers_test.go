@@ -24,6 +24,8 @@ func TestLayers(t *testing.T) {
 		{"pkg/tips", []string{"github.com/pion/", "github.com/coder/websocket", mod + "pkg/signal", mod + "pkg/peer", mod + "pkg/seal", "github.com/spf13/cobra"}},
 		// the page is files and an http.Handler: nothing of ours, no protocol library
 		{"pkg/web", []string{"github.com/pion/", "github.com/coder/websocket", "github.com/ethereum/", mod + "pkg/", mod + "internal/", "github.com/spf13/cobra"}},
+		// doctor's direct imports are checked by TestDoctorImports
+		{"pkg/doctor", []string{"github.com/spf13/cobra", mod + "pkg/turnserver", mod + "pkg/mailbox"}},
 		{"cmd/vtpeer", nil},
 	}
 	// Everywhere: only cmd serves the page, and the browser harness is for
@@ -52,5 +54,24 @@ func TestLayers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDoctorImports: pkg/doctor probes STUN and TURN as a client with
+// pion/stun and pion/turn (protocol probes, not WebRTC: the one exception to
+// "only pkg/peer imports pion"); its DataChannel check goes through pkg/peer
+// and its join through pkg/signal, never pion/webrtc or coder/websocket
+// directly.
+func TestDoctorImports(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "github.com/verytippers/vtpeer/pkg/doctor").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	allowed := map[string]bool{"github.com/pion/stun/v4": true, "github.com/pion/turn/v5": true, "github.com/pion/logging": true}
+	for _, imp := range strings.Fields(string(out)) {
+		if (strings.HasPrefix(imp, "github.com/pion/") && !allowed[imp]) || strings.HasPrefix(imp, "github.com/coder/websocket") || strings.HasPrefix(imp, "github.com/ethereum/") {
+			t.Errorf("pkg/doctor imports %s directly", imp)
+		}
 	}
 }

@@ -99,6 +99,8 @@ server only introduces the peers and can neither read nor forge what they send.`
 		newDemoCmd(g),
 		newBenchCmd(g),
 		newVersionCmd(g),
+		newDoctorCmd(g),
+		newGenDocsCmd(g),
 	)
 	return root
 }
