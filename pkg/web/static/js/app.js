@@ -46,6 +46,8 @@ function onEvent(ev) {
 		}
 		case 'chat':
 			return ui.chat(ev.peer, ev.text, ev.own);
+		case 'alert':
+			return ui.alert(ev.text);
 		case 'tip':
 			return ui.tipReceived(ev.peer, ev.event);
 		case 'receipt':
@@ -79,6 +81,7 @@ ui.bind({
 		const hash = await room.tip(t);
 		ui.tipSent(hash, t.to, t.amount);
 	},
+	retry: async (id) => room && room.retry(id),
 	wallet: async () => {
 		if (room) throw new Error('choose the wallet before joining a room (reload the page)');
 		identity = await connectWallet();

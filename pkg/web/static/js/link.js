@@ -200,7 +200,10 @@ export class Link {
 		this.opened = true;
 		this.n.debug(`transport open to ${this.ps.id} (gen ${this.gen})`);
 		const first = await this.ensureHandshake();
-		if (first) this.writeText(first);
+		if (first) {
+			this.started = true;
+			this.writeText(first);
+		}
 	}
 
 	async ensureHandshake() {
@@ -211,7 +214,7 @@ export class Link {
 			cfg.localFingerprint = this.n.fingerprint;
 			cfg.remoteFingerprint = await this.remoteFingerprint();
 		}
-		this.hs = new seal.Handshake(cfg);
+		this.hs = new seal.Handshake(this.ps.sealConfig(cfg));
 		return this.hs.start();
 	}
 
@@ -221,6 +224,14 @@ export class Link {
 	}
 
 	async onHandshakeMessage(text) {
+		this.started = true;
+		let abort;
+		try {
+			abort = seal.parseAbort(text);
+		} catch {
+			/* not an abort */
+		}
+		if (abort) return this.fail('refused', `${this.ps.id} refused the handshake: ${abort}`);
 		try {
 			await this.ensureHandshake();
 		} catch (e) {
@@ -231,7 +242,9 @@ export class Link {
 		try {
 			r = await this.hs.handle(text);
 		} catch (e) {
-			return this.fail(e.code === 'fingerprint' ? 'fingerprint_mismatch' : 'handshake', `seal handshake with ${this.ps.id}: ${e.message}`);
+			const code = { fingerprint: 'fingerprint_mismatch', continuity: 'continuity_failed' }[e.code] || 'handshake';
+			if (this.hs.peerV >= 2) this.sendNow(seal.marshalAbort(code)); // a v2 peer learns why
+			return this.fail(code, `seal handshake with ${this.ps.id}: ${e.message}`);
 		}
 		if (r.reply) this.writeText(r.reply);
 		if (!r.session) return;
@@ -261,6 +274,9 @@ export class Link {
 		try {
 			pt = await this.sess.open(bytes);
 		} catch (e) {
+			const m = `first frame from ${this.ps.id} does not open`;
+			if (!this.startSeen && this.sess.continued) return this.fail('continuity_failed', m + ': the peer does not hold the continuity secret');
+			if (!this.startSeen && !this.relay) return this.fail('possible_mitm', m + ' although DTLS was bound: possibly someone in the middle');
 			if (this.relay && this.startSeen) return this.close(`relay frame from ${this.ps.id} lost or damaged`);
 			return this.fail('seal', `open frame from ${this.ps.id}: ${e.message}`);
 		}
@@ -272,6 +288,10 @@ export class Link {
 		}
 		if (f.type === START) return this.onStart(f);
 		if (!this.startSeen) return this.fail('protocol', 'frame before start');
+		if (!this.confirmed) {
+			this.confirmed = true; // the peer processed our start frame: it holds the continuity secret
+			this.ps.confirm();
+		}
 		if (f.type === DATA) {
 			this.onAck(f.ack);
 			const err = this.ps.onData(this, f);
@@ -292,10 +312,14 @@ export class Link {
 				return this.fail('identity_invalid', 'peer identity invalid: ' + e.message);
 			}
 		}
+		const v = this.ps.sessionVerified(this.sess, address);
+		if (v.err) return this.fail(v.code, v.err);
+		this.verified = true;
+		if (v.changed) this.n.emit({ type: 'sas-changed', peer: this.ps.id, ...v.changed, address });
 		this.ps.onStart(f.instance, f.base);
 		const path = await this.path();
 		if (this.dead) return;
-		this.ps.onLinkReady(this, { sas: this.sess.sas, address, path });
+		this.ps.onLinkReady(this, { sas: v.sas, address, path });
 	}
 
 	onAck(seq) {
@@ -318,7 +342,16 @@ export class Link {
 	}
 
 	writeText(s) {
-		return this.out(() => (this.relay ? this.writeRelay('hello', utf8(s)) : this.dc.send(s)));
+		return this.out(() => this.sendNow(s));
+	}
+
+	sendNow(s) {
+		try {
+			if (this.relay) this.writeRelay('hello', utf8(s));
+			else this.dc.send(s);
+		} catch {
+			/* closed */
+		}
 	}
 
 	/** Seals pt as the next frame and sends it; prepare() runs just before sealing (the ack). */
@@ -352,6 +385,14 @@ export class Link {
 	}
 
 	// ---- the server relay
+
+	/** The peer's close of this relay transport: acted on only with the session's close tag. */
+	async onRelayClose(tag) {
+		const s = this.sess;
+		if (!tag || !s || !(await s.verifyCloseTag(this.gen, tag))) return this.n.log(`unauthenticated relay close from ${this.ps.id} ignored`);
+		this.peerClosed = true;
+		this.close('relay transport closed by the peer');
+	}
 
 	writeRelay(t, bytes) {
 		this.n.signalSend(this.ps.id, 'relay', `{"gen":${this.gen},"t":"${t}","b":"${b64u(bytes)}"}`);
@@ -398,8 +439,14 @@ export class Link {
 		for (const t of this.timers) clearTimeout(t);
 		this.timers.clear();
 		this.wake();
+		const s = this.sess;
 		if (this.relay) {
-			if (!this.peerClosed) this.n.signalSend(this.ps.id, 'relay', `{"gen":${this.gen},"t":"close"}`);
+			// the close tag authenticates it; a bare close too for a v1 session (older peers)
+			const send = (b) => this.n.signalSend(this.ps.id, 'relay', `{"gen":${this.gen},"t":"close"${b ? `,"b":"${b64u(b)}"` : ''}}`);
+			if (!this.peerClosed) (async () => {
+				if (s) send(await s.closeTag(this.gen));
+				if (!s || s.version === 1) send();
+			})().catch(() => {});
 		} else {
 			try {
 				this.pc.close();
@@ -407,7 +454,7 @@ export class Link {
 				/* already closed */
 			}
 		}
-		if (this.sess) this.sess.close();
+		if (s) s.close();
 		this.ps.onLinkDead(this, reason);
 	}
 

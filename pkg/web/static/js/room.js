@@ -18,6 +18,7 @@ export class Room {
 		this.onEvent = o.onEvent;
 		this.sentTips = new Map(); // messageHash → {peer, to, amountVery}
 		this.seenChat = new Set();
+		this.changed = new Map(); // peer → the SAS before it changed
 	}
 
 	emit(ev) {
@@ -65,7 +66,15 @@ export class Room {
 	}
 
 	peersChanged() {
-		this.emit({ type: 'peers', list: this.node.list() });
+		this.emit({ type: 'peers', list: this.node.list().map((p) => ({ ...p, oldSAS: this.changed.get(p.id) || '' })) });
+	}
+
+	/** Lets the page handshake with peer again after a refusal or the failure cap. */
+	retry(peer) {
+		this.changed.delete(peer);
+		this.log(`retrying ${peer}: a new session has a new SAS — compare it again`);
+		this.node.retry(peer);
+		this.peersChanged();
 	}
 
 	onNodeEvent(ev) {
@@ -74,7 +83,17 @@ export class Room {
 				this.log(`sealed session with ${ev.peer} over ${ev.path}, SAS ${ev.sas}${ev.address ? ', proves ' + ev.address : ''}`);
 				break;
 			case 'path':
-				this.log(`session with ${ev.peer} moved from ${ev.from} to ${ev.to}, new SAS ${ev.sas}`);
+				this.log(`session with ${ev.peer} moved from ${ev.from} to ${ev.to}, continued: same SAS ${ev.sas}`);
+				break;
+			case 'sas-changed':
+				this.changed.set(ev.peer, ev.old);
+				this.emit({ type: 'alert', peer: ev.peer, text: `The numbers changed for ${ev.address || ev.peer}: ${ev.old} → ${ev.new}. This is a new session — compare all six digits again.` });
+				break;
+			case 'handshake-failed':
+				this.emit({ type: 'error', peer: ev.peer, code: 'handshake_failed', message: `handshake ${ev.count} with ${ev.peer} did not finish (${ev.reason})${ev.capped ? '; stopped: possibly someone in the middle — press Retry to try again' : ''}` });
+				break;
+			case 'undelivered':
+				this.emit({ type: 'alert', peer: ev.peer, text: `${ev.count} message(s) to ${ev.peer} not delivered yet: kept for its return while this tab stays open.` });
 				break;
 			case 'left':
 				this.log(`session with ${ev.peer} ended (${ev.reason})`);

@@ -66,14 +66,22 @@ export class UI {
 		ul.replaceChildren();
 		for (const p of list) {
 			if (p.address) this.names.set(p.id, p.address);
-			const li = el('li', { 'data-peer': p.id, 'data-connected': String(p.connected), 'data-path': p.path, 'data-sas': p.sas, 'data-address': p.address });
-			li.append(el('div', {}, el('code', {}, p.id), p.connected ? el('span', { class: 'path ' + p.path, 'aria-label': 'path ' + p.path }, p.path) : el('span', { class: 'muted' }, ' connecting…')));
+			const li = el('li', { 'data-peer': p.id, 'data-stopped': String(!!p.stopped), 'data-old-sas': p.oldSAS || '', 'data-connected': String(p.connected), 'data-path': p.path, 'data-sas': p.sas, 'data-address': p.address });
+			li.append(el('div', {}, el('code', {}, p.id), p.connected ? el('span', { class: 'path ' + p.path, 'aria-label': 'path ' + p.path }, p.path) : el('span', { class: 'muted' }, p.stopped ? ' stopped' : ' connecting…')));
+			if (p.stopped) li.append(el('button', { type: 'button', 'data-retry': p.id, 'aria-label': 'Retry ' + p.id }, 'Retry'));
 			if (p.connected) {
+				if (p.oldSAS) li.append(el('div', { class: 'changed', role: 'alert' }, `The numbers changed (were ${p.oldSAS}) — compare again`));
 				li.append(el('div', { class: 'sas', 'aria-label': `SAS with ${p.id}: ${p.sas.split('').join(' ')}` }, p.sas));
 				li.append(el('div', {}, p.address ? el('span', {}, 'proves ', el('code', {}, p.address)) : el('span', { class: 'muted' }, 'proves no account')));
 			}
 			ul.append(li);
 		}
+	}
+
+	/** A prominent notice (SAS changed, undelivered messages). */
+	alert(text) {
+		$('alerts').prepend(el('li', {}, text));
+		this.log(text, true);
 	}
 
 	/** A chat line. */
@@ -127,6 +135,7 @@ export class UI {
 			await h.tip({ to, amount, cid: $('tip-cid').value });
 		}));
 		$('wallet-button').addEventListener('click', guard(() => h.wallet()));
+		$('peers').addEventListener('click', (e) => e.target.dataset.retry && guard(() => h.retry(e.target.dataset.retry))(e));
 		$('keep-key').addEventListener('change', guard(() => h.keep($('keep-key').checked)));
 	}
 
