@@ -1,6 +1,4 @@
-// The page's entry: reads the room from the URL fragment (/#lobby) or the form, the signaling URL
-// (the page's own server, /config.json's signalPath), picks the identity, opens the replay store,
-// and wires the room session to the UI.
+// The page's entry: room from the URL fragment or the form, signaling URL, identity, replay store, UI wiring.
 
 import { UI } from './ui.js';
 import { Room } from './room.js';

@@ -1,9 +1,4 @@
-// One transport to one peer (pkg/peer/link.go, handshake.go, relay.go): an RTCPeerConnection with
-// the one DataChannel `verytippers-data` (created by the offerer, ordered, reliable, negotiated
-// in-band), or the signaling server relay; and the seal session that runs over it. Everything a
-// link receives is handled strictly in arrival order through one promise chain (WebCrypto is
-// asynchronous), and everything it sends goes through another, so that the seal's counters and
-// the wire agree. A link never comes back once dead: its peer replaces it.
+// One transport to one peer (pkg/peer/link.go, handshake.go, relay.go): a PeerConnection or the server relay, and its seal.
 
 import * as seal from './seal.js';
 import { encodeStart, decodeFrame, START, DATA } from './frame.js';
@@ -65,7 +60,6 @@ export class Link {
 		return t;
 	}
 
-	// ---- WebRTC
 
 	setupPC() {
 		const n = this.n;
@@ -151,18 +145,15 @@ export class Link {
 		}
 	}
 
-	/** SHA-256 of the DER certificate the DTLS transport really saw (SDP fingerprint as fallback). */
 	async remoteFingerprint() {
 		const t = this.pc.sctp && this.pc.sctp.transport;
 		const certs = t && typeof t.getRemoteCertificates === 'function' ? t.getRemoteCertificates() : [];
 		if (certs && certs.length) return seal.sha256(new Uint8Array(certs[0]));
-		// The browser has checked the DTLS certificate against the remote SDP's fingerprint.
 		const fp = sdpFingerprint(this.pc.remoteDescription && this.pc.remoteDescription.sdp);
 		if (!fp) throw new Error('no remote certificate');
 		return fp;
 	}
 
-	/** 'direct', 'turn' or 'server' from the selected candidate pair. */
 	async path() {
 		if (this.relay) return 'server';
 		try {
@@ -181,7 +172,6 @@ export class Link {
 		}
 	}
 
-	/** The largest sealed frame this transport takes. */
 	maxFrame() {
 		const m = this.n.maxMessage;
 		if (this.relay) return Math.min(m, RELAY_MAX_FRAME);
@@ -189,7 +179,6 @@ export class Link {
 		return r > 0 && r < m ? r : m;
 	}
 
-	// ---- the ordered receive path
 
 	enqueue(f) {
 		this.inChain = this.inChain.then(() => (this.dead ? undefined : f())).catch((e) => this.fail('protocol', 'internal: ' + e.message));
@@ -327,7 +316,6 @@ export class Link {
 		this.ps.onAck(seq);
 	}
 
-	// ---- the ordered send path
 
 	out(f) {
 		this.pendingWrites++;
@@ -354,7 +342,6 @@ export class Link {
 		}
 	}
 
-	/** Seals pt as the next frame and sends it; prepare() runs just before sealing (the ack). */
 	writeSealed(pt, prepare) {
 		return this.out(async () => {
 			if (prepare) prepare();
@@ -371,7 +358,6 @@ export class Link {
 		for (const r of w) r();
 	}
 
-	/** Resolves when the transport can take more (DataChannel buffer, relay window, seal queue). */
 	async waitWritable() {
 		for (;;) {
 			if (this.dead) throw new Error('transport closed');
@@ -384,9 +370,7 @@ export class Link {
 		}
 	}
 
-	// ---- the server relay
 
-	/** The peer's close of this relay transport: acted on only with the session's close tag. */
 	async onRelayClose(tag) {
 		const s = this.sess;
 		if (!tag || !s || !(await s.verifyCloseTag(this.gen, tag))) return this.n.log(`unauthenticated relay close from ${this.ps.id} ignored`);
@@ -430,9 +414,7 @@ export class Link {
 		this.timer(stall / 4, tick);
 	}
 
-	// ---- teardown
 
-	/** Tears the link down once; reason null for a deliberate close. */
 	close(reason) {
 		if (this.dead) return;
 		this.dead = true;
@@ -441,7 +423,6 @@ export class Link {
 		this.wake();
 		const s = this.sess;
 		if (this.relay) {
-			// the close tag authenticates it; a bare close too for a v1 session (older peers)
 			const send = (b) => this.n.signalSend(this.ps.id, 'relay', `{"gen":${this.gen},"t":"close"${b ? `,"b":"${b64u(b)}"` : ''}}`);
 			if (!this.peerClosed) (async () => {
 				if (s) send(await s.closeTag(this.gen));
@@ -458,7 +439,6 @@ export class Link {
 		this.ps.onLinkDead(this, reason);
 	}
 
-	/** A handshake, seal or protocol failure: reported, and the peer is given up (no renegotiation). */
 	fail(code, message) {
 		if (this.dead) return;
 		this.ps.rejected = true;

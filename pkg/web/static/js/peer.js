@@ -1,10 +1,4 @@
-// The page's member of a room (pkg/peer/node.go, peerstate.go, negotiate.go): one sealed, reliable
-// session per peer id, carried by a transport (link.js) that may be replaced — a WebRTC
-// DataChannel, or the signaling server relay when ICE finds no path (`auto`: after p2pTimeoutMs).
-// Messages get per-peer sequence numbers and cumulative acks; what is not acknowledged is resent
-// on the next transport, so it arrives exactly once and in order. The newer member of a room
-// offers to every id in joined.peers; the older one answers. Nothing is ever sent unsealed: the
-// only way out is a data frame sealed by a finished handshake.
+// The page's member of a room (pkg/peer): one sealed, reliable session per peer id over replaceable transports.
 
 import { Link, RELAY_MAX_FRAME } from './link.js';
 import { encodeData, setAck, encodeAck, MAX_KIND, DATA_HEADER } from './frame.js';
@@ -97,7 +91,6 @@ export class Node {
 		return p;
 	}
 
-	/** signaling joined (or re-joined): the newer member offers to every listed peer it has no session with. */
 	joined(selfId, peers, iceServers) {
 		this.selfId = selfId;
 		if (Array.isArray(iceServers)) this.ice = iceServers;
@@ -109,13 +102,11 @@ export class Node {
 		}
 	}
 
-	/** signaling peer-joined: it will offer to us. */
 	peerJoined(id) {
 		const p = this.peer(id);
 		p.left = false;
 	}
 
-	/** signaling peer-left: a live DataChannel stays, a relay transport goes, nothing is renegotiated. */
 	peerLeft(id) {
 		const p = this.peers.get(id);
 		if (!p) return;
@@ -128,7 +119,6 @@ export class Node {
 		p.leftKick();
 	}
 
-	/** One relayed signaling frame. Frames that cannot be used are logged with the reason. */
 	handleSignal(from, type, data) {
 		if (this.closed) return;
 		const drop = (why) => this.log(`${type} from ${from} dropped: ${why}`);
@@ -158,7 +148,7 @@ export class Node {
 		}
 	}
 
-	/** Queues one message for a peer, sealed, reliable and ordered; resolves once queued (waiting while the transport is full). Rejects when too big for the path (checked before a sequence number is taken) or when the peer is unknown or gone. */
+	/** Queues one message for a peer, sealed, reliable and ordered; rejects when too big (before taking a seq). */
 	send(peer, kind, body) {
 		if (utf8(kind).length > MAX_KIND) return Promise.reject(new Error('peer: kind longer than 255 bytes'));
 		const p = this.peers.get(peer);
@@ -166,7 +156,7 @@ export class Node {
 		return p.send(kind, body);
 	}
 
-	/** The user's go-ahead after the page stopped handshaking with peer (capped failures, or a refused session): the next session may be a new one, with a new SAS to compare (sas-changed). */
+	/** The user's go-ahead after a refusal or the failure cap: the next session may be new (sas-changed). */
 	retry(peer) {
 		const p = this.peers.get(peer);
 		if (!p) throw new Error(`peer: retry ${peer}: unknown peer`);
@@ -176,7 +166,6 @@ export class Node {
 		p.connect();
 	}
 
-	/** The largest sealed frame a message may make with this via policy (relay-compatible for auto/server). */
 	sendLimit(transport) {
 		return this.via === 'auto' || this.via === 'server' ? Math.min(transport, RELAY_MAX_FRAME) : transport;
 	}
@@ -229,13 +218,12 @@ export class PeerState {
 		this.earlyICE = new Map();
 		this.readyWaiters = [];
 		this.fallbackTimer = this.iceRetryTimer = null;
-		// continuity (pkg/peer/continuity.go): secrets newest first; confirmed once the peer's first frame after its start frame opened
 		this.cont = { secrets: [], verified: false, confirmed: false, sas: '', address: '' };
 		this.departed = this.capped = false;
 		this.hsFailures = 0;
 	}
 
-	/** The handshake's continuity settings: retained secrets, required once the chain is confirmed (unless the peer left since, or Retry). */
+	/** The handshake's continuity: retained secrets, required once the chain is confirmed unless the peer left or Retry. */
 	sealConfig(cfg) {
 		const c = this.cont;
 		return { ...cfg, retained: c.secrets.map((x) => x.slice()), requireContinuity: c.secrets.length > 0 && c.confirmed && !this.departed };
@@ -271,7 +259,6 @@ export class PeerState {
 		return this.outbox.length ? this.outbox[0].seq : this.nextSeq + 1n;
 	}
 
-	// ---- negotiation
 
 	connect() {
 		if (this.closed || this.rejected || this.capped) return;
@@ -390,7 +377,6 @@ export class PeerState {
 		}, this.n.iceRetryMs);
 	}
 
-	// ---- the reliable layer
 
 	send(kind, body) {
 		const p = this.sendLock.then(() => this.sendNow(kind, body));
@@ -432,7 +418,6 @@ export class PeerState {
 		this.kickAck();
 	}
 
-	/** Delivers a data frame in order; returns an error text on a gap. */
 	onData(l, f) {
 		if (f.seq <= this.delivered) return null; // resent after a transport change
 		if (f.seq !== this.delivered + 1n) return `seq ${f.seq}, want ${this.delivered + 1n}`;
@@ -462,7 +447,6 @@ export class PeerState {
 		}, 2);
 	}
 
-	// ---- transports coming and going
 
 	onLinkReady(l, ev) {
 		if ((this.ice !== l && this.srv !== l) || l.dead || this.closed) return;
@@ -503,7 +487,6 @@ export class PeerState {
 
 	onLinkDead(l, reason) {
 		if (!this.closed && l.started && !l.verified) {
-			// a handshake that never verified the peer's start frame: counted, slowed down, capped
 			this.hsFailures++;
 			if (this.hsFailures >= 5) this.capped = true;
 			this.n.emit({ type: 'handshake-failed', peer: this.id, count: this.hsFailures, reason: reason || 'transport replaced', capped: this.capped });
@@ -570,7 +553,6 @@ export class PeerState {
 		if (!this.closed && !this.connected && !this.handover) this.emitLeft(this.left ? 'left' : 'timeout');
 	}
 
-	/** The peer is gone; messages to it still unacknowledged stay queued for its return (undelivered). */
 	emitLeft(reason) {
 		this.n.emit({ type: 'left', peer: this.id, reason });
 		if (this.outbox.length) this.n.emit({ type: 'undelivered', peer: this.id, count: this.outbox.length });

@@ -1,5 +1,4 @@
-// The vtpeer seal (docs/PROTOCOL.md "Seal (DataChannel) protocol", "Continuity (hello version 2)")
-// in WebCrypto: X25519, HKDF-SHA256, AES-256-GCM, SHA-256, HMAC. Mirrors pkg/seal.
+// The vtpeer seal in WebCrypto (docs/PROTOCOL.md "Seal (DataChannel) protocol", "Continuity"); mirrors pkg/seal.
 
 import { parseFlat, JSONNumber } from './json.js';
 import { b64u, fromB64u, concat, lp, utf8, toHex, equalBytes, wipe, u64be, readU64 } from './bytes.js';
@@ -20,7 +19,7 @@ export const OFFERER = 'offerer';
 export const ANSWERER = 'answerer';
 export const peerRole = (r) => (r === OFFERER ? ANSWERER : OFFERER);
 
-/** A seal error; `code`: malformed, version, role, fingerprint, commit, bad_key, continuity, auth, state, exhausted, closed, identity or config. */
+/** A seal error with a `code` (malformed, version, role, fingerprint, commit, bad_key, continuity, auth, …). */
 export class SealError extends Error {
 	constructor(code, msg) {
 		super('seal: ' + msg);
@@ -61,7 +60,6 @@ export function canonicalKey(k) {
 	return false;
 }
 
-// ---- handshake messages
 
 function bytesField(o, key, n, required) {
 	const v = o.get(key);
@@ -143,7 +141,6 @@ export function marshalHello(h) {
 export const marshalReveal = (key) => `{"type":"reveal","key":"${b64u(key)}"}`;
 export const marshalAbort = (code) => `{"type":"abort","code":"${code}"}`;
 
-// ---- keys
 
 /** A fresh X25519 key pair; the private key is not extractable. */
 export async function x25519KeyPair() {
@@ -165,7 +162,7 @@ async function sharedSecret(privateKey, peerKey) {
 	return z;
 }
 
-/** PRK = HKDF-Extract(salt TH, ikm Z (v1) or Z || CS (v2)); kOA, kAO, kS, CS_next and kC are HKDF-Expand(PRK, label, 32). */
+/** The key schedule (PROTOCOL.md "Key derivation", "Continuity"): keys, SAS, next continuity secret, close key. */
 export async function keySchedule(version, z, cs, th, extractable = false) {
 	const ikm = await subtle().importKey('raw', version === 1 ? z : concat(z, cs || EMPTY), 'HKDF', false, ['deriveBits']);
 	const x = async (info) => new Uint8Array(await subtle().deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: th, info: utf8(info) }, ikm, 256));
@@ -178,9 +175,8 @@ export async function keySchedule(version, z, cs, th, extractable = false) {
 	return k;
 }
 
-// ---- handshake
 
-/** One side of the seal handshake; cfg: room, role, localFingerprint/remoteFingerprint or noChannelBinding, retained (continuity secrets, newest first, ≤ 2), requireContinuity. Feed it the peer's text messages in arrival order, awaiting each. */
+/** One side of the seal handshake; cfg as pkg/seal.Config (retained, requireContinuity). Await each handle. */
 export class Handshake {
 	constructor(cfg) {
 		const { room, role, retained = [] } = cfg;
@@ -258,7 +254,6 @@ export class Handshake {
 		} else if (!h.fp || !equalBytes(h.fp, this.cfg.remoteFingerprint)) throw new SealError('fingerprint', 'fingerprint mismatch');
 	}
 
-	/** The answerer continues the first of the offerer's ids it holds; the offerer the one named by rs, which must be its own. */
 	checkContinuity(h) {
 		const find = (id) => this.ids.findIndex((x) => equalBytes(x, id));
 		if (this.cfg.role === ANSWERER) {
@@ -304,13 +299,12 @@ export class Handshake {
 	}
 }
 
-// ---- session
 
 const header = (seq) => concat(Uint8Array.of(1), u64be(seq));
 const nonce = (seq) => concat(new Uint8Array(4), u64be(seq));
 const gcm = (hdr, seq) => ({ name: 'AES-GCM', iv: nonce(seq), additionalData: hdr });
 
-/** A sealed session: frames 0x01 | seq u64 | AES-256-GCM(ciphertext || tag), nonce 0^32 || u64be(seq), AAD the header. */
+/** A sealed session (PROTOCOL.md "Sealed frames"). */
 export class Session {
 	constructor(role, room, th, k) {
 		this.role = role;
@@ -340,7 +334,7 @@ export class Session {
 		return concat(hdr, new Uint8Array(await subtle().encrypt(gcm(hdr, seq), d.key, pt)));
 	}
 
-	/** Opens the next frame of the peer's direction (calls are served in order): it must carry exactly the next seq and authenticate. */
+	/** Opens the peer's next frame, in call order: exactly the next seq, authenticated. */
 	open(frame) {
 		const d = this.recv;
 		const p = d.chain.then(async () => {
@@ -377,7 +371,6 @@ export class Session {
 	}
 }
 
-// ---- identity
 
 
 /** The text an identity signs (EIP-191 personal_sign). */
@@ -415,7 +408,7 @@ export async function signIdentity(s, address, personalSign, staticKey) {
 	return marshalIdentity({ address, signature: sig, staticKey });
 }
 
-/** Verifies the peer's identity JSON against this session (the peer's role, our TH and room); returns the proven address. recoverAddress(text, sigBytes) recovers an EIP-191 signer. */
+/** Verifies the peer's identity JSON against this session; returns the proven address. */
 export function verifyIdentity(s, text, recoverAddress) {
 	const id = parseIdentity(text);
 	let addr;
