@@ -199,6 +199,12 @@ func (p *peerState) handleRelay(d relayData) error {
 	if v := p.n.opts.Via; v == ViaDirect || v == ViaTURN {
 		return fmt.Errorf("%w: relay hello from %s: --via %s refuses the server relay", ErrIgnoredSignal, p.id, v)
 	}
+	if !isOfferHello(d.body) {
+		// An answerer hello, a reveal or an abort of a transport we do not hold (say, the late
+		// answer to an attempt we abandoned, or to one the server started in our name): it is
+		// no offer, and taking it for one would fail the handshake and give up on the peer.
+		return fmt.Errorf("%w: relay hello from %s: gen %d is not the current relay transport and its message is not an offerer hello", ErrIgnoredSignal, p.id, d.Gen)
+	}
 	if cur != nil && cur.offerer && !cur.isReady() && p.n.selfIDSafe() < p.id {
 		// glare: both offered a relay transport; the lower id keeps offering
 		return fmt.Errorf("%w: relay hello from %s: glare, our lower id keeps offering", ErrIgnoredSignal, p.id)
@@ -211,6 +217,19 @@ func (p *peerState) handleRelay(d relayData) error {
 	l.armRelayDeadline()
 	l.onHandshakeMessage(d.body)
 	return nil
+}
+
+// isOfferHello reports whether b is an offerer's hello, the only handshake message that can start
+// a relay transport. A malformed one counts as an offer: its handshake fails and is reported.
+func isOfferHello(b []byte) bool {
+	if _, err := seal.ParseAbort(b); err == nil {
+		return false
+	}
+	if _, err := seal.ParseReveal(b); err == nil {
+		return false
+	}
+	h, err := seal.ParseHello(b)
+	return err != nil || h.Role == seal.RoleOfferer
 }
 
 // writeRelay queues one relay frame; a frame the Signaler fails to send kills the transport
