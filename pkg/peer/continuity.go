@@ -166,7 +166,9 @@ func (p *peerState) backoff() time.Duration {
 // with Capped, or a refused session: continuity_failed, account_changed, possible_mitm ...): the
 // failure count is reset and the next session may be a new one (a new SAS, reported with
 // SASChanged, which the users must compare again); a session proving another account than the
-// peer proved before is still refused. The Node offers a new transport at once.
+// peer proved before is still refused. The Node offers a new transport at once; the attempts
+// under way when Retry is called do not count as failed handshakes when they are dropped, and an
+// automatic recovery in progress waits for Retry's attempt instead of offering over it.
 func (n *Node) Retry(peer string) error {
 	n.mu.Lock()
 	p := n.peers[peer]
@@ -179,8 +181,18 @@ func (n *Node) Retry(peer string) error {
 		return fmt.Errorf("retry %q: %w", peer, ErrUnknownPeer)
 	}
 	p.mu.Lock()
+	for _, l := range []*link{p.srv, p.ice, p.up} {
+		if l != nil {
+			l.abandon()
+		}
+	}
 	p.hsFailures, p.capped, p.rejected, p.departed = 0, false, false, true
+	p.retries++
 	p.mu.Unlock()
+	select {
+	case p.retryKick <- struct{}{}:
+	default:
+	}
 	n.goTracked(func() { n.connect(p) })
 	return nil
 }

@@ -81,11 +81,22 @@ func (l *link) markStarted() {
 	l.mu.Unlock()
 }
 
-// unfinished reports whether a handshake started on l and never verified the peer's start frame.
+// unfinished reports whether a handshake started on l and never verified the peer's start frame
+// (an attempt the user's Retry abandoned does not count).
 func (l *link) unfinished() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.hsStarted && !l.verified
+	return l.hsStarted && !l.verified && !l.abandoned
+}
+
+// abandon marks l, if it is not ready, as an attempt the user gave up on (Retry): its end is no
+// failed handshake.
+func (l *link) abandon() {
+	l.mu.Lock()
+	if !l.ready {
+		l.abandoned = true
+	}
+	l.mu.Unlock()
 }
 
 // onMessage runs on pion's read loop; it never blocks on the application.

@@ -59,6 +59,7 @@ type link struct {
 	startSeen   bool
 	hsStarted   bool // a handshake message went out or came in
 	verified    bool // the peer's start frame was verified
+	abandoned   bool // dropped by Retry before it was ready: not a failed handshake
 	confirmed   bool // a frame after the peer's start frame opened (onBinary's goroutine only)
 	ready       bool // set by peerState under p.mu as well
 	everReady   bool

@@ -41,6 +41,8 @@ type peerState struct {
 	ackCh      chan struct{}
 	ackKick    chan struct{}
 	leftKick   chan struct{} // PeerLeft: a recovery in progress stops waiting
+	retryKick  chan struct{} // Retry: a recovery in progress stops waiting (see retries)
+	retries    uint64        // Retry calls so far: a recovery leaves the next attempt to Retry's
 	connected  bool
 	conn       PeerConnected
 	earlyICE   map[uint64][]webrtc.ICECandidateInit
@@ -66,7 +68,7 @@ type outMsg struct {
 
 func newPeerState(n *Node, id string) *peerState {
 	return &peerState{n: n, id: id, maxFrame: n.sendLimit(n.opts.MaxMessageSize), ackCh: make(chan struct{}), ackKick: make(chan struct{}, 1),
-		leftKick: make(chan struct{}, 1), readyCh: make(chan struct{}), earlyICE: map[uint64][]webrtc.ICECandidateInit{}}
+		leftKick: make(chan struct{}, 1), retryKick: make(chan struct{}, 1), readyCh: make(chan struct{}), earlyICE: map[uint64][]webrtc.ICECandidateInit{}}
 }
 
 // wake releases WaitAcked callers. p.mu must not be held.
@@ -502,30 +504,33 @@ func (p *peerState) onLinkDead(l *link, err error) {
 
 // recover replaces a dead transport: the side that offered it offers again; on a PeerConnection
 // the other side asks it to with a restart frame (on the relay the close frame did that). It gives
-// up after a few attempts.
+// up after a few attempts. A Retry meanwhile starts its own attempt: the recovery does not offer
+// over it (two attempts of ours would replace each other, and each counts as a failed handshake)
+// but waits for it, and its count of attempts starts again.
 func (p *peerState) recover(offerer, relay bool, deadGen uint64) {
 	const attempts = 5
 	wait := 2 * p.n.opts.knobs.restartWait
+	p.mu.Lock()
+	seen := p.retries
+	p.mu.Unlock()
 	for i := 0; i < attempts; i++ {
 		if d := p.backoff(); d > 0 { // failed handshakes with this peer: slow down
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-p.leftKick:
-				t.Stop()
-			case <-p.n.ctx.Done():
-				t.Stop()
+			if !p.pause(d, seen, nil) {
 				return
 			}
 		}
 		p.mu.Lock()
 		ch := p.readyCh
 		done := p.closed || p.rejected || p.capped || p.left || (p.link != nil && p.link.ready)
+		retried := p.retries != seen
+		seen = p.retries
 		p.mu.Unlock()
 		if done {
 			break
 		}
 		switch {
+		case retried: // Retry's attempt is this round's
+			i = 0
 		case offerer && relay:
 			p.n.connectRelay(p)
 		case offerer:
@@ -533,16 +538,7 @@ func (p *peerState) recover(offerer, relay bool, deadGen uint64) {
 		case !relay:
 			p.n.sig.push(p.id, SignalRestart, sigPayload{Gen: deadGen})
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ch:
-			t.Stop()
-			return
-		case <-t.C:
-		case <-p.leftKick: // signaling says it left: look again now
-			t.Stop()
-		case <-p.n.ctx.Done():
-			t.Stop()
+		if !p.pause(wait, seen, ch) {
 			return
 		}
 	}
@@ -556,6 +552,33 @@ func (p *peerState) recover(offerer, relay bool, deadGen uint64) {
 	p.mu.Unlock()
 	if gaveUp {
 		p.emitLeft(reason)
+	}
+}
+
+// pause waits d for recover, or less: until signaling says the peer left, the user calls Retry
+// (a Retry since seen), or ready closes. It returns false if recover should stop: ready closed
+// (a transport is ready) or the Node is closing.
+func (p *peerState) pause(d time.Duration, seen uint64, ready <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-ready:
+			return false
+		case <-p.leftKick: // signaling says it left: look again now
+			return true
+		case <-p.retryKick:
+			p.mu.Lock()
+			retried := p.retries != seen
+			p.mu.Unlock()
+			if retried {
+				return true
+			}
+		case <-p.n.ctx.Done():
+			return false
+		}
 	}
 }
 
