@@ -163,7 +163,7 @@ func TestUndeliveredOnLeave(t *testing.T) {
 // a new session, whose new SAS is announced with SASChanged before PeerConnected.
 func TestSASChangedOnRestart(t *testing.T) {
 	t.Parallel()
-	ctx := ctxT(t, 30*time.Second)
+	ctx := ctxT(t, 90*time.Second)
 	r := newRelay(t)
 	evA := make(chan Event, 256)
 	a := newNodeEvents(t, r, "a", func(*Options) {}, evA)
@@ -171,6 +171,22 @@ func TestSASChangedOnRestart(t *testing.T) {
 	r.join("a", a)
 	r.join("b", b.n)
 	first := waitConnected(t, ctx, b).SAS
+	// a must have verified the first session too before b goes: b is connected once it opened
+	// a's start frame, and a process that quits before a opened b's leaves a nothing to compare
+	// (no SASChanged then, rightly; the test used to race with that under load).
+	for c := false; !c; {
+		select {
+		case e := <-evA:
+			if pc, ok := e.(PeerConnected); ok {
+				if pc.SAS != first {
+					t.Fatalf("a: SAS %s, b: %s", pc.SAS, first)
+				}
+				c = true
+			}
+		case <-ctx.Done():
+			t.Fatal("a: first session not connected")
+		}
+	}
 	r.leave("b")
 	_ = b.n.Close()
 	b2 := newNode(t, r, "b", nil)
@@ -185,7 +201,7 @@ func TestSASChangedOnRestart(t *testing.T) {
 				changed = &e
 			case PeerConnected:
 				if e.SAS != second {
-					continue // the first session's
+					t.Fatalf("a: PeerConnected %s, b2: %s", e.SAS, second)
 				}
 				if first != second && (changed == nil || changed.Old != first || changed.New != second) {
 					t.Fatalf("PeerConnected %s without SASChanged %s -> %s first (%+v)", e.SAS, first, second, changed)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -243,10 +244,14 @@ func TestRateLimitedBeforeClose(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			t.Parallel()
 			reg := prometheus.NewRegistry()
-			_, url := testServer(t, &ServerOptions{Registry: reg})
+			// The default burst (40) with next to no refill: at the default 20/s a slow server
+			// refills a token while it reads the flood, which breaks the run of MaxViolations
+			// refusals and leaves the connection open (the read below then waits forever).
+			_, url := testServer(t, &ServerOptions{Registry: reg, Rate: 0.001})
 			c := dialRaw(t, url, nil)
 			c.join("r")
-			ctx := testCtx(t)
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second) // generous under load
+			defer cancel()
 			for range n { // written without reading, as a flood would be
 				if err := c.ws.Write(ctx, websocket.MessageText, []byte(`{"type":"ice","room":"r","data":1}`)); err != nil {
 					break // the server closed after MaxViolations
