@@ -181,7 +181,7 @@ func (n *Node) Retry(peer string) error {
 		return fmt.Errorf("retry %q: %w", peer, ErrUnknownPeer)
 	}
 	p.mu.Lock()
-	for _, l := range []*link{p.srv, p.ice, p.up} {
+	for _, l := range []*link{p.srv, p.ice, p.up, p.cand} {
 		if l != nil {
 			l.abandon()
 		}

@@ -34,6 +34,10 @@ var (
 	// other end does not hold the session's continuity secret (an impostor spliced in by the
 	// signaling server, or a peer that lost its state). Nothing is sent to it.
 	ErrContinuity = errors.New("peer: session continuity failed")
+	// ErrSessionGoesOn is wrapped into the Error of a transport that failed beside the session's
+	// live one (a candidate that did not prove continuity): only that transport was dropped, the
+	// verified session goes on over the live one and nothing needs Retry.
+	ErrSessionGoesOn = errors.New("peer: only this new transport was dropped; the verified session goes on over the current one")
 	// ErrAccountChanged means a peer that proved an account proved another one (or none) on a
 	// later session.
 	ErrAccountChanged = errors.New("peer: peer proved another account")

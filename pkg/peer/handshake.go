@@ -356,11 +356,16 @@ func (l *link) sendAbort(code string) {
 // fail reports err as an Error event, closes the link and gives up on the peer: a handshake,
 // seal or protocol failure on a reliable DataChannel means an attacker or a broken peer, not a
 // flaky network, so the session is not renegotiated automatically.
+//
+// While another transport of the session is live (a candidate or a standby transport failed, see
+// candidate.go), only this link is closed: the peer is not given up on, and the event says so.
 func (l *link) fail(code string, err error) {
 	if l.isDead() {
 		return
 	}
-	l.p.reject()
+	if l.p.rejectUnlessLive(l) {
+		err = fmt.Errorf("%w (%w: gen %d)", err, ErrSessionGoesOn, l.gen)
+	}
 	l.n.log.Debug("peer: link failed", "peer", l.p.id, "code", code, "err", err)
 	l.n.emit(Error{Peer: l.p.id, Code: code, Err: err})
 	l.close(err)

@@ -49,16 +49,16 @@ func (n *Node) nextGen() uint64 {
 	return g
 }
 
-// install makes l the peer's current PeerConnection, closing the previous one (without recovery).
+// install makes l the peer's current PeerConnection, closing the previous one (without recovery),
+// or, while the active PeerConnection is live and the chain confirmed, its candidate
+// (candidate.go).
 func (p *peerState) install(l *link) bool {
 	p.mu.Lock()
 	if p.closed || p.rejected || p.capped {
 		p.mu.Unlock()
 		return false
 	}
-	old, up := p.ice, p.up
-	p.ice, p.up = l, nil // an upgrade of the replaced transport goes with it
-	p.noteAttemptLocked()
+	replaced := p.placeLocked(l)
 	early := p.earlyICE[l.gen]
 	for g := range p.earlyICE {
 		if g <= l.gen {
@@ -66,7 +66,7 @@ func (p *peerState) install(l *link) bool {
 		}
 	}
 	p.mu.Unlock()
-	for _, o := range []*link{old, up} {
+	for _, o := range replaced {
 		if o != nil {
 			o.close(nil)
 		}
@@ -101,6 +101,12 @@ func (p *peerState) handleOffer(sp sigPayload) error {
 		return p.handleUpgradeOffer(sp)
 	}
 	cur := p.current()
+	if c := p.candidate(); c != nil && !c.relay && !c.isDead() {
+		if sp.Gen < c.gen {
+			return fmt.Errorf("%w: offer from %s: gen %d older than the candidate transport's %d", ErrIgnoredSignal, p.id, sp.Gen, c.gen)
+		}
+		cur = c // an ICE restart of the candidate, or a newer offer (glare below applies to it)
+	}
 	if cur != nil && sp.Gen == cur.gen && !cur.isDead() {
 		if err := cur.answer(sp.SDP); err != nil {
 			return fmt.Errorf("ice restart answer to %s: %w", p.id, err)
@@ -142,6 +148,9 @@ func (p *peerState) handleAnswer(sp sigPayload) error {
 	if up := p.upgrading(); up != nil && up.gen == sp.Gen {
 		cur = up
 	}
+	if c := p.candidate(); c != nil && !c.relay && c.gen == sp.Gen {
+		cur = c
+	}
 	switch {
 	case cur == nil:
 		return fmt.Errorf("%w: answer from %s: gen %d, but no transport is being negotiated", ErrIgnoredSignal, p.id, sp.Gen)
@@ -162,8 +171,11 @@ func (p *peerState) handleICE(sp sigPayload) error {
 	}
 	p.mu.Lock()
 	cur := p.ice
-	if p.up != nil && sp.Gen == p.up.gen {
+	switch c := p.cand; {
+	case p.up != nil && sp.Gen == p.up.gen:
 		cur = p.up
+	case c != nil && !c.relay && sp.Gen >= c.gen: // the candidate's, or newer
+		cur = c
 	}
 	if cur == nil || sp.Gen > cur.gen {
 		// The offer for this transport has not arrived yet (or its link is not installed).

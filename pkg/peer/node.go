@@ -145,9 +145,15 @@ func (n *Node) PeerLeft(id string) {
 		p.left = true
 		p.departed = true // a process that rejoins under this id may start a new session
 		srv := p.srv      // a server-relay transport cannot outlive its peer's signaling membership
+		var cand *link
+		if p.cand != nil && p.cand.relay {
+			cand = p.cand
+		}
 		p.mu.Unlock()
-		if srv != nil {
-			srv.close(errPeerLeft)
+		for _, l := range []*link{cand, srv} { // the candidate first: it must not take over
+			if l != nil {
+				l.close(errPeerLeft)
+			}
 		}
 		select {
 		case p.leftKick <- struct{}{}:
@@ -215,7 +221,7 @@ func (n *Node) Close() error {
 	var links []*link
 	for _, p := range n.peers {
 		p.mu.Lock()
-		for _, l := range []*link{p.link, p.ice, p.srv, p.up} {
+		for _, l := range []*link{p.link, p.ice, p.srv, p.up, p.cand} {
 			if l != nil {
 				links = append(links, l)
 			}

@@ -26,6 +26,7 @@ type peerState struct {
 	ice        *link // the current PeerConnection transport, ready or not (may be link)
 	srv        *link // the current server-relay transport, ready or not (may be link)
 	up         *link // a direct-only attempt beside the active TURN transport (upgrade.go)
+	cand       *link // a new transport beside the live active one of its kind (candidate.go)
 	closed     bool
 	left       bool
 	rejected   bool
@@ -76,12 +77,6 @@ func (p *peerState) wake() {
 	p.mu.Lock()
 	close(p.ackCh)
 	p.ackCh = make(chan struct{})
-	p.mu.Unlock()
-}
-
-func (p *peerState) reject() {
-	p.mu.Lock()
-	p.rejected = true
 	p.mu.Unlock()
 }
 
@@ -319,15 +314,20 @@ func (p *peerState) ackLoop(l *link) {
 func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 	p.sendMu.Lock()
 	p.mu.Lock()
-	if (p.ice != l && p.srv != l && p.up != l) || l.isDead() || p.closed {
+	if (p.ice != l && p.srv != l && p.up != l && p.cand != l) || l.isDead() || p.closed {
 		p.mu.Unlock()
 		p.sendMu.Unlock()
 		return
 	}
 	old := p.link
-	var replaced *link
+	var replaced []*link
 	if p.up == l { // the direct upgrade takes over from the TURN transport
-		replaced, p.ice, p.up = p.ice, l, nil
+		replaced = append(replaced, p.ice)
+		p.ice, p.up = l, nil
+	}
+	promoted := p.cand == l
+	if promoted { // the candidate proved the session: it takes over from the active transport
+		replaced = append(replaced, p.promoteLocked(l)...)
 	}
 	if l.relay && old != nil && !old.relay {
 		// A PeerConnection is active already: the relay is not needed.
@@ -336,7 +336,11 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 		l.close(nil)
 		return
 	}
-	moved, from := old != nil || p.handover, p.conn.Path
+	// A transport that continues the session moves it (PathChanged); a new session (not
+	// continued: after Retry, or the peer restarted) is announced with PeerConnected, and so is a
+	// promoted candidate, as when the transport it replaces had gone first (the peer renegotiated
+	// a transport it lost before we noticed).
+	moved, from := (old != nil || p.handover) && !promoted && l.continued(), p.conn.Path
 	pending := append([]outMsg(nil), p.outbox...)
 	p.maxFrame = p.n.sendLimit(l.maxFrame())
 	l.mu.Lock()
@@ -388,8 +392,10 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 	if old != nil && old != l {
 		old.close(nil)
 	}
-	if replaced != nil && replaced != old && replaced != l {
-		replaced.close(nil)
+	for _, r := range replaced {
+		if r != nil && r != old && r != l {
+			r.close(nil)
+		}
 	}
 }
 
@@ -432,11 +438,25 @@ func (p *peerState) onLinkDead(l *link, err error) {
 		}
 		return
 	}
+	current := false
+	if p.cand == l { // a candidate that did not make it
+		p.cand = nil
+		if p.link != nil { // the active transport goes on: nothing to recover
+			p.mu.Unlock()
+			p.n.log.Debug("peer: candidate transport dropped; the session goes on over the active one", "peer", p.id, "gen", l.gen, "err", err)
+			return
+		}
+		current = true // the active one died meanwhile: recover as for the current transport
+	}
 	wasActive := p.link == l
 	if wasActive {
 		p.link = nil
 	}
-	current := false
+	if wasActive && p.takeOverLocked(l) {
+		p.mu.Unlock()
+		p.n.log.Debug("peer: transport lost; the candidate beside it takes over", "peer", p.id, "gen", l.gen, "err", err)
+		return
+	}
 	if p.ice == l {
 		p.ice, current = nil, true
 	}

@@ -153,19 +153,20 @@ func (n *Node) connectRelay(p *peerState) {
 	l.onOpen()
 }
 
-// installRelay makes l the peer's current relay transport, closing the previous one.
+// installRelay makes l the peer's current relay transport, closing the previous one, or, while
+// the active relay transport is live and the chain confirmed, its candidate (candidate.go).
 func (p *peerState) installRelay(l *link) bool {
 	p.mu.Lock()
 	if p.closed || p.rejected || p.capped {
 		p.mu.Unlock()
 		return false
 	}
-	old := p.srv
-	p.srv = l
-	p.noteAttemptLocked()
+	replaced := p.placeLocked(l)
 	p.mu.Unlock()
-	if old != nil {
-		old.close(nil)
+	for _, o := range replaced {
+		if o != nil {
+			o.close(nil)
+		}
 	}
 	return true
 }
@@ -174,6 +175,15 @@ func (p *peerState) installRelay(l *link) bool {
 func (p *peerState) handleRelay(d relayData) error {
 	p.mu.Lock()
 	cur, stop := p.srv, p.closed || p.rejected
+	if c := p.cand; c != nil && c.relay {
+		if d.Gen < c.gen && (cur == nil || d.Gen != cur.gen) {
+			p.mu.Unlock()
+			return fmt.Errorf("%w: relay %s from %s: gen %d older than the candidate transport's %d", ErrIgnoredSignal, d.T, p.id, d.Gen, c.gen)
+		}
+		if d.Gen >= c.gen {
+			cur = c // the candidate's own frames, or a newer hello (glare below applies to it)
+		}
+	}
 	p.mu.Unlock()
 	if stop {
 		return fmt.Errorf("%w: relay from %s: the session is over", ErrIgnoredSignal, p.id)
