@@ -16,19 +16,14 @@ package peer
 // being negotiated, as it would have been without the slot.
 
 // wantsCandidateLocked reports whether a new transport of this kind (relay or PeerConnection)
-// goes into the candidate slot: the chain is confirmed and the active transport of that kind is
-// live. p.mu is held.
+// goes into the candidate slot: the chain is confirmed and the active transport (p.link is set
+// only once a link is ready) is of that kind and live. p.mu is held.
 func (p *peerState) wantsCandidateLocked(relay bool) bool {
 	a := p.link
 	if a == nil || a.relay != relay || !p.cont.confirmed || a.isDead() {
 		return false
 	}
-	if !relay && p.ice != a || relay && p.srv != a {
-		return false
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.ready
+	return relay && p.srv == a || !relay && p.ice == a
 }
 
 // placeLocked puts the new transport l in its slot (or the candidate slot) and returns the

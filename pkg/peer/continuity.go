@@ -181,11 +181,14 @@ func (n *Node) Retry(peer string) error {
 		return fmt.Errorf("retry %q: %w", peer, ErrUnknownPeer)
 	}
 	p.mu.Lock()
-	for _, l := range []*link{p.srv, p.ice, p.up, p.cand} {
+	pending := []*link{p.srv, p.ice, p.up, p.cand}
+	p.mu.Unlock()
+	for _, l := range pending { // not under p.mu: a link's handshake takes l.mu, then p.mu
 		if l != nil {
 			l.abandon()
 		}
 	}
+	p.mu.Lock()
 	p.hsFailures, p.capped, p.rejected, p.departed = 0, false, false, true
 	p.retries++
 	p.mu.Unlock()
