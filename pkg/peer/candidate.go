@@ -2,14 +2,20 @@ package peer
 
 // Make before break. Once the session's chain is confirmed (continuity.go), a new transport that
 // would replace the live active one of its kind — a relay hello or an offer with a larger gen
-// (a forced re-handshake looks exactly like this), or a PeerConnection we offer while ours is
-// live (the peer's restart frame) — does not replace it: it waits in the candidate slot (p.cand)
+// (a forced re-handshake looks exactly like this), or a relay transport we offer (Retry) — does
+// not replace it: it waits in the candidate slot (p.cand)
 // while the session goes on over the active transport. It takes over only in onLinkReady, once
 // its handshake continued the session and the peer's start frame was verified; the active one is
 // then closed after the resend, as for any replacement. A candidate that fails (continuity_failed,
 // account_changed, a timeout ...) is closed alone: it counts as a failed handshake (so the cap
 // still bounds them), the peer is not rejected and nothing is renegotiated. The direct upgrade
 // has its own slot (p.up, upgrade.go) and is not a candidate.
+//
+// A PeerConnection we offer ourselves (the peer's restart frame, Retry) still replaces ours at
+// once: it goes to the same peer, and pion's shared UDP socket (api.go) routes packets by remote
+// address, so two PeerConnections between the same two sockets at once disturb each other (pion/ice
+// #507); the peer's side of the old one is then closed first, and a candidate there takes over
+// when it notices. A forged restart thus costs a renegotiation that continues the session.
 //
 // If the active transport itself dies (transport loss, or a relay close carrying the session's
 // tag) while a candidate of its kind waits, the candidate moves into the slot as the transport
@@ -34,7 +40,7 @@ func (p *peerState) placeLocked(l *link) (replaced []*link) {
 		p.cand = nil
 	}
 	switch {
-	case p.wantsCandidateLocked(l.relay):
+	case p.wantsCandidateLocked(l.relay) && (l.relay || !l.offerer):
 		p.cand = l
 	case l.relay:
 		replaced = append(replaced, p.srv)

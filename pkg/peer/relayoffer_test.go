@@ -59,3 +59,49 @@ func TestRelayHelloNotAnOffer(t *testing.T) {
 		})
 	}
 }
+
+// TestCandidateTakesOver: the legitimate side of make before break. While a verified session
+// runs over a live transport, b offers a new one: a relay transport (a candidate on both sides,
+// promoted once it continued the session), or a PeerConnection (b's own replaces its old one at
+// once, see candidate.go; at a the new one is a candidate until a notices the old one closed, then
+// it takes its place). Either way the new transport continues the session and takes over — a
+// PeerConnected, a new gen on both sides, no error — and the messages a sends meanwhile arrive
+// exactly once, in order.
+func TestCandidateTakesOver(t *testing.T) {
+	t.Parallel()
+	for _, via := range []string{ViaServer, ViaAuto} {
+		t.Run(via, func(t *testing.T) {
+			t.Parallel()
+			ctx := ctxT(t, 90*time.Second)
+			mod := func(o *Options) { o.Via = via }
+			_, a, b := pair(t, ctx, mod, mod)
+			exchange(t, ctx, a, b, 20, 100, nil)
+			old := a.n.activeGen("b")
+			b.n.mu.Lock()
+			pa := b.n.peers["a"]
+			b.n.mu.Unlock()
+			exchange(t, ctx, a, b, 400, 100, func(i int) {
+				if i == 100 {
+					b.n.connect(pa) // ViaServer: a relay transport; ViaAuto: a PeerConnection
+				}
+			})
+			for _, tn := range []*testNode{a, b} {
+				select {
+				case e := <-tn.c.connected:
+					if e.SAS == "" {
+						t.Fatalf("%s: %+v", tn.id, e)
+					}
+				case e := <-tn.c.errs:
+					t.Fatalf("%s: error %s: %v", tn.id, e.Code, e.Err)
+				case <-ctx.Done():
+					t.Fatalf("%s: the candidate did not take over", tn.id)
+				}
+			}
+			ga, gb := a.n.activeGen("b"), b.n.activeGen("a")
+			if ga == old || ga != gb {
+				t.Fatalf("active gens %d and %d, the old one %d", ga, gb, old)
+			}
+			exchange(t, ctx, b, a, 20, 100, nil)
+		})
+	}
+}
