@@ -223,6 +223,9 @@ func TestE2EHandshakeFailedCapRetry(t *testing.T) {
 			if asJSON && (ev["count"] != float64(5) || ev["capped"] != true) || !asJSON && (ev["count"] != float64(5) || ev["capped"] == "") {
 				t.Fatalf("handshake-failed %v, want count 5, capped", ev)
 			}
+			// The last injected hello reaches d while it is capped: refused, as its debug log says.
+			// Wait for it, so that it cannot arrive after d's /retry (as the server's next attempt).
+			waitStderr(ctx, t, d.p, "handshakes with it stopped after 5 failures", 1)
 
 			// c's own hellos were dropped all along: it counts its failures too and, on a slow
 			// machine, may have reached the cap as well. Both users type /retry.
@@ -272,5 +275,19 @@ func TestE2EAccountRestartSASChanged(t *testing.T) {
 	}
 	if ev := b2.waitEvent(ctx, "peer-connected"); ev["sas"] != second["sas"] {
 		t.Fatalf("b2 %v", ev)
+	}
+}
+
+// waitStderr waits until p's stderr holds n lines containing sub.
+func waitStderr(ctx context.Context, t *testing.T, p *proc, sub string, n int) {
+	t.Helper()
+	for strings.Count(p.stderr.String(), sub) < n {
+		select {
+		case <-p.stderr.notify:
+		case <-p.done:
+			t.Fatalf("process exited before %d × %q on stderr:\n%s", n, sub, p.stderr.String())
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %d × %q on stderr:\n%s", n, sub, p.stderr.String())
+		}
 	}
 }

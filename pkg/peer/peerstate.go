@@ -557,6 +557,12 @@ func (p *peerState) recover(offerer, relay bool, deadGen uint64) {
 			p.n.connect(p)
 		case !relay:
 			p.n.sig.push(p.id, SignalRestart, sigPayload{Gen: deadGen})
+		case i > 0 && p.idleRelay():
+			// We answered the relay transport that died and its offerer has not offered another
+			// in a whole wait (it may have dropped it for another attempt of its own that then
+			// failed, or the offer came from someone else in its name): offer one ourselves
+			// rather than wait forever (glare between both resolves as usual).
+			p.n.connectRelay(p)
 		}
 		if !p.pause(wait, seen, ch) {
 			return
@@ -573,6 +579,13 @@ func (p *peerState) recover(offerer, relay bool, deadGen uint64) {
 	if gaveUp {
 		p.emitLeft(reason)
 	}
+}
+
+// idleRelay reports whether no relay transport with p is live or being negotiated.
+func (p *peerState) idleRelay() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return (p.srv == nil || p.srv.isDead()) && (p.cand == nil || p.cand.isDead())
 }
 
 // pause waits d for recover, or less: until signaling says the peer left, the user calls Retry

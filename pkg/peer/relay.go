@@ -219,6 +219,12 @@ func (p *peerState) handleRelay(d relayData) error {
 		// glare: both offered a relay transport; the lower id keeps offering
 		return fmt.Errorf("%w: relay hello from %s: glare, our lower id keeps offering", ErrIgnoredSignal, p.id)
 	}
+	p.mu.Lock()
+	capped := p.capped
+	p.mu.Unlock()
+	if capped {
+		return fmt.Errorf("%w: relay hello from %s: handshakes with it stopped after %d failures, until Retry", ErrIgnoredSignal, p.id, handshakeFailureCap)
+	}
 	l := newRelayLink(p, d.Gen, false)
 	if !p.installRelay(l) {
 		l.close(nil)
