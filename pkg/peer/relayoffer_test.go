@@ -105,3 +105,39 @@ func TestCandidateTakesOver(t *testing.T) {
 		})
 	}
 }
+
+// TestRelayAnswererOffersWhenOffererGaveUp: on the relay only the offerer of a transport offers
+// its replacement. When the transport a answered dies and its offerer never offers another (it
+// dropped it for an attempt of its own, or — here — the offer came from the server in b's name),
+// a offers one itself after a whole recovery wait, and a and b connect. Before, both sat waiting
+// (the e2e grinding test after /retry).
+func TestRelayAnswererOffersWhenOffererGaveUp(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 60*time.Second)
+	r := newRelay(t)
+	fast := func(o *Options) {
+		o.Via = ViaServer
+		withRestartWait(o, 100*time.Millisecond, [3]time.Duration{time.Second, 2 * time.Second, 200 * time.Millisecond})
+		withHandshakeTimers(o, 150*time.Millisecond, 20*time.Millisecond)
+	}
+	a := newNode(t, r, "a", fast)
+	b := newNode(t, r, "b", fast)
+	r.join("a", a.n)
+	r.attach("b", b.n) // b is not announced: it offers nothing
+	commit := bytes.Repeat([]byte{9}, 32)
+	hello, err := seal.Hello{Version: 1, Role: seal.RoleOfferer, Commit: commit}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := encodeRelayData(newGen(), relayHello, hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.send("b", "a", SignalRelay, data); err != nil { // an offer in b's name that nobody follows up
+		t.Fatal(err)
+	}
+	ca, cb := waitConnected(t, ctx, a), waitConnected(t, ctx, b)
+	if ca.SAS != cb.SAS {
+		t.Fatalf("SAS %s vs %s", ca.SAS, cb.SAS)
+	}
+}
