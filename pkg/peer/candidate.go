@@ -105,10 +105,3 @@ func (p *peerState) rejectUnlessLive(l *link) bool {
 	p.rejected = true
 	return false
 }
-
-// continued reports whether l's seal session continues the session's chain.
-func (l *link) continued() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.sess != nil && l.sess.Continued()
-}

@@ -336,11 +336,10 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 		l.close(nil)
 		return
 	}
-	// A transport that continues the session moves it (PathChanged); a new session (not
-	// continued: after Retry, or the peer restarted) is announced with PeerConnected, and so is a
-	// promoted candidate, as when the transport it replaces had gone first (the peer renegotiated
-	// a transport it lost before we noticed).
-	moved, from := (old != nil || p.handover) && !promoted && l.continued(), p.conn.Path
+	// A promoted candidate is announced with PeerConnected, as when the transport it replaces had
+	// gone first (the peer renegotiated a transport it lost before we noticed, or a new session
+	// after Retry or a restart, which SASChanged announced).
+	moved, from := (old != nil || p.handover) && !promoted, p.conn.Path
 	pending := append([]outMsg(nil), p.outbox...)
 	p.maxFrame = p.n.sendLimit(l.maxFrame())
 	l.mu.Lock()
