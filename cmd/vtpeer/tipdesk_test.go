@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/verytippers/vtpeer/internal/fullfs"
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
 
@@ -109,7 +110,7 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 // orchestrator gets every accepted tip exactly once.
 func TestTipDeskFullDisk(t *testing.T) {
 	t.Parallel()
-	home := tinyFS(t, "512k")
+	home := fullfs.Tiny(t, "512k")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -166,7 +167,7 @@ func TestTipDeskFullDisk(t *testing.T) {
 	}
 
 	diskFull.Store(true)
-	release := fillFS(t, home)
+	release := fullfs.Fill(t, home)
 	var refused [][]byte
 	for range 24 {
 		body := newTip()
