@@ -16,7 +16,9 @@ func TestLayers(t *testing.T) {
 		pkg       string
 		forbidden []string
 	}{
-		{"pkg/signal", []string{"github.com/pion/", "github.com/ethereum/", mod + "pkg/peer", mod + "pkg/seal", mod + "pkg/tips", "github.com/spf13/cobra"}},
+		{"pkg/signal", []string{"github.com/pion/", "github.com/ethereum/", mod + "pkg/peer", mod + "pkg/seal", mod + "pkg/tips", "github.com/spf13/cobra", "github.com/nats-io/", mod + "pkg/cluster"}},
+		// the NATS engine behind signal.Cluster: signal's interface, nothing above it
+		{"pkg/cluster", []string{"github.com/pion/", "github.com/ethereum/", mod + "pkg/peer", mod + "pkg/seal", mod + "pkg/tips", mod + "pkg/mailbox", "github.com/spf13/cobra"}},
 		{"pkg/peer", []string{"github.com/coder/websocket", "github.com/ethereum/", mod + "pkg/signal", mod + "pkg/tips", "github.com/spf13/cobra"}},
 		{"pkg/seal", []string{"github.com/", mod + "pkg/"}},
 		{"pkg/turnserver", []string{"github.com/coder/websocket", "github.com/ethereum/", "github.com/pion/webrtc", mod + "pkg/", "github.com/spf13/cobra"}},
