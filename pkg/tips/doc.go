@@ -24,7 +24,7 @@
 //	sm, err := tips.ParseSignedMeta(frame)      // strict decoder, fuzzed
 //	res, err := verifier.Verify(sm)             // *VerifyError with a Code
 //	err = store.Record(res.Hash, time.Now())    // ErrReplay, persistent
-//	err = forwarder.Enqueue(ctx, sm)            // outbox → orchestrator POST
+//	err = forwarder.Enqueue(ctx, sm)            // forward queue → orchestrator POST
 //	receipt := tips.Receipt{…}; tips.SignReceipt(signer, &receipt)
 //
 // Keys live in a go-ethereum V3 Keystore (scrypt). Nothing in this package

@@ -25,7 +25,7 @@ const (
 	CodeFuture              = "future"                // the signed timestamp is further than MaxFuture ahead
 	CodeReplay              = "replay"                // the messageHash was accepted before
 	// CodeStore refuses a valid tip the receiver could not record (its
-	// replay store or forward outbox failed to write, e.g. a full disk).
+	// replay store or forward queue failed to write, e.g. a full disk).
 	// Nothing was recorded: the same tip may be sent again later.
 	CodeStore = "store"
 )
