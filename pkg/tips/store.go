@@ -78,7 +78,9 @@ func OpenStore(path string, opts *StoreOptions) (*Store, error) {
 // Close closes the file. Methods called afterwards fail with ErrStoreClosed.
 func (s *Store) Close() error { return s.db.Close() }
 
-func (s *Store) update(fn func(*bolt.Tx) error) error { return boltutil.Update(s.db, ErrStoreClosed, fn) }
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	return boltutil.Update(s.db, ErrStoreClosed, fn)
+}
 
 func (s *Store) view(fn func(*bolt.Tx) error) error { return boltutil.View(s.db, ErrStoreClosed, fn) }
 
