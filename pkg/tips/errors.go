@@ -56,6 +56,10 @@ var (
 	// ErrStoreClosed is returned by Store methods after Close.
 	ErrStoreClosed = errors.New("tips: store closed")
 
+	// ErrForwardURL is returned by OpenDesk when DeskOptions.ForwardURL is
+	// not an http(s) URL.
+	ErrForwardURL = errors.New("tips: bad forward URL")
+
 	// ErrBadReceipt is returned when a receipt's signature does not verify.
 	ErrBadReceipt = errors.New("tips: invalid receipt signature")
 
