@@ -53,6 +53,7 @@ type sigWire struct {
 	Gen       genField                 `json:"gen"`
 	SDP       string                   `json:"sdp"`
 	Candidate *webrtc.ICECandidateInit `json:"candidate"`
+	Upgrade   bool                     `json:"upgrade"`
 }
 
 // decodeSigPayload parses the data of an offer, answer, ice or restart frame. Unknown fields are
@@ -65,7 +66,7 @@ func decodeSigPayload(typ string, data []byte) (sigPayload, error) {
 	if w.Gen == 0 {
 		return sigPayload{}, fmt.Errorf("missing or zero gen")
 	}
-	p := sigPayload{Gen: uint64(w.Gen), SDP: w.SDP, Candidate: w.Candidate}
+	p := sigPayload{Gen: uint64(w.Gen), SDP: w.SDP, Candidate: w.Candidate, Upgrade: w.Upgrade}
 	switch {
 	case (typ == SignalOffer || typ == SignalAnswer) && p.SDP == "":
 		return sigPayload{}, fmt.Errorf("%s without sdp", typ)

@@ -199,6 +199,24 @@ func TestAnnouncedMaxMessageSize(t *testing.T) {
 	exchange(t, ctx, b, a, 3, maxBody, nil) // seq 1, 2, 3: nothing was burnt
 }
 
+// TestDecodeSigPayloadKeepsFields: every field a peer sends in offer/answer/ice data survives
+// decoding (a dropped "upgrade" made a direct upgrade look like a new session).
+func TestDecodeSigPayloadKeepsFields(t *testing.T) {
+	t.Parallel()
+	p, err := decodeSigPayload(SignalOffer, []byte(`{"gen":"7","sdp":"v=0","upgrade":true}`))
+	if err != nil || p.Gen != 7 || p.SDP != "v=0" || !p.Upgrade {
+		t.Fatalf("decoded %+v, %v", p, err)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := decodeSigPayload(SignalOffer, b)
+	if err != nil || q != p {
+		t.Fatalf("round trip %s: %+v, %v", b, q, err)
+	}
+}
+
 func FuzzDecodeSigPayload(f *testing.F) {
 	for _, s := range []string{`{"gen":1795739420340681,"sdp":"v=0"}`, `{"gen":"17","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host"}}`,
 		`{"gen":1}`, `{"gen":"01"}`, `{}`} {
@@ -218,7 +236,7 @@ func FuzzDecodeSigPayload(f *testing.F) {
 			t.Fatal(err)
 		}
 		q, err := decodeSigPayload(typ, again)
-		if err != nil || q.Gen != p.Gen || q.SDP != p.SDP {
+		if err != nil || q.Gen != p.Gen || q.SDP != p.SDP || q.Upgrade != p.Upgrade {
 			t.Fatalf("round trip %q -> %q: %v", data, again, err)
 		}
 	})
