@@ -119,21 +119,6 @@ func (h *hub) join(id string, n *peer.Node) []string {
 	return present
 }
 
-// leave removes id; the others learn it left.
-func (h *hub) leave(id string) {
-	h.mu.Lock()
-	delete(h.nodes, id)
-	delete(h.qs, id)
-	others := make([]*peer.Node, 0, len(h.nodes))
-	for _, n := range h.nodes {
-		others = append(others, n)
-	}
-	h.mu.Unlock()
-	for _, n := range others {
-		n.PeerLeft(id)
-	}
-}
-
 // newLoneRoom is a started Room over a real Node alone in its room, with
 // pb and mail as its postbox and inbound mail.
 func newLoneRoom(t testing.TB, room string, signer tips.Signer, pb *Postbox, mail <-chan []byte) *Room {
