@@ -284,6 +284,11 @@ func (j *joinLoop) showPeerEvent(ev app.Event) {
 		}
 		j.out.event(evHandshakeFailed{Type: "handshake-failed", Peer: e.Peer, Count: e.Count, Reason: e.Reason, Capped: e.Capped}, line)
 	case peer.Undelivered:
+		if e.Reason == peer.UndeliveredSASChanged {
+			j.out.event(evUndelivered{Type: "undelivered", Peer: e.Peer, Count: e.Count, When: "sas-changed", Reason: e.Reason, Dropped: e.Dropped},
+				fmt.Sprintf("! %d message(s) to %s were never acknowledged and are NOT sent to its new session: compare the new SAS with your peer, then send them again", e.Count, shortID(e.Peer)))
+			break
+		}
 		j.out.event(evUndelivered{Type: "undelivered", Peer: e.Peer, Count: e.Count, When: "left"},
 			fmt.Sprintf("! %d message(s) to %s not acknowledged: they may not have arrived", e.Count, shortID(e.Peer)))
 	}

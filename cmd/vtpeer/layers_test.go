@@ -26,6 +26,8 @@ func TestLayers(t *testing.T) {
 		{"pkg/web", []string{"github.com/pion/", "github.com/coder/websocket", "github.com/ethereum/", mod + "pkg/", mod + "internal/", "github.com/spf13/cobra"}},
 		// the application protocol sits on peer, seal, tips and mailbox: never on the wire or the CLI
 		{"pkg/app", []string{"github.com/coder/websocket", mod + "pkg/signal", mod + "pkg/turnserver", mod + "cmd/", "github.com/spf13/cobra"}},
+		// doctor's direct imports are checked by TestDoctorImports
+		{"pkg/doctor", []string{"github.com/spf13/cobra", mod + "pkg/turnserver", mod + "pkg/mailbox"}},
 		// the benchmarks' load generators are not in the user's binary (cmd/vtpeer-bench)
 		{"cmd/vtpeer", []string{mod + "pkg/signal/sigbench"}},
 	}
@@ -85,6 +87,25 @@ func TestLayersApp(t *testing.T) {
 			if dep == mod+"pkg/app" && f[0] != mod+"pkg/app" {
 				t.Errorf("%s imports pkg/app: only commands may", f[0])
 			}
+		}
+	}
+}
+
+// TestDoctorImports: pkg/doctor probes STUN and TURN as a client with
+// pion/stun and pion/turn (protocol probes, not WebRTC: the one exception to
+// "only pkg/peer imports pion"); its DataChannel check goes through pkg/peer
+// and its join through pkg/signal, never pion/webrtc or coder/websocket
+// directly.
+func TestDoctorImports(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "github.com/verytippers/vtpeer/pkg/doctor").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	allowed := map[string]bool{"github.com/pion/stun/v4": true, "github.com/pion/turn/v5": true, "github.com/pion/logging": true}
+	for _, imp := range strings.Fields(string(out)) {
+		if (strings.HasPrefix(imp, "github.com/pion/") && !allowed[imp]) || strings.HasPrefix(imp, "github.com/coder/websocket") || strings.HasPrefix(imp, "github.com/ethereum/") {
+			t.Errorf("pkg/doctor imports %s directly", imp)
 		}
 	}
 }

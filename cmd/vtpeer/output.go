@@ -104,7 +104,11 @@ type (
 		Type  string `json:"type"` // "undelivered"
 		Peer  string `json:"peer"`
 		Count int    `json:"count"`
-		When  string `json:"when"` // "left" or "exit"
+		When  string `json:"when"` // "left", "exit" or "sas-changed"
+		// Reason is "sas_changed" when the messages were dropped (not resent to a new
+		// anonymous session); empty otherwise (they stay queued).
+		Reason  string `json:"reason,omitempty"`
+		Dropped bool   `json:"dropped,omitempty"`
 	}
 	evStatus struct {
 		Type    string `json:"type"` // "reconnecting", "rejoined"

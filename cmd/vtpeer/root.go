@@ -98,6 +98,8 @@ server only introduces the peers and can neither read nor forge what they send.`
 		newAccountCmd(g),
 		newDemoCmd(g),
 		newVersionCmd(g),
+		newDoctorCmd(g),
+		newGenDocsCmd(g),
 	)
 	return root
 }

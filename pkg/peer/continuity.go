@@ -47,7 +47,13 @@ func (p *peerState) sealConfig(cfg seal.Config) seal.Config {
 // sessionVerified records a verified session on a link (the peer's start frame opened and its
 // identity checked) and returns the SAS to show: the chain's for a continued session, the new
 // one otherwise. It refuses a session that proves another account than the chain did.
-func (p *peerState) sessionVerified(sess *seal.Session, addr string) (sas string, changed *SASChanged, code string, err error) {
+//
+// A new session (not continued) replacing a verified anonymous one inherits nothing: nothing
+// proves that the same party is at the other end (a signaling server can forge a peer-left and
+// a rejoin), so the earlier session's unacknowledged messages are dropped from the outbox, before
+// anything is resent, and their number returned (dropped). A new session proving the account the
+// earlier one proved inherits them: the account signature authenticates it.
+func (p *peerState) sessionVerified(sess *seal.Session, addr string, dropBelow uint64) (sas string, changed *SASChanged, dropped int, code string, err error) {
 	next := sess.ContinuitySecret()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -57,25 +63,54 @@ func (p *peerState) sessionVerified(sess *seal.Session, addr string) (sas string
 		if got == "" {
 			got = "no account"
 		}
-		return "", nil, CodeAccountChanged, fmt.Errorf("%w: peer %s proved %s before, now %s", ErrAccountChanged, p.id, c.address, got)
+		return "", nil, 0, CodeAccountChanged, fmt.Errorf("%w: peer %s proved %s before, now %s", ErrAccountChanged, p.id, c.address, got)
 	}
 	if sess.Continued() {
 		if !c.verified {
-			return "", nil, CodeContinuity, fmt.Errorf("%w: %s continues a session we do not hold", ErrContinuity, p.id)
+			return "", nil, 0, CodeContinuity, fmt.Errorf("%w: %s continues a session we do not hold", ErrContinuity, p.id)
 		}
 		c.secrets = [][]byte{next, c.secrets[0]}
 		p.departed, p.hsFailures = false, 0
-		return c.sas, nil, "", nil
+		return c.sas, nil, 0, "", nil
 	}
 	if c.verified && c.sas != sess.SAS() {
 		changed = &SASChanged{Peer: p.id, Old: c.sas, New: sess.SAS(), Address: addr}
+	}
+	if c.inheritsNot(sess) {
+		dropped = p.dropOutboxLocked(dropBelow)
 	}
 	if !c.verified && addr != "" {
 		changed = p.n.accountSAS(p.id, addr, sess.SAS())
 	}
 	*c = contState{secrets: [][]byte{next}, verified: true, sas: sess.SAS(), address: addr}
 	p.departed, p.hsFailures = false, 0
-	return c.sas, changed, "", nil
+	return c.sas, changed, dropped, "", nil
+}
+
+// inheritsNot reports whether sess, once verified, is a new session that must not inherit the
+// outbox: a verified session with this peer id was anonymous and sess does not continue it.
+// (A session after an account's proves that account or is refused, and inherits.)
+func (c *contState) inheritsNot(sess *seal.Session) bool {
+	return c.verified && c.address == "" && !sess.Continued()
+}
+
+// dropOutboxLocked removes the outbox items below seq below — the messages queued before the new
+// session's start frame named its base; they will not be resent — releases WaitAcked callers
+// and returns how many were dropped. p.mu is held.
+func (p *peerState) dropOutboxLocked(below uint64) int {
+	i := 0
+	for i < len(p.outbox) && p.outbox[i].seq < below {
+		p.outBytes -= len(p.outbox[i].frame)
+		i++
+	}
+	if i == 0 {
+		return 0
+	}
+	clear(p.outbox[:i])
+	p.outbox = p.outbox[i:]
+	close(p.ackCh)
+	p.ackCh = make(chan struct{})
+	return i
 }
 
 // accountSAS remembers the SAS shown for an account's session and reports a change when another

@@ -75,12 +75,29 @@ type HandshakeFailed struct {
 	Capped bool
 }
 
-// Undelivered is emitted when a peer is gone (PeerLeft) while messages sent to it are still
-// unacknowledged: they stay queued for its return, but may never arrive.
+// Undelivered reports messages sent to a peer that it never acknowledged.
+//
+// Reason UndeliveredLeft: the peer is gone (PeerLeft); they stay queued for its return (Dropped
+// false), but may never arrive. Reason UndeliveredSASChanged: a new session with the peer id began
+// (SASChanged precedes it) that is anonymous and did not continue the earlier one, so nothing
+// proves that it is the same party: the messages are not resent to it but dropped (Dropped true);
+// the users compare the new SAS and send them again. A new session that proves the account the
+// earlier one proved inherits them instead (no event).
 type Undelivered struct {
-	Peer  string
-	Count int
+	Peer    string
+	Count   int
+	Reason  string // UndeliveredLeft or UndeliveredSASChanged
+	Dropped bool   // removed from the outbox: they will not be resent
 }
+
+// Undelivered reasons.
+const (
+	// UndeliveredLeft: the peer left with messages unacknowledged; they stay queued.
+	UndeliveredLeft = "left"
+	// UndeliveredSASChanged: an anonymous new session replaced the verified one; the earlier
+	// session's unacknowledged messages were dropped, not resent to it.
+	UndeliveredSASChanged = "sas_changed"
+)
 
 func (PeerConnected) isEvent()   {}
 func (SASChanged) isEvent()      {}

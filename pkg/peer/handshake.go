@@ -265,7 +265,11 @@ func (l *link) startFrame(sess *seal.Session) ([]byte, error) {
 			return nil, fmt.Errorf("identity: %w", err)
 		}
 	}
-	return encodeStart(l.n.instance, l.p.baseSeq(), idb), nil
+	base, drop := l.p.baseSeq(sess)
+	l.mu.Lock()
+	l.dropBelow = drop
+	l.mu.Unlock()
+	return encodeStart(l.n.instance, base, idb), nil
 }
 
 // onStart verifies the peer's start frame and makes the link ready.
@@ -301,7 +305,10 @@ func (l *link) onStart(sess *seal.Session, f appFrame) {
 		l.fail(CodeIdentityMismatch, fmt.Errorf("%w: peer %s proved %s, want %s", ErrIdentityMismatch, l.p.id, got, want))
 		return
 	}
-	sas, changed, code, err := l.p.sessionVerified(sess, addr)
+	l.mu.Lock()
+	dropBelow := l.dropBelow
+	l.mu.Unlock()
+	sas, changed, dropped, code, err := l.p.sessionVerified(sess, addr, dropBelow)
 	if err != nil {
 		l.fail(code, err)
 		return
@@ -312,8 +319,11 @@ func (l *link) onStart(sess *seal.Session, f appFrame) {
 	if changed != nil {
 		l.n.emit(*changed) // before PeerConnected and before anything is resent
 	}
-	l.n.log.Debug("peer: session ready", "peer", l.p.id, "gen", l.gen, "continued", sess.Continued())
-	l.p.onStart(f.instance, f.base)
+	if dropped > 0 {
+		l.n.emit(Undelivered{Peer: l.p.id, Count: dropped, Reason: UndeliveredSASChanged, Dropped: true})
+	}
+	l.n.log.Debug("peer: session ready", "peer", l.p.id, "gen", l.gen, "continued", sess.Continued(), "dropped", dropped)
+	l.p.onStart(f.instance, f.base, sess.Continued())
 	path, ctype := l.path()
 	l.n.goTracked(func() {
 		l.p.onLinkReady(l, PeerConnected{Peer: l.p.id, SAS: sas, Address: addr, StaticKey: static, Path: path, CandidateType: ctype})

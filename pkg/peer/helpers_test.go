@@ -18,12 +18,15 @@ type collector struct {
 	errs      chan Error
 	left      chan PeerLeft
 	paths     chan PathChanged
+	changed   chan SASChanged
+	undeliv   chan Undelivered
 	done      chan struct{}
 }
 
 func collect(n *Node) *collector {
 	c := &collector{n: n, connected: make(chan PeerConnected, 64), msgs: make(chan Message, 4096),
-		errs: make(chan Error, 64), left: make(chan PeerLeft, 64), paths: make(chan PathChanged, 64), done: make(chan struct{})}
+		errs: make(chan Error, 64), left: make(chan PeerLeft, 64), paths: make(chan PathChanged, 64),
+		changed: make(chan SASChanged, 64), undeliv: make(chan Undelivered, 64), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		for e := range n.Events() {
@@ -45,6 +48,16 @@ func collect(n *Node) *collector {
 			case PathChanged:
 				select {
 				case c.paths <- e:
+				default:
+				}
+			case SASChanged:
+				select {
+				case c.changed <- e:
+				default:
+				}
+			case Undelivered:
+				select {
+				case c.undeliv <- e:
 				default:
 				}
 			}

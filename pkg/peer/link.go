@@ -65,6 +65,10 @@ type link struct {
 	localDirect bool        // we gathered a candidate that is not a TURN relay
 	restartTmr  *time.Timer // ICE restart bound, the relay handshake deadline, or the upgrade deadline
 
+	// A new anonymous session: outbox items below this seq are dropped once it is verified
+	// (continuity.go). Guarded by mu.
+	dropBelow uint64
+
 	// relay only
 	peerClosed    bool // the peer sent close: do not send one back
 	inflight      []inflightMsg

@@ -90,14 +90,20 @@ func (p *peerState) info() PeerInfo {
 		Path: p.conn.Path, CandidateType: p.conn.CandidateType, Unacked: len(p.outbox)}
 }
 
-// baseSeq is the lowest sequence number we will (re)send on a new link.
-func (p *peerState) baseSeq() uint64 {
+// baseSeq is the lowest sequence number we will (re)send on a new link whose seal session is
+// sess, and the sequence number below which the outbox is dropped once that session is verified
+// (0: nothing is dropped). A session that will not inherit the outbox (an anonymous new session,
+// see sessionVerified) starts after it.
+func (p *peerState) baseSeq(sess *seal.Session) (base, dropBelow uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.outbox) > 0 {
-		return p.outbox[0].seq
+	if p.cont.inheritsNot(sess) {
+		return p.nextSeq + 1, p.nextSeq + 1
 	}
-	return p.nextSeq + 1
+	if len(p.outbox) > 0 {
+		return p.outbox[0].seq, 0
+	}
+	return p.nextSeq + 1, 0
 }
 
 func (p *peerState) send(ctx context.Context, kind string, body []byte) error {
@@ -192,11 +198,17 @@ func (p *peerState) waitAcked(ctx context.Context) error {
 	}
 }
 
-// onStart records the peer's instance: a new instance starts its stream at base.
-func (p *peerState) onStart(instance, base uint64) {
+// onStart records the peer's instance: a new instance starts its stream at base. On a session
+// that did not continue the earlier one, the same instance may start above what we delivered: it
+// dropped the earlier session's unacknowledged messages (Undelivered, UndeliveredSASChanged), and
+// the stream goes on from base. A continued session never skips a number.
+func (p *peerState) onStart(instance, base uint64, continued bool) {
 	p.mu.Lock()
-	if instance != p.remoteInst {
+	switch {
+	case instance != p.remoteInst:
 		p.remoteInst = instance
+		p.delivered = base - 1
+	case !continued && base-1 > p.delivered:
 		p.delivered = base - 1
 	}
 	p.forceAck = true
@@ -555,7 +567,7 @@ func (p *peerState) emitLeft(reason string) {
 	n := len(p.outbox)
 	p.mu.Unlock()
 	if n > 0 {
-		p.n.emit(Undelivered{Peer: p.id, Count: n})
+		p.n.emit(Undelivered{Peer: p.id, Count: n, Reason: UndeliveredLeft})
 	}
 }
 

@@ -126,6 +126,14 @@ func TestUndeliveredOnLeave(t *testing.T) {
 	r.join("a", a)
 	r.join("b", b.n)
 	waitConnected(t, ctx, b)
+	for c := false; !c; { // a too: b's start frame must reach it before the filter
+		select {
+		case e := <-evA:
+			_, c = e.(PeerConnected)
+		case <-ctx.Done():
+			t.Fatal("a: not connected")
+		}
+	}
 	r.setFilter(func(from, _, typ string, data json.RawMessage) (bool, bool) {
 		return from == "b" && typ == SignalRelay, false // b's acks never arrive
 	})
@@ -140,7 +148,7 @@ func TestUndeliveredOnLeave(t *testing.T) {
 		select {
 		case e := <-evA:
 			if u, ok := e.(Undelivered); ok {
-				if u.Peer != "b" || u.Count != 3 {
+				if u.Peer != "b" || u.Count != 3 || u.Reason != UndeliveredLeft || u.Dropped {
 					t.Fatalf("%+v", u)
 				}
 				return

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent check of vectors.json and offline.json, written from
+"""Independent check of vectors.json, offline.json and continuity.json, written from
 docs/PROTOCOL.md only (no Go code): python3 testdata/seal/check_vectors.py
 Needs the 'cryptography' package (X25519, AES-GCM) and PyCryptodome for
 Keccak-256 (Debian: python3-cryptography python3-pycryptodome); HKDF and
@@ -158,4 +158,93 @@ for k, (want, have) in got.items():
         obad += 1
         print("MISMATCH offline / %s:\n  file %r\n  spec %r" % (k, want, have))
 print("ok" if not obad else "FAIL", "offline vectors (identity with static key, mailbox id, HPKE mail, receipt digest)")
-sys.exit(1 if bad or obad else 0)
+
+# --- continuity.json: seal version 2 (PROTOCOL.md "Continuity (hello version 2)") and the
+# application frames (PROTOCOL.md "Application frames") ---
+TAG2 = b"vtpeer/seal/v2"
+def cont_id(cs): return hkdf_expand32(cs, TAG2 + b" continuity id")[:16]
+def hello2(v, role, fp, key=None, commit=None, rs=()):
+    s = '{"type":"hello","v":%d,"role":"%s"' % (v, role)
+    if commit: s += ',"commit":"%s"' % b64(commit)
+    if key: s += ',"key":"%s"' % b64(key)
+    if fp: s += ',"fp":"%s"' % b64(fp)
+    if role == "offerer":
+        for i, x in enumerate(rs): s += ',"rs%d":"%s"' % (i + 1, b64(x))
+    elif rs:
+        s += ',"rs":"%s"' % b64(rs[0])
+    return s + "}"
+def session(v):
+    """Both sides of one handshake, from the inputs of v, as PROTOCOL.md says."""
+    po, pa = pub(h(v["offererPrivate"])), pub(h(v["answererPrivate"]))
+    fo, fa = h(v["offererFingerprint"]), h(v["answererFingerprint"])
+    ro, ra = [h(x) for x in v["offererRetained"]], [h(x) for x in v["answererRetained"]]
+    ver = 2 if ro else 1  # an offerer with retained secrets sends v2; the answerer answers alike
+    ids_o, ids_a = [cont_id(x) for x in ro], [cont_id(x) for x in ra]
+    cs, rs = b"", b""
+    for i in ids_o:  # the first of the offerer's ids the answerer also holds
+        if i in ids_a:
+            rs, cs = i, ro[ids_o.index(i)]
+            break
+    commit = hashlib.sha256(lp(TAG + b" commit") + lp(po)).digest()
+    z = X25519PrivateKey.from_private_bytes(h(v["offererPrivate"])).exchange(X25519PublicKey.from_public_bytes(pa))
+    if ver == 1:
+        th = hashlib.sha256(lp(TAG) + lp(v["room"].encode()) + lp(po) + lp(fo) + lp(pa) + lp(fa)).digest()
+        prk, labels = hkdf_extract(th, z), TAG
+    else:
+        th = hashlib.sha256(lp(TAG2) + lp(v["room"].encode()) + lp(po) + lp(fo) + lp(pa) + lp(fa) + lp(rs)).digest()
+        prk, labels = hkdf_extract(th, z + cs), TAG2
+    koa, kao, ksas = (hkdf_expand32(prk, labels + x) for x in (b" key offerer->answerer", b" key answerer->offerer", b" sas"))
+    nxt, kc = hkdf_expand32(prk, TAG2 + b" continuity"), hkdf_expand32(prk, TAG2 + b" close")
+    gen = v["closeGen"]
+    tag = lambda role: hmac.new(kc, bytes([role]) + struct.pack(">Q", gen), hashlib.sha256).digest()
+    return {
+        "version": ver, "offererRetainedIds": [x.hex() for x in ids_o], "answererRetainedIds": [x.hex() for x in ids_a],
+        "offererHello": hello2(ver, "offerer", fo, commit=commit, rs=ids_o),
+        "answererHello": hello2(ver, "answerer", fa, key=pa, rs=(rs,) if rs else ()),
+        "reveal": '{"type":"reveal","key":"%s"}' % b64(po),
+        "continuedId": rs.hex(), "continuedSecret": cs.hex(),
+        "sharedSecret": z.hex(), "transcriptHash": th.hex(), "prk": prk.hex(),
+        "keyOffererToAnswerer": koa.hex(), "keyAnswererToOfferer": kao.hex(), "sasKey": ksas.hex(),
+        "sas": "%06d" % (struct.unpack(">Q", ksas[:8])[0] % 1000000),
+        "continuitySecret": nxt.hex(), "continuityId": cont_id(nxt).hex(), "closeKey": kc.hex(),
+        "closeTagOfferer": tag(1).hex(), "closeTagAnswerer": tag(2).hex(),
+    }
+def app_plaintext(f):
+    if f["type"] == "start":
+        ident = f.get("identity", "").encode()
+        return b"\x01" + h(f["instance"]) + struct.pack(">QH", f["base"], len(ident)) + ident
+    if f["type"] == "data":
+        kind = f["kind"].encode()
+        return b"\x02" + struct.pack(">QQB", f["appSeq"], f.get("ack", 0), len(kind)) + kind + f["body"].encode()
+    return b"\x03" + struct.pack(">Q", f["appSeq"])
+
+c = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "continuity.json")))
+cbad = 0
+def expect(what, want, have):
+    global cbad
+    if want != have:
+        cbad += 1
+        print("MISMATCH continuity / %s:\n  file %r\n  spec %r" % (what, want, have))
+first = c["first"]
+expect("first.version", first["version"], 1)
+for v in [first] + c["sessions"]:
+    for k, have in session(v).items():
+        expect("%s / %s" % (v["name"], k), v[k], have)
+# The chain: every later handshake names the first session's continuity secret.
+for v in c["sessions"]:
+    expect(v["name"] + " / retains the first secret",
+           first["continuitySecret"] in v["offererRetained"] + v["answererRetained"], True)
+expect("continued session continues the first", c["sessions"][0]["continuedId"], first["continuityId"])
+expect("abort", c["abort"]["message"], '{"type":"abort","code":"%s"}' % c["abort"]["code"])
+keys = {s["name"]: s for s in c["sessions"]}[c["framesOf"]]
+for i, f in enumerate(c["frames"]):
+    key = keys["keyOffererToAnswerer"] if f["direction"] == "offererToAnswerer" else keys["keyAnswererToOfferer"]
+    pt = app_plaintext(f)
+    expect("frame %d plaintext" % i, f["plaintext"], pt.hex())
+    expect("frame %d sealed" % i, f["frame"], frame(h(key), f["seq"], pt).hex())
+relay = c["sessions"][1]
+for rc in c["relayClose"]:
+    tag = relay["closeTagOfferer"] if rc["sender"] == "offerer" else relay["closeTagAnswerer"]
+    expect("relay close " + rc["sender"], rc["data"], '{"gen":%d,"t":"close","b":"%s"}' % (rc["gen"], b64(h(tag))))
+print("ok" if not cbad else "FAIL", "continuity vectors (v2 hellos, TH2, keys, SAS, continuity ids and secrets, close tags, abort, application frames)")
+sys.exit(1 if bad or obad or cbad else 0)

@@ -50,7 +50,7 @@ for (const v of vectors) {
       assert.equal(toHex(s.th), v.transcriptHash);
       assert.equal(toHex(s.raw.oa), v.keyOffererToAnswerer);
       assert.equal(toHex(s.raw.ao), v.keyAnswererToOfferer);
-      assert.equal(toHex(s.sasKey), v.sasKey);
+      assert.equal(toHex(s.raw.sas), v.sasKey);
       assert.equal(s.sas, v.sas);
     }
     const pt = (k, fallback) => (v[k] !== undefined ? fromHex(v[k]) : utf8(fallback));
@@ -191,10 +191,10 @@ test('handshake checks: version, role, fingerprint, commitment, bad keys', async
   a = new seal.Handshake({ room: 'r', role: seal.ANSWERER, noChannelBinding: true });
   await a.start();
   await assert.rejects(a.handle(await o.start()), (e) => e.code === 'fingerprint');
-  // version 2
+  // version 3
   a = mk(seal.ANSWERER);
   await a.start();
-  await assert.rejects(a.handle(`{"type":"hello","v":2,"role":"offerer","commit":"${k32}","fp":"${b64u(fo)}"}`), (e) => e.code === 'version');
+  await assert.rejects(a.handle(`{"type":"hello","v":3,"role":"offerer","commit":"${k32}","fp":"${b64u(fo)}","rs1":"${b64u(new Uint8Array(16))}"}`), (e) => e.code === 'version');
   // commitment mismatch
   o = mk(seal.OFFERER);
   a = mk(seal.ANSWERER);

@@ -1,6 +1,4 @@
-// The page's entry: reads the room from the URL fragment (/#lobby) or the form, the signaling URL
-// (the page's own server, /config.json's signalPath), picks the identity, opens the replay store,
-// and wires the room session to the UI.
+// The page's entry: room from the URL fragment or the form, signaling URL, identity, replay store, UI wiring.
 
 import { UI } from './ui.js';
 import { Room } from './room.js';
@@ -46,6 +44,8 @@ function onEvent(ev) {
 		}
 		case 'chat':
 			return ui.chat(ev.peer, ev.text, ev.own);
+		case 'alert':
+			return ui.alert(ev.text);
 		case 'tip':
 			return ui.tipReceived(ev.peer, ev.event);
 		case 'receipt':
@@ -79,6 +79,7 @@ ui.bind({
 		const hash = await room.tip(t);
 		ui.tipSent(hash, t.to, t.amount);
 	},
+	retry: async (id) => room && room.retry(id),
 	wallet: async () => {
 		if (room) throw new Error('choose the wallet before joining a room (reload the page)');
 		identity = await connectWallet();

@@ -28,10 +28,7 @@ export function fromHex(s) {
 /** Unpadded base64url (RFC 4648 §5). */
 export const b64u = (b) => btoa(Array.from(b, (x) => String.fromCharCode(x)).join('')).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
-/**
- * Canonical unpadded base64url only (no padding, no other character, zero trailing bits: it must
- * re-encode to the same text, as Go's strict decoder checks); null otherwise.
- */
+/** Canonical unpadded base64url only (it must re-encode to the same text, as Go checks); null otherwise. */
 export function fromB64u(s) {
 	if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) return null;
 	const b = Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));

@@ -1,7 +1,4 @@
-// Ethereum account primitives the page needs and WebCrypto lacks (docs/PROTOCOL.md "Identity":
-// secp256k1 recovery and Keccak-256): Keccak-256, EIP-55 addresses, EIP-191 personal_sign and
-// signer recovery with the same checks, in the same order, as pkg/tips (65 bytes, V 27/28 or
-// 0/1, r and s in range, low s per EIP-2). The curve and hash come from the vendored @noble files.
+// Ethereum account primitives WebCrypto lacks: secp256k1 recovery and Keccak-256 (vendored @noble).
 
 import * as secp from './vendor/noble-secp256k1/index.js';
 import { keccak_256 } from './vendor/noble-hashes/sha3.js';
@@ -44,7 +41,7 @@ export function isAddress(s) {
 	return typeof s === 'string' && /^0[xX][0-9a-fA-F]{40}$/.test(s);
 }
 
-/** Parses an address typed by a user: 0x and 40 hex digits; a mixed-case address must match its EIP-55 checksum (a typo in a payment address), as pkg/tips.ParseAddress. */
+/** Parses an address typed by a user; a mixed-case one must match its EIP-55 checksum. */
 export function parseUserAddress(s) {
 	s = s.trim();
 	if (!isAddress(s)) throw new Error(`address ${JSON.stringify(s.slice(0, 80))} is not a 20-byte 0x-prefixed hex address`);

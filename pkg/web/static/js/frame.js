@@ -1,9 +1,4 @@
-// Application frames inside the seal (docs/PROTOCOL.md "Application frames", pkg/peer/frame.go),
-// big-endian:
-//   start: 0x01 | instance u64 | base u64 | identity-len u16 | identity JSON (0 bytes = anonymous)
-//   data:  0x02 | seq u64 | ack u64 | kind-len u8 | kind (ASCII) | body
-//   ack:   0x03 | seq u64          (cumulative: every seq <= this one was delivered)
-// Sequence numbers start at 1 (base ≥ 1, seq ≥ 1); ack 0 means "nothing delivered yet".
+// Application frames inside the seal (docs/PROTOCOL.md "Application frames", pkg/peer/frame.go).
 
 import { concat, u64be, readU64, utf8 } from './bytes.js';
 

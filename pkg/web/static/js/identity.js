@@ -1,7 +1,4 @@
-// Who the page is: an injected EIP-1193 wallet (window.ethereum, personal_sign) when the user picks
-// it, else a throwaway secp256k1 key made in the page — kept only for this tab's lifetime unless the
-// user asks to keep it (then in this browser's localStorage, in the clear, with a note saying so).
-// Whichever it is signs the handshake identity (docs/PROTOCOL.md "Identity"), tips and receipts.
+// Who the page is: an injected EIP-1193 wallet when the user picks it, else a throwaway in-page key.
 
 import { personalSignWithKey, privToAddress, randomPrivateKey, checksumAddress, isAddress, from0x } from './eth.js';
 import { utf8, toHex, fromHex, wipe } from './bytes.js';
@@ -27,12 +24,10 @@ class KeyIdentity {
 	async signText(text) {
 		return '0x' + toHex(await this.personalSign(utf8(text)));
 	}
-	/** Keeps the key in localStorage (the user asked to). */
 	keep() {
 		localStorage.setItem(KEY_ITEM, toHex(this.priv));
 		this.kind = 'kept';
 	}
-	/** Removes the kept key from localStorage; this tab goes on with it as a throwaway. */
 	forget() {
 		localStorage.removeItem(KEY_ITEM);
 		this.kind = 'throwaway';

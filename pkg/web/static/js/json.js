@@ -1,12 +1,4 @@
-// A small JSON tokenizer, because JSON.parse cannot do what the wire needs:
-//  - the seal's handshake and identity messages must be parsed strictly (docs/PROTOCOL.md,
-//    "Handshake messages"): duplicate keys, unknown keys, wrong value types and number forms are
-//    refused, where JSON.parse silently keeps the last duplicate and turns every number into a
-//    double;
-//  - signaling `gen` values are 64-bit integers written as bare JSON numbers, which JSON.parse
-//    rounds (an echoed answer with a rounded gen is ignored by the Go peer).
-// parseJSON keeps integers beyond 2^53 exactly (as bigint); parseFlat is the strict parser of the
-// seal's flat objects.
+// A small JSON tokenizer: strict parsing of the seal's messages, and exact 64-bit integers (PROTOCOL.md §7).
 
 /** Thrown on any JSON the parsers refuse; the message names the problem, never a secret. */
 export class JSONError extends Error {
@@ -92,7 +84,14 @@ class Tokenizer {
 		throw new JSONError(`bad value at offset ${this.i}`);
 	}
 
-	/** Any value; numbers as JSONNumber. depth bounds nesting. */
+	list(close, item) {
+		this.i++;
+		if (this.peek() === close) return this.i++;
+		do item();
+		while (this.peek() === ',' && ++this.i);
+		this.expect(close);
+	}
+
 	value(depth) {
 		if (depth > 64) throw new JSONError('nested too deeply');
 		const c = this.peek();
@@ -100,41 +99,18 @@ class Tokenizer {
 			case '"':
 				return this.string();
 			case '{': {
-				this.i++;
 				const o = {};
-				if (this.peek() === '}') {
-					this.i++;
-					return o;
-				}
-				for (;;) {
+				this.list('}', () => {
 					const k = this.string();
 					this.expect(':');
-					const v = this.value(depth + 1);
-					Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-					if (this.peek() === ',') {
-						this.i++;
-						continue;
-					}
-					this.expect('}');
-					return o;
-				}
+					Object.defineProperty(o, k, { value: this.value(depth + 1), enumerable: true, writable: true, configurable: true });
+				});
+				return o;
 			}
 			case '[': {
-				this.i++;
 				const a = [];
-				if (this.peek() === ']') {
-					this.i++;
-					return a;
-				}
-				for (;;) {
-					a.push(this.value(depth + 1));
-					if (this.peek() === ',') {
-						this.i++;
-						continue;
-					}
-					this.expect(']');
-					return a;
-				}
+				this.list(']', () => a.push(this.value(depth + 1)));
+				return a;
 			}
 			case 't':
 				return this.literal('true', true);
@@ -162,7 +138,7 @@ function unwrapNumbers(v) {
 	return v;
 }
 
-/** Parses any JSON text like JSON.parse (the last duplicate key wins), except that integers outside ±2^53 come back as exact bigints. With opts.keepNumbers every number stays a JSONNumber (its literal text kept, for callers that check number forms). */
+/** JSON.parse, except that integers outside ±2^53 come back as exact bigints (keepNumbers: every number a JSONNumber). */
 export function parseJSON(text, opts = {}) {
 	const t = new Tokenizer(text);
 	const v = t.value(0);
@@ -170,31 +146,21 @@ export function parseJSON(text, opts = {}) {
 	return opts.keepNumbers ? v : unwrapNumbers(v);
 }
 
-/** Parses a flat JSON object strictly, as the seal requires for hello, reveal and identity messages: exactly one object, nothing but white space after it, every key in `allowed` and present once, every value a string or a number (null, booleans, arrays and objects are refused). */
+/** Parses a flat JSON object strictly (hello, reveal, abort, identity): string or number values, allowed keys once each. */
 export function parseFlat(text, allowed) {
 	const t = new Tokenizer(text);
-	t.expect('{');
 	const out = new Map();
-	if (t.peek() === '}') {
-		t.i++;
-	} else {
-		for (;;) {
-			const k = t.string();
-			if (out.has(k)) throw new JSONError(`duplicate field ${JSON.stringify(k)}`);
-			if (!allowed.includes(k)) throw new JSONError(`unknown field ${JSON.stringify(k)}`);
-			t.expect(':');
-			const c = t.peek();
-			if (c === '"') out.set(k, t.string());
-			else if (c === '-' || (c >= '0' && c <= '9')) out.set(k, t.number());
-			else throw new JSONError(`field ${JSON.stringify(k)} has the wrong type`);
-			if (t.peek() === ',') {
-				t.i++;
-				continue;
-			}
-			t.expect('}');
-			break;
-		}
-	}
+	if (t.peek() !== '{') t.expect('{');
+	t.list('}', () => {
+		const k = t.string();
+		if (out.has(k)) throw new JSONError(`duplicate field ${JSON.stringify(k)}`);
+		if (!allowed.includes(k)) throw new JSONError(`unknown field ${JSON.stringify(k)}`);
+		t.expect(':');
+		const c = t.peek();
+		if (c === '"') out.set(k, t.string());
+		else if (c === '-' || (c >= '0' && c <= '9')) out.set(k, t.number());
+		else throw new JSONError(`field ${JSON.stringify(k)} has the wrong type`);
+	});
 	t.end();
 	return out;
 }

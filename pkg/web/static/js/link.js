@@ -1,9 +1,4 @@
-// One transport to one peer (pkg/peer/link.go, handshake.go, relay.go): an RTCPeerConnection with
-// the one DataChannel `verytippers-data` (created by the offerer, ordered, reliable, negotiated
-// in-band), or the signaling server relay; and the seal session that runs over it. Everything a
-// link receives is handled strictly in arrival order through one promise chain (WebCrypto is
-// asynchronous), and everything it sends goes through another, so that the seal's counters and
-// the wire agree. A link never comes back once dead: its peer replaces it.
+// One transport to one peer (pkg/peer/link.go, handshake.go, relay.go): a PeerConnection or the server relay, and its seal.
 
 import * as seal from './seal.js';
 import { encodeStart, decodeFrame, START, DATA } from './frame.js';
@@ -65,7 +60,6 @@ export class Link {
 		return t;
 	}
 
-	// ---- WebRTC
 
 	setupPC() {
 		const n = this.n;
@@ -151,18 +145,15 @@ export class Link {
 		}
 	}
 
-	/** SHA-256 of the DER certificate the DTLS transport really saw (SDP fingerprint as fallback). */
 	async remoteFingerprint() {
 		const t = this.pc.sctp && this.pc.sctp.transport;
 		const certs = t && typeof t.getRemoteCertificates === 'function' ? t.getRemoteCertificates() : [];
 		if (certs && certs.length) return seal.sha256(new Uint8Array(certs[0]));
-		// The browser has checked the DTLS certificate against the remote SDP's fingerprint.
 		const fp = sdpFingerprint(this.pc.remoteDescription && this.pc.remoteDescription.sdp);
 		if (!fp) throw new Error('no remote certificate');
 		return fp;
 	}
 
-	/** 'direct', 'turn' or 'server' from the selected candidate pair. */
 	async path() {
 		if (this.relay) return 'server';
 		try {
@@ -181,7 +172,6 @@ export class Link {
 		}
 	}
 
-	/** The largest sealed frame this transport takes. */
 	maxFrame() {
 		const m = this.n.maxMessage;
 		if (this.relay) return Math.min(m, RELAY_MAX_FRAME);
@@ -189,7 +179,6 @@ export class Link {
 		return r > 0 && r < m ? r : m;
 	}
 
-	// ---- the ordered receive path
 
 	enqueue(f) {
 		this.inChain = this.inChain.then(() => (this.dead ? undefined : f())).catch((e) => this.fail('protocol', 'internal: ' + e.message));
@@ -200,7 +189,10 @@ export class Link {
 		this.opened = true;
 		this.n.debug(`transport open to ${this.ps.id} (gen ${this.gen})`);
 		const first = await this.ensureHandshake();
-		if (first) this.writeText(first);
+		if (first) {
+			this.started = true;
+			this.writeText(first);
+		}
 	}
 
 	async ensureHandshake() {
@@ -211,7 +203,7 @@ export class Link {
 			cfg.localFingerprint = this.n.fingerprint;
 			cfg.remoteFingerprint = await this.remoteFingerprint();
 		}
-		this.hs = new seal.Handshake(cfg);
+		this.hs = new seal.Handshake(this.ps.sealConfig(cfg));
 		return this.hs.start();
 	}
 
@@ -221,6 +213,14 @@ export class Link {
 	}
 
 	async onHandshakeMessage(text) {
+		this.started = true;
+		let abort;
+		try {
+			abort = seal.parseAbort(text);
+		} catch {
+			/* not an abort */
+		}
+		if (abort) return this.fail('refused', `${this.ps.id} refused the handshake: ${abort}`);
 		try {
 			await this.ensureHandshake();
 		} catch (e) {
@@ -231,7 +231,9 @@ export class Link {
 		try {
 			r = await this.hs.handle(text);
 		} catch (e) {
-			return this.fail(e.code === 'fingerprint' ? 'fingerprint_mismatch' : 'handshake', `seal handshake with ${this.ps.id}: ${e.message}`);
+			const code = { fingerprint: 'fingerprint_mismatch', continuity: 'continuity_failed' }[e.code] || 'handshake';
+			if (this.hs.peerV >= 2) this.sendNow(seal.marshalAbort(code)); // a v2 peer learns why
+			return this.fail(code, `seal handshake with ${this.ps.id}: ${e.message}`);
 		}
 		if (r.reply) this.writeText(r.reply);
 		if (!r.session) return;
@@ -261,6 +263,9 @@ export class Link {
 		try {
 			pt = await this.sess.open(bytes);
 		} catch (e) {
+			const m = `first frame from ${this.ps.id} does not open`;
+			if (!this.startSeen && this.sess.continued) return this.fail('continuity_failed', m + ': the peer does not hold the continuity secret');
+			if (!this.startSeen && !this.relay) return this.fail('possible_mitm', m + ' although DTLS was bound: possibly someone in the middle');
 			if (this.relay && this.startSeen) return this.close(`relay frame from ${this.ps.id} lost or damaged`);
 			return this.fail('seal', `open frame from ${this.ps.id}: ${e.message}`);
 		}
@@ -272,6 +277,10 @@ export class Link {
 		}
 		if (f.type === START) return this.onStart(f);
 		if (!this.startSeen) return this.fail('protocol', 'frame before start');
+		if (!this.confirmed) {
+			this.confirmed = true; // the peer processed our start frame: it holds the continuity secret
+			this.ps.confirm();
+		}
 		if (f.type === DATA) {
 			this.onAck(f.ack);
 			const err = this.ps.onData(this, f);
@@ -292,10 +301,14 @@ export class Link {
 				return this.fail('identity_invalid', 'peer identity invalid: ' + e.message);
 			}
 		}
+		const v = this.ps.sessionVerified(this.sess, address);
+		if (v.err) return this.fail(v.code, v.err);
+		this.verified = true;
+		if (v.changed) this.n.emit({ type: 'sas-changed', peer: this.ps.id, ...v.changed, address });
 		this.ps.onStart(f.instance, f.base);
 		const path = await this.path();
 		if (this.dead) return;
-		this.ps.onLinkReady(this, { sas: this.sess.sas, address, path });
+		this.ps.onLinkReady(this, { sas: v.sas, address, path });
 	}
 
 	onAck(seq) {
@@ -303,7 +316,6 @@ export class Link {
 		this.ps.onAck(seq);
 	}
 
-	// ---- the ordered send path
 
 	out(f) {
 		this.pendingWrites++;
@@ -318,10 +330,18 @@ export class Link {
 	}
 
 	writeText(s) {
-		return this.out(() => (this.relay ? this.writeRelay('hello', utf8(s)) : this.dc.send(s)));
+		return this.out(() => this.sendNow(s));
 	}
 
-	/** Seals pt as the next frame and sends it; prepare() runs just before sealing (the ack). */
+	sendNow(s) {
+		try {
+			if (this.relay) this.writeRelay('hello', utf8(s));
+			else this.dc.send(s);
+		} catch {
+			/* closed */
+		}
+	}
+
 	writeSealed(pt, prepare) {
 		return this.out(async () => {
 			if (prepare) prepare();
@@ -338,7 +358,6 @@ export class Link {
 		for (const r of w) r();
 	}
 
-	/** Resolves when the transport can take more (DataChannel buffer, relay window, seal queue). */
 	async waitWritable() {
 		for (;;) {
 			if (this.dead) throw new Error('transport closed');
@@ -351,7 +370,13 @@ export class Link {
 		}
 	}
 
-	// ---- the server relay
+
+	async onRelayClose(tag) {
+		const s = this.sess;
+		if (!tag || !s || !(await s.verifyCloseTag(this.gen, tag))) return this.n.log(`unauthenticated relay close from ${this.ps.id} ignored`);
+		this.peerClosed = true;
+		this.close('relay transport closed by the peer');
+	}
 
 	writeRelay(t, bytes) {
 		this.n.signalSend(this.ps.id, 'relay', `{"gen":${this.gen},"t":"${t}","b":"${b64u(bytes)}"}`);
@@ -389,17 +414,20 @@ export class Link {
 		this.timer(stall / 4, tick);
 	}
 
-	// ---- teardown
 
-	/** Tears the link down once; reason null for a deliberate close. */
 	close(reason) {
 		if (this.dead) return;
 		this.dead = true;
 		for (const t of this.timers) clearTimeout(t);
 		this.timers.clear();
 		this.wake();
+		const s = this.sess;
 		if (this.relay) {
-			if (!this.peerClosed) this.n.signalSend(this.ps.id, 'relay', `{"gen":${this.gen},"t":"close"}`);
+			const send = (b) => this.n.signalSend(this.ps.id, 'relay', `{"gen":${this.gen},"t":"close"${b ? `,"b":"${b64u(b)}"` : ''}}`);
+			if (!this.peerClosed) (async () => {
+				if (s) send(await s.closeTag(this.gen));
+				if (!s || s.version === 1) send();
+			})().catch(() => {});
 		} else {
 			try {
 				this.pc.close();
@@ -407,11 +435,10 @@ export class Link {
 				/* already closed */
 			}
 		}
-		if (this.sess) this.sess.close();
+		if (s) s.close();
 		this.ps.onLinkDead(this, reason);
 	}
 
-	/** A handshake, seal or protocol failure: reported, and the peer is given up (no renegotiation). */
 	fail(code, message) {
 		if (this.dead) return;
 		this.ps.rejected = true;

@@ -1,10 +1,4 @@
-// The page's member of a room (pkg/peer/node.go, peerstate.go, negotiate.go): one sealed, reliable
-// session per peer id, carried by a transport (link.js) that may be replaced — a WebRTC
-// DataChannel, or the signaling server relay when ICE finds no path (`auto`: after p2pTimeoutMs).
-// Messages get per-peer sequence numbers and cumulative acks; what is not acknowledged is resent
-// on the next transport, so it arrives exactly once and in order. The newer member of a room
-// offers to every id in joined.peers; the older one answers. Nothing is ever sent unsealed: the
-// only way out is a data frame sealed by a finished handshake.
+// The page's member of a room (pkg/peer): one sealed, reliable session per peer id over replaceable transports.
 
 import { Link, RELAY_MAX_FRAME } from './link.js';
 import { encodeData, setAck, encodeAck, MAX_KIND, DATA_HEADER } from './frame.js';
@@ -44,6 +38,7 @@ export class Node {
 		this.relayReadyMs = 5000;
 		this.relayStallMs = 10000;
 		this.iceRetryMs = Math.max(3 * this.p2pTimeoutMs, 30000);
+		this.hsBackoffMs = 1000;
 		this.maxMessage = 256 << 10;
 		this.identity = o.identity || null;
 		this.onEvent = o.onEvent || (() => {});
@@ -56,6 +51,7 @@ export class Node {
 		this.ice = [];
 		this.peers = new Map();
 		this.lastGen = 0n;
+		this.accountSAS = new Map(); // account → the SAS its session showed
 		this.closed = false;
 		this.recoverText = (text, sig) => recoverPersonal(utf8(text), fromHex(sig.slice(2)));
 	}
@@ -95,7 +91,6 @@ export class Node {
 		return p;
 	}
 
-	/** signaling joined (or re-joined): the newer member offers to every listed peer it has no session with. */
 	joined(selfId, peers, iceServers) {
 		this.selfId = selfId;
 		if (Array.isArray(iceServers)) this.ice = iceServers;
@@ -107,26 +102,23 @@ export class Node {
 		}
 	}
 
-	/** signaling peer-joined: it will offer to us. */
 	peerJoined(id) {
 		const p = this.peer(id);
 		p.left = false;
 	}
 
-	/** signaling peer-left: a live DataChannel stays, a relay transport goes, nothing is renegotiated. */
 	peerLeft(id) {
 		const p = this.peers.get(id);
 		if (!p) return;
-		p.left = true;
+		p.left = p.departed = true; // a process that rejoins under this id may start a new session
 		if (p.srv) p.srv.close('peer left the signaling room');
 		if (!p.link && !p.connected && !p.announcedLeft) {
 			p.announcedLeft = true;
-			this.emit({ type: 'left', peer: id, reason: 'left' });
+			p.emitLeft('left');
 		}
 		p.leftKick();
 	}
 
-	/** One relayed signaling frame. Frames that cannot be used are logged with the reason. */
 	handleSignal(from, type, data) {
 		if (this.closed) return;
 		const drop = (why) => this.log(`${type} from ${from} dropped: ${why}`);
@@ -156,7 +148,7 @@ export class Node {
 		}
 	}
 
-	/** Queues one message for a peer, sealed, reliable and ordered; resolves once queued (waiting while the transport is full). Rejects when too big for the path (checked before a sequence number is taken) or when the peer is unknown or gone. */
+	/** Queues one message for a peer, sealed, reliable and ordered; rejects when too big (before taking a seq). */
 	send(peer, kind, body) {
 		if (utf8(kind).length > MAX_KIND) return Promise.reject(new Error('peer: kind longer than 255 bytes'));
 		const p = this.peers.get(peer);
@@ -164,14 +156,23 @@ export class Node {
 		return p.send(kind, body);
 	}
 
-	/** The largest sealed frame a message may make with this via policy (relay-compatible for auto/server). */
+	/** The user's go-ahead after a refusal or the failure cap: the next session may be new (sas-changed). */
+	retry(peer) {
+		const p = this.peers.get(peer);
+		if (!p) throw new Error(`peer: retry ${peer}: unknown peer`);
+		p.hsFailures = 0;
+		p.capped = p.rejected = false;
+		p.departed = true;
+		p.connect();
+	}
+
 	sendLimit(transport) {
 		return this.via === 'auto' || this.via === 'server' ? Math.min(transport, RELAY_MAX_FRAME) : transport;
 	}
 
 	/** Known peers: {id, connected, sas, address, path, unacked}. */
 	list() {
-		return [...this.peers.values()].map((p) => ({ id: p.id, connected: p.connected, sas: p.conn.sas || '', address: p.conn.address || '', path: p.conn.path || '', unacked: p.outbox.length }));
+		return [...this.peers.values()].map((p) => ({ id: p.id, connected: p.connected, sas: p.conn.sas || '', address: p.conn.address || '', path: p.conn.path || '', unacked: p.outbox.length, stopped: p.rejected || p.capped, failures: p.hsFailures }));
 	}
 
 	/** Closes every transport; unacknowledged messages are dropped. */
@@ -184,12 +185,12 @@ export class Node {
 /** Checks a relay frame's data as pkg/peer does; returns the frame or the reason it is refused. */
 function parseRelay(d) {
 	for (const k of Object.keys(d)) if (!['gen', 't', 'b'].includes(k)) return `relay: unknown field ${JSON.stringify(k)}`;
-	if (d.t === 'close') return d.b ? 'relay: close with a body' : { t: 'close' };
-	if (d.t !== 'hello' && d.t !== 'sealed') return `relay: type ${JSON.stringify(String(d.t))}`;
-	const limit = d.t === 'hello' ? 4096 : RELAY_MAX_FRAME;
+	if (d.t === 'close' && d.b === undefined) return { t: 'close' };
+	const limit = { hello: 4096, sealed: RELAY_MAX_FRAME, close: 32 }[d.t];
+	if (!limit) return `relay: type ${JSON.stringify(String(d.t))}`;
 	if (typeof d.b !== 'string' || Math.floor((d.b.length * 3) / 4) > limit) return `relay: ${d.t} longer than ${limit} bytes`;
 	const b = fromB64u(d.b);
-	if (!b || !b.length) return 'relay: bad base64 body';
+	if (!b || !b.length || (d.t === 'close' && b.length !== 32)) return 'relay: bad base64 body';
 	return { t: d.t, body: b };
 }
 
@@ -217,16 +218,50 @@ export class PeerState {
 		this.earlyICE = new Map();
 		this.readyWaiters = [];
 		this.fallbackTimer = this.iceRetryTimer = null;
+		this.cont = { secrets: [], verified: false, confirmed: false, sas: '', address: '' };
+		this.departed = this.capped = false;
+		this.hsFailures = 0;
+	}
+
+	/** The handshake's continuity: retained secrets, required once the chain is confirmed unless the peer left or Retry. */
+	sealConfig(cfg) {
+		const c = this.cont;
+		return { ...cfg, retained: c.secrets.map((x) => x.slice()), requireContinuity: c.secrets.length > 0 && c.confirmed && !this.departed };
+	}
+
+	/** Records a verified session: {sas} to show, {changed} for a new session's new SAS, or {code, err} to refuse it. */
+	sessionVerified(sess, addr) {
+		const c = this.cont;
+		if (c.verified && c.address && addr.toLowerCase() !== c.address.toLowerCase()) return { code: 'account_changed', err: `peer ${this.id} proved ${c.address} before, now ${addr || 'no account'}` };
+		if (sess.continued && !c.verified) return { code: 'continuity_failed', err: `${this.id} continues a session we do not hold` };
+		this.departed = false;
+		this.hsFailures = 0;
+		if (sess.continued) {
+			c.secrets = [sess.next, c.secrets[0]];
+			return { sas: c.sas };
+		}
+		let changed = c.verified && c.sas !== sess.sas ? { old: c.sas, new: sess.sas } : null;
+		if (!c.verified && addr) {
+			const k = addr.toLowerCase();
+			const old = this.n.accountSAS.get(k);
+			this.n.accountSAS.set(k, sess.sas);
+			if (old && old !== sess.sas) changed = { old, new: sess.sas };
+		}
+		this.cont = { secrets: [sess.next], verified: true, confirmed: false, sas: sess.sas, address: addr };
+		return { sas: sess.sas, changed };
+	}
+
+	confirm() {
+		if (this.cont.verified) this.cont.confirmed = true;
 	}
 
 	baseSeq() {
 		return this.outbox.length ? this.outbox[0].seq : this.nextSeq + 1n;
 	}
 
-	// ---- negotiation
 
 	connect() {
-		if (this.closed || this.rejected) return;
+		if (this.closed || this.rejected || this.capped) return;
 		if (this.n.via === 'server') return this.connectRelay();
 		const l = new Link(this, this.n.nextGen(), true, false);
 		if (!this.install(l)) return l.close(null);
@@ -245,7 +280,7 @@ export class PeerState {
 	}
 
 	install(l) {
-		if (this.closed || this.rejected) return false;
+		if (this.closed || this.rejected || this.capped) return false;
 		const old = this.ice;
 		this.ice = l;
 		const early = this.earlyICE.get(l.gen) || [];
@@ -256,7 +291,7 @@ export class PeerState {
 	}
 
 	installRelay(l) {
-		if (this.closed || this.rejected) return false;
+		if (this.closed || this.rejected || this.capped) return false;
 		const old = this.srv;
 		this.srv = l;
 		if (old) old.close(null);
@@ -311,10 +346,7 @@ export class PeerState {
 		if (cur && gen === cur.gen) {
 			if (d.t === 'hello') cur.enqueue(() => cur.onHandshakeMessage(new TextDecoder().decode(d.body)));
 			else if (d.t === 'sealed') cur.enqueue(() => cur.onBinary(d.body));
-			else {
-				cur.peerClosed = true;
-				cur.close('relay transport closed by the peer');
-			}
+			else cur.enqueue(() => cur.onRelayClose(d.body));
 			return;
 		}
 		if (d.t !== 'hello' || (cur && gen < cur.gen)) return this.n.log(`stale relay ${d.t} from ${this.id} ignored`);
@@ -345,7 +377,6 @@ export class PeerState {
 		}, this.n.iceRetryMs);
 	}
 
-	// ---- the reliable layer
 
 	send(kind, body) {
 		const p = this.sendLock.then(() => this.sendNow(kind, body));
@@ -387,7 +418,6 @@ export class PeerState {
 		this.kickAck();
 	}
 
-	/** Delivers a data frame in order; returns an error text on a gap. */
 	onData(l, f) {
 		if (f.seq <= this.delivered) return null; // resent after a transport change
 		if (f.seq !== this.delivered + 1n) return `seq ${f.seq}, want ${this.delivered + 1n}`;
@@ -417,7 +447,6 @@ export class PeerState {
 		}, 2);
 	}
 
-	// ---- transports coming and going
 
 	onLinkReady(l, ev) {
 		if ((this.ice !== l && this.srv !== l) || l.dead || this.closed) return;
@@ -457,6 +486,11 @@ export class PeerState {
 	}
 
 	onLinkDead(l, reason) {
+		if (!this.closed && l.started && !l.verified) {
+			this.hsFailures++;
+			if (this.hsFailures >= 5) this.capped = true;
+			this.n.emit({ type: 'handshake-failed', peer: this.id, count: this.hsFailures, reason: reason || 'transport replaced', capped: this.capped });
+		}
 		const wasActive = this.link === l;
 		if (wasActive) this.link = null;
 		let current = false;
@@ -478,11 +512,11 @@ export class PeerState {
 		}
 		this.connected = this.handover = false;
 		if (this.closed || this.rejected) {
-			if (was && !this.closed) this.n.emit({ type: 'left', peer: this.id, reason: 'closed' });
+			if (was && !this.closed) this.emitLeft('closed');
 			return;
 		}
 		if (this.left) {
-			if (was) this.n.emit({ type: 'left', peer: this.id, reason: 'left' });
+			if (was) this.emitLeft('left');
 			return;
 		}
 		if (reason) this.n.log(`transport to ${this.id} lost (${reason}), renegotiating`);
@@ -500,7 +534,9 @@ export class PeerState {
 
 	async recover(offerer, relay, deadGen) {
 		for (let i = 0; i < 5; i++) {
-			if (this.closed || this.rejected || this.left || (this.link && this.link.ready)) break;
+			const f = this.hsFailures;
+			if (f) await new Promise((r) => setTimeout(r, Math.min(this.n.hsBackoffMs << (f - 1), 30000))); // failed handshakes: slow down
+			if (this.closed || this.rejected || this.capped || this.left || (this.link && this.link.ready)) break;
 			if (offerer && relay) this.connectRelay();
 			else if (offerer) this.connect();
 			else if (!relay) this.n.signalSend(this.id, 'restart', `{"gen":${deadGen}}`);
@@ -514,7 +550,12 @@ export class PeerState {
 			if (ok) return;
 		}
 		this.recovering = false;
-		if (!this.closed && !this.connected && !this.handover) this.n.emit({ type: 'left', peer: this.id, reason: this.left ? 'left' : 'timeout' });
+		if (!this.closed && !this.connected && !this.handover) this.emitLeft(this.left ? 'left' : 'timeout');
+	}
+
+	emitLeft(reason) {
+		this.n.emit({ type: 'left', peer: this.id, reason });
+		if (this.outbox.length) this.n.emit({ type: 'undelivered', peer: this.id, count: this.outbox.length });
 	}
 
 	shutdown() {

@@ -1,7 +1,4 @@
-// The page's replay store: the hashes of accepted tips, kept in IndexedDB so that a tip accepted
-// once is refused as `replay` on every later copy, across reloads and across tabs of the same
-// browser profile (IndexedDB's `add` is an atomic test-and-set). Records older than twice the
-// longest acceptance window are pruned: such a tip would be refused as expired anyway.
+// The page's replay store: hashes of accepted tips in IndexedDB (memory when unavailable).
 
 import { QUEUED_MAX_AGE_MS } from './tips.js';
 
@@ -17,7 +14,6 @@ export class MemoryReplayStore {
 		this.persistent = false;
 	}
 
-	/** Records hash unless present; true when it was new. */
 	async record(hash, atMs) {
 		if (this.seen.has(hash)) return false;
 		this.seen.set(hash, atMs);
@@ -38,7 +34,6 @@ export class IndexedDBReplayStore {
 		this.persistent = true;
 	}
 
-	/** Records hash unless present (atomic across tabs); true when it was new. */
 	record(hash, atMs) {
 		return new Promise((resolve, reject) => {
 			const tx = this.db.transaction(STORE, 'readwrite');
@@ -55,7 +50,6 @@ export class IndexedDBReplayStore {
 		});
 	}
 
-	/** Deletes records older than beforeMs. */
 	async prune(beforeMs) {
 		const tx = this.db.transaction(STORE, 'readwrite');
 		const st = tx.objectStore(STORE);
@@ -72,7 +66,7 @@ export class IndexedDBReplayStore {
 	}
 }
 
-/** Opens the persistent replay store (IndexedDB), pruning old records; falls back to memory (and says so through `persistent`) where IndexedDB is missing or refused. */
+/** Opens the replay store (IndexedDB, pruned), or a memory store with persistent = false. */
 export async function openReplayStore() {
 	if (!globalThis.indexedDB) return new MemoryReplayStore();
 	try {

@@ -1,7 +1,4 @@
-// The room session (the page's twin of pkg/app / cmd/vtpeer's join loop): signaling + the peer
-// node + the application kinds (docs/PROTOCOL.md "Application messages"): chat, tip / tip-queued
-// (verified by the desk, answered with a signed receipt) and receipt. It is the only reader of the
-// node's events and reports to the UI through onEvent.
+// The room session (the page's pkg/app): signaling + the peer node + chat, tips and receipts.
 
 import { SignalClient } from './signal.js';
 import { Node } from './peer.js';
@@ -9,7 +6,7 @@ import * as tips from './tips.js';
 import { parseUserAddress } from './eth.js';
 import { utf8, fromUtf8 } from './bytes.js';
 
-/** Events (onEvent): status {text}, log {text}, peers {list}, chat {peer, text, own}, tip {peer, event}, receipt {peer, receipt, hash}, error {peer, code, message}, joined {peerId, peers}. */
+/** Events (onEvent): status, log, peers, chat, tip, receipt, alert, error, joined. */
 export class Room {
 	constructor(o) {
 		this.o = o;
@@ -18,6 +15,7 @@ export class Room {
 		this.onEvent = o.onEvent;
 		this.sentTips = new Map(); // messageHash → {peer, to, amountVery}
 		this.seenChat = new Set();
+		this.changed = new Map(); // peer → the SAS before it changed
 	}
 
 	emit(ev) {
@@ -27,7 +25,6 @@ export class Room {
 		this.emit({ type: 'log', text });
 	}
 
-	/** Creates the node and joins the room. */
 	async start() {
 		this.node = await Node.create({
 			room: this.room,
@@ -65,7 +62,14 @@ export class Room {
 	}
 
 	peersChanged() {
-		this.emit({ type: 'peers', list: this.node.list() });
+		this.emit({ type: 'peers', list: this.node.list().map((p) => ({ ...p, oldSAS: this.changed.get(p.id) || '' })) });
+	}
+
+	retry(peer) {
+		this.changed.delete(peer);
+		this.log(`retrying ${peer}: a new session has a new SAS — compare it again`);
+		this.node.retry(peer);
+		this.peersChanged();
 	}
 
 	onNodeEvent(ev) {
@@ -74,7 +78,17 @@ export class Room {
 				this.log(`sealed session with ${ev.peer} over ${ev.path}, SAS ${ev.sas}${ev.address ? ', proves ' + ev.address : ''}`);
 				break;
 			case 'path':
-				this.log(`session with ${ev.peer} moved from ${ev.from} to ${ev.to}, new SAS ${ev.sas}`);
+				this.log(`session with ${ev.peer} moved from ${ev.from} to ${ev.to}, continued: same SAS ${ev.sas}`);
+				break;
+			case 'sas-changed':
+				this.changed.set(ev.peer, ev.old);
+				this.emit({ type: 'alert', peer: ev.peer, text: `The numbers changed for ${ev.address || ev.peer}: ${ev.old} → ${ev.new}. This is a new session — compare all six digits again.` });
+				break;
+			case 'handshake-failed':
+				this.emit({ type: 'error', peer: ev.peer, code: 'handshake_failed', message: `handshake ${ev.count} with ${ev.peer} did not finish (${ev.reason})${ev.capped ? '; stopped: possibly someone in the middle — press Retry to try again' : ''}` });
+				break;
+			case 'undelivered':
+				this.emit({ type: 'alert', peer: ev.peer, text: `${ev.count} message(s) to ${ev.peer} not delivered yet: kept for its return while this tab stays open.` });
 				break;
 			case 'left':
 				this.log(`session with ${ev.peer} ended (${ev.reason})`);
@@ -127,12 +141,10 @@ export class Room {
 		}
 	}
 
-	/** Connected peers. */
 	connected() {
 		return this.node ? this.node.list().filter((p) => p.connected) : [];
 	}
 
-	/** Sends a chat line to every connected peer; returns how many got it. */
 	async chat(text) {
 		const peers = this.connected();
 		if (!peers.length) throw new Error('no peer is connected yet');
@@ -142,7 +154,6 @@ export class Room {
 		return peers.length;
 	}
 
-	/** Signs a tip and sends it only to the connected peer proving `to`. */
 	async tip(t) {
 		const to = parseUserAddress(t.to);
 		const amount = tips.parseAmount(t.amount);
@@ -159,7 +170,6 @@ export class Room {
 		return signed.hash;
 	}
 
-	/** Leaves the room. */
 	close() {
 		this.node?.close();
 		this.signal?.close();

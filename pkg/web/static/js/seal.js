@@ -1,70 +1,56 @@
-// The vtpeer seal (docs/PROTOCOL.md "Seal (DataChannel) protocol", docs/SECURITY.md) in WebCrypto:
-// X25519 ECDH, HKDF-SHA256, AES-256-GCM, SHA-256. Mirrors pkg/seal: a Handshake (hello/commit,
-// hello, reveal) yields a Session (SAS, sealed frames with counter nonces, strict next-frame open).
-//
-// The key schedule is one function (keySchedule) fed by the handshake's shared secret and
-// transcript hash, so that later protocol versions can mix more input (e.g. a continuity secret
-// of an earlier session with the same peer) in one place.
+// The vtpeer seal in WebCrypto (docs/PROTOCOL.md "Seal (DataChannel) protocol", "Continuity"); mirrors pkg/seal.
 
 import { parseFlat, JSONNumber } from './json.js';
 import { b64u, fromB64u, concat, lp, utf8, toHex, equalBytes, wipe, u64be, readU64 } from './bytes.js';
 
-/** Protocol constants (PROTOCOL.md "Constants"). */
-export const VERSION = 1;
-export const TAG = 'vtpeer/seal/v1';
-const COMMIT_LABEL = TAG + ' commit';
-const INFO_OA = TAG + ' key offerer->answerer';
-const INFO_AO = TAG + ' key answerer->offerer';
-const INFO_SAS = TAG + ' sas';
+/** Hello versions: 1 (no retained secret), 2 (continuity). */
+export const VERSION = 2;
+const T1 = 'vtpeer/seal/v1';
+const T2 = 'vtpeer/seal/v2';
+const LABELS = { 1: [T1 + ' key offerer->answerer', T1 + ' key answerer->offerer', T1 + ' sas'], 2: [T2 + ' key offerer->answerer', T2 + ' key answerer->offerer', T2 + ' sas'] };
 export const MAX_MESSAGE = 4096;
 export const MAX_ROOM = 1024;
-export const FRAME_VERSION = 1;
-export const HEADER_SIZE = 9;
-export const TAG_SIZE = 16;
-export const OVERHEAD = HEADER_SIZE + TAG_SIZE;
+export const OVERHEAD = 25; // 9-byte header + 16-byte tag
 const MAX_FRAMES = 2n ** 32n;
 const MAX_BYTES = 2n ** 38n;
+const EMPTY = new Uint8Array(0);
 
-/** Roles: the WebRTC offerer and answerer (or, on the relay, the newer and older member). */
 export const OFFERER = 'offerer';
 export const ANSWERER = 'answerer';
+export const peerRole = (r) => (r === OFFERER ? ANSWERER : OFFERER);
 
-export function peerRole(r) {
-	return r === OFFERER ? ANSWERER : OFFERER;
-}
-
-/** A seal error; `code`: malformed, version, role, fingerprint, commit, bad_key, auth, state, exhausted, closed, identity or config. */
+/** A seal error with a `code` (malformed, version, role, fingerprint, commit, bad_key, continuity, auth, …). */
 export class SealError extends Error {
 	constructor(code, msg) {
 		super('seal: ' + msg);
-		this.name = 'SealError';
 		this.code = code;
 	}
 }
 const malformed = (m) => new SealError('malformed', 'malformed handshake message: ' + m);
-export const ErrAuth = () => new SealError('auth', 'message authentication failed');
+const ErrAuth = () => new SealError('auth', 'message authentication failed');
 
 const subtle = () => globalThis.crypto.subtle;
 
 /** SHA-256 of bytes. */
-export async function sha256(b) {
-	return new Uint8Array(await subtle().digest('SHA-256', b));
+export const sha256 = async (b) => new Uint8Array(await subtle().digest('SHA-256', b));
+const hmacKey = (k) => subtle().importKey('raw', k, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+const hmac = async (k, m) => new Uint8Array(await subtle().sign('HMAC', k, m));
+
+/** C = SHA-256(lp("vtpeer/seal/v1 commit") || lp(kO)). */
+export const commitment = (kO) => sha256(concat(lp(utf8(T1 + ' commit')), lp(kO)));
+
+/** TH (v1) or TH2 (v2, contID = the continued secret's id, empty for none). */
+export function transcriptHash(room, kO, fpO, kA, fpA, contID) {
+	const f = [lp(utf8(contID ? T2 : T1)), lp(utf8(room)), lp(kO), lp(fpO), lp(kA), lp(fpA)];
+	if (contID) f.push(lp(contID));
+	return sha256(concat(...f));
 }
 
-/** The offerer's commitment C = SHA-256(lp("vtpeer/seal/v1 commit") || lp(kO)). */
-export function commitment(offererKey) {
-	return sha256(concat(lp(utf8(COMMIT_LABEL)), lp(offererKey)));
-}
-
-/** TH = SHA-256(lp(TAG) || lp(room) || lp(kO) || lp(fpO) || lp(kA) || lp(fpA)). */
-export function transcriptHash(room, kO, fpO, kA, fpA) {
-	return sha256(concat(lp(utf8(TAG)), lp(utf8(room)), lp(kO), lp(fpO), lp(kA), lp(fpA)));
-}
+/** id(CS) = HMAC-SHA256(CS, "vtpeer/seal/v2 continuity id" || 0x01)[0:16]. */
+export const continuityID = async (cs) => (await hmac(await hmacKey(cs), concat(utf8(T2 + ' continuity id'), Uint8Array.of(1)))).slice(0, 16);
 
 /** The SAS: u64be(kS[0:8]) mod 10^6 as exactly 6 digits. */
-export function sasDigits(sasKey) {
-	return (readU64(sasKey, 0) % 1000000n).toString().padStart(6, '0');
-}
+export const sasDigits = (k) => (readU64(k, 0) % 1000000n).toString().padStart(6, '0');
 
 /** Canonical X25519 u-coordinate: 32 bytes, bit 255 clear, u < 2^255 - 19. */
 export function canonicalKey(k) {
@@ -74,40 +60,40 @@ export function canonicalKey(k) {
 	return false;
 }
 
-// ---- handshake messages
 
 function bytesField(o, key, n, required) {
 	const v = o.get(key);
 	if (v === undefined) {
-		if (required) throw malformed(`missing field ${JSON.stringify(key)}`);
+		if (required) throw malformed(`missing field "${key}"`);
 		return null;
 	}
-	if (typeof v !== 'string') throw malformed(`field ${JSON.stringify(key)} must be a string`);
+	if (typeof v !== 'string') throw malformed(`field "${key}" must be a string`);
 	const b = fromB64u(v);
-	if (!b || b.length !== n) throw malformed(`field ${JSON.stringify(key)} must be ${n} bytes of base64url`);
+	if (!b || b.length !== n) throw malformed(`field "${key}" must be ${n} bytes of base64url`);
 	return b;
 }
 
 function strField(o, key) {
 	const v = o.get(key);
-	if (v === undefined) throw malformed(`missing field ${JSON.stringify(key)}`);
-	if (typeof v !== 'string') throw malformed(`field ${JSON.stringify(key)} must be a string`);
+	if (typeof v !== 'string') throw malformed(v === undefined ? `missing field "${key}"` : `field "${key}" must be a string`);
 	return v;
 }
 
-function flat(text, allowed) {
+function flat(text, type, allowed) {
 	if (utf8(text).length > MAX_MESSAGE) throw malformed(`more than ${MAX_MESSAGE} bytes`);
+	let o;
 	try {
-		return parseFlat(text, allowed);
+		o = parseFlat(text, ['type', ...allowed]);
 	} catch (e) {
 		throw malformed(e.message);
 	}
+	if (strField(o, 'type') !== type) throw malformed('type is not ' + type);
+	return o;
 }
 
-/** Parses a hello strictly (PROTOCOL.md "Handshake messages"). */
+/** Parses a hello strictly (PROTOCOL.md "Handshake messages", "Continuity"). */
 export function parseHello(text) {
-	const o = flat(text, ['type', 'v', 'role', 'key', 'commit', 'fp']);
-	if (strField(o, 'type') !== 'hello') throw malformed('type is not hello');
+	const o = flat(text, 'hello', ['v', 'role', 'key', 'commit', 'fp', 'rs1', 'rs2', 'rs']);
 	const v = o.get('v');
 	if (v === undefined) throw malformed('missing field "v"');
 	if (!(v instanceof JSONNumber) || !/^[1-9][0-9]{0,2}$/.test(v.text) || Number(v.text) > 255) {
@@ -115,39 +101,46 @@ export function parseHello(text) {
 	}
 	const role = strField(o, 'role');
 	if (role !== OFFERER && role !== ANSWERER) throw malformed('bad role');
-	const h = {
-		v: Number(v.text),
-		role,
-		key: bytesField(o, 'key', 32, false),
-		commit: bytesField(o, 'commit', 32, false),
-		fp: bytesField(o, 'fp', 32, false),
-	};
-	if (role === OFFERER && (!h.commit || h.key)) throw malformed('offerer hello needs commit and no key');
-	if (role === ANSWERER && (!h.key || h.commit)) throw malformed('answerer hello needs key and no commit');
+	const f = (k, n = 32) => bytesField(o, k, n, false);
+	const h = { v: Number(v.text), role, key: f('key'), commit: f('commit'), fp: f('fp'), rs: f('rs', 16) };
+	const rs1 = f('rs1', 16);
+	const rs2 = f('rs2', 16);
+	if (rs2 && !rs1) throw malformed('rs2 without rs1');
+	h.ids = [rs1, rs2].filter(Boolean);
+	const off = role === OFFERER;
+	if (off && (!h.commit || h.key)) throw malformed('offerer hello needs commit and no key');
+	if (!off && (!h.key || h.commit)) throw malformed('answerer hello needs key and no commit');
+	if (h.v === 1 && (h.ids.length || h.rs)) throw malformed('a version 1 hello has no continuity ids');
+	if (off && h.v >= 2 && !h.ids.length) throw malformed('a version 2 offerer hello needs rs1 (and at most rs2)');
+	if ((off && h.rs) || (!off && h.ids.length)) throw malformed('rs1/rs2 belong to the offerer, rs to the answerer');
 	return h;
 }
 
-/** Parses a reveal strictly. */
-export function parseReveal(text) {
-	const o = flat(text, ['type', 'key']);
-	if (strField(o, 'type') !== 'reveal') throw malformed('type is not reveal');
-	return bytesField(o, 'key', 32, true);
+/** Parses a reveal strictly; returns the key. */
+export const parseReveal = (text) => bytesField(flat(text, 'reveal', ['key']), 'key', 32, true);
+
+/** Parses an abort ({"type":"abort","code":…}); returns its code. */
+export function parseAbort(text) {
+	const c = strField(flat(text, 'abort', ['code']), 'code');
+	if (!/^[a-z0-9_]{1,64}$/.test(c)) throw malformed('abort code must be 1..64 of [a-z0-9_]');
+	return c;
 }
 
-/** Encodes a hello exactly as the Go encoder does (field order type, v, role, commit|key, fp). */
+/** Encodes a hello exactly as the Go encoder does (type, v, role, commit|key, fp, rs1, rs2, rs). */
 export function marshalHello(h) {
-	let s = `{"type":"hello","v":${VERSION},"role":"${h.role}"`;
-	if (h.commit) s += `,"commit":"${b64u(h.commit)}"`;
-	if (h.key) s += `,"key":"${b64u(h.key)}"`;
-	if (h.fp && h.fp.length) s += `,"fp":"${b64u(h.fp)}"`;
+	let s = `{"type":"hello","v":${h.v || 1},"role":"${h.role}"`;
+	const add = (k, b) => b && b.length && (s += `,"${k}":"${b64u(b)}"`);
+	add('commit', h.commit);
+	add('key', h.key);
+	add('fp', h.fp);
+	(h.ids || []).forEach((id, i) => add('rs' + (i + 1), id));
+	add('rs', h.rs);
 	return s + '}';
 }
 
-export function marshalReveal(key) {
-	return `{"type":"reveal","key":"${b64u(key)}"}`;
-}
+export const marshalReveal = (key) => `{"type":"reveal","key":"${b64u(key)}"}`;
+export const marshalAbort = (code) => `{"type":"abort","code":"${code}"}`;
 
-// ---- keys
 
 /** A fresh X25519 key pair; the private key is not extractable. */
 export async function x25519KeyPair() {
@@ -169,36 +162,37 @@ async function sharedSecret(privateKey, peerKey) {
 	return z;
 }
 
-/** The key schedule (PROTOCOL.md "Key derivation"): PRK = HKDF-Extract(salt TH, ikm Z); kOA, kAO and the SAS key are HKDF-Expand(PRK, label, 32). */
-export async function keySchedule(z, th, extractable = false) {
-	const ikm = await subtle().importKey('raw', z, 'HKDF', false, ['deriveBits']);
-	const expand = async (info) =>
-		new Uint8Array(await subtle().deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: th, info: utf8(info) }, ikm, 256));
-	const raw = { oa: await expand(INFO_OA), ao: await expand(INFO_AO), sas: await expand(INFO_SAS) };
+/** The key schedule (PROTOCOL.md "Key derivation", "Continuity"): keys, SAS, next continuity secret, close key. */
+export async function keySchedule(version, z, cs, th, extractable = false) {
+	const ikm = await subtle().importKey('raw', version === 1 ? z : concat(z, cs || EMPTY), 'HKDF', false, ['deriveBits']);
+	const x = async (info) => new Uint8Array(await subtle().deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: th, info: utf8(info) }, ikm, 256));
+	const [oa, ao, sas] = LABELS[version];
+	const raw = { oa: await x(oa), ao: await x(ao), sas: await x(sas), next: await x(T2 + ' continuity'), close: await x(T2 + ' close') };
 	const aes = (b) => subtle().importKey('raw', b, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
-	const out = { oa: await aes(raw.oa), ao: await aes(raw.ao), sasKey: raw.sas };
-	if (extractable) out.raw = { oa: raw.oa.slice(), ao: raw.ao.slice() };
-	wipe(raw.oa);
-	wipe(raw.ao);
-	return out;
+	const k = { oa: await aes(raw.oa), ao: await aes(raw.ao), sas: sasDigits(raw.sas), next: raw.next, close: await hmacKey(raw.close) };
+	if (extractable) k.raw = raw;
+	else [raw.oa, raw.ao, raw.sas, raw.close].forEach(wipe);
+	return k;
 }
 
-// ---- handshake
 
-/** One side of the seal handshake. Feed it the peer's text messages in arrival order, one at a time (await each handle before the next). */
+/** One side of the seal handshake; cfg as pkg/seal.Config (retained, requireContinuity). Await each handle. */
 export class Handshake {
 	constructor(cfg) {
-		const room = cfg.room;
-		if (typeof room !== 'string' || !room || utf8(room).length > MAX_ROOM) {
-			throw new SealError('config', `room must be 1..${MAX_ROOM} bytes of UTF-8`);
-		}
-		if (cfg.role !== OFFERER && cfg.role !== ANSWERER) throw new SealError('config', 'bad role');
+		const { room, role, retained = [] } = cfg;
+		if (typeof room !== 'string' || !room || utf8(room).length > MAX_ROOM) throw new SealError('config', `room must be 1..${MAX_ROOM} bytes of UTF-8`);
+		if (role !== OFFERER && role !== ANSWERER) throw new SealError('config', 'bad role');
 		const lf = cfg.localFingerprint || null;
 		const rf = cfg.remoteFingerprint || null;
 		if (cfg.noChannelBinding ? lf || rf : !lf || !rf || lf.length !== 32 || rf.length !== 32) {
 			throw new SealError('config', 'fingerprints must be 32 bytes (or noChannelBinding without them)');
 		}
+		if (retained.length > 2 || retained.some((r) => r.length !== 32) || (cfg.requireContinuity && !retained.length)) throw new SealError('config', 'bad retained secrets');
 		this.cfg = { ...cfg, localFingerprint: lf, remoteFingerprint: rf };
+		this.retained = retained.map((r) => r.slice());
+		this.version = retained.length ? 2 : 1;
+		this.contIndex = -1;
+		this.peerV = 0;
 		this.state = 'new';
 	}
 
@@ -206,7 +200,7 @@ export class Handshake {
 		return this.cfg.role;
 	}
 
-	/** Draws the ephemeral key and returns the first message to send: the offerer's hello, or null for the answerer (which speaks only after the offerer's hello). */
+	/** Draws the ephemeral key; returns the offerer's hello, or null for the answerer. */
 	async start() {
 		if (this.state !== 'new') throw new SealError('state', 'handshake used out of order');
 		this.state = 'busy';
@@ -214,50 +208,62 @@ export class Handshake {
 			const kp = this.cfg.keyPair || (await x25519KeyPair()); // keyPair: known-answer tests only
 			this.sk = kp.privateKey;
 			this.pub = kp.pub;
+			this.ids = await Promise.all(this.retained.map(continuityID));
 			this.state = 'waitHello';
 			if (this.cfg.role === ANSWERER) return null;
-			return marshalHello({ role: OFFERER, commit: await commitment(this.pub), fp: this.cfg.localFingerprint });
+			return marshalHello({ v: this.version, role: OFFERER, commit: await commitment(this.pub), fp: this.cfg.localFingerprint, ids: this.ids });
 		} catch (e) {
 			throw this.fail(e);
 		}
 	}
 
-	/** Processes one message from the peer. Returns the reply to send first (or null) and, once complete, the Session. */
+	/** Processes one message from the peer: {reply (send it first, or null), session (once complete, else null)}. */
 	async handle(text) {
 		const st = this.state;
 		if (st !== 'waitHello' && st !== 'waitReveal') throw new SealError('state', 'handshake used out of order');
 		this.state = 'busy';
 		try {
+			const fp = this.cfg.localFingerprint;
 			if (st === 'waitHello') {
 				const h = parseHello(text);
 				this.checkHello(h);
-				const fp = this.cfg.localFingerprint;
+				this.checkContinuity(h);
 				if (this.cfg.role === ANSWERER) {
 					this.commit = h.commit;
 					this.peerFP = h.fp;
 					this.state = 'waitReveal';
-					return { reply: marshalHello({ role: ANSWERER, key: this.pub, fp }), session: null };
+					return { reply: marshalHello({ v: this.version, role: ANSWERER, key: this.pub, fp, rs: this.ids[this.contIndex] }), session: null };
 				}
-				const session = await this.finish(this.pub, fp, h.key, h.fp);
-				return { reply: marshalReveal(this.pub), session };
+				return { reply: marshalReveal(this.pub), session: await this.finish(this.pub, fp, h.key, h.fp) };
 			}
 			const key = parseReveal(text);
 			if (!equalBytes(await commitment(key), this.commit)) throw new SealError('commit', 'commitment mismatch');
-			const session = await this.finish(key, this.peerFP, this.pub, this.cfg.localFingerprint);
-			return { reply: null, session };
+			return { reply: null, session: await this.finish(key, this.peerFP, this.pub, fp) };
 		} catch (e) {
 			throw this.fail(e);
 		}
 	}
 
 	checkHello(h) {
-		if (h.v !== VERSION) throw new SealError('version', `unsupported version: peer speaks v${h.v}, we speak v${VERSION}`);
+		this.peerV = h.v;
+		if (this.cfg.role === ANSWERER && (h.v === 1 || h.v === 2)) this.version = h.v;
+		else if (h.v !== this.version) throw new SealError('version', `unsupported version: peer speaks v${h.v}, we speak v${this.version}`);
 		if (h.role !== peerRole(this.cfg.role)) throw new SealError('role', `role: both sides are ${this.cfg.role}`);
 		if (this.cfg.noChannelBinding) {
 			if (h.fp) throw new SealError('fingerprint', 'fingerprint mismatch: peer binds a DTLS fingerprint on a path without one');
-			return;
+		} else if (!h.fp || !equalBytes(h.fp, this.cfg.remoteFingerprint)) throw new SealError('fingerprint', 'fingerprint mismatch');
+	}
+
+	checkContinuity(h) {
+		const find = (id) => this.ids.findIndex((x) => equalBytes(x, id));
+		if (this.cfg.role === ANSWERER) {
+			for (const id of h.ids) if (this.contIndex < 0) this.contIndex = find(id);
+		} else if (h.rs && (this.contIndex = find(h.rs)) < 0) {
+			throw new SealError('continuity', 'continuity: the peer continues a secret we never offered');
 		}
-		if (!h.fp || !equalBytes(h.fp, this.cfg.remoteFingerprint)) throw new SealError('fingerprint', 'fingerprint mismatch');
+		if (this.cfg.requireContinuity && this.contIndex < 0) {
+			throw new SealError('continuity', h.v === 1 ? 'continuity: the peer started afresh (version 1 hello)' : 'continuity: the peer holds none of our continuity secrets');
+		}
 	}
 
 	async finish(kO, fpO, kA, fpA) {
@@ -266,38 +272,51 @@ export class Handshake {
 		const sk = this.sk;
 		this.sk = null;
 		const z = await sharedSecret(sk, peerKey);
-		const empty = new Uint8Array(0);
+		const v = this.version;
+		const c = this.contIndex;
 		try {
-			const th = await transcriptHash(this.cfg.room, kO, fpO || empty, kA, fpA || empty);
-			const k = await keySchedule(z, th, this.cfg.extractable);
-			if (this.cfg.extractable) k.raw.shared = z.slice();
+			const th = await transcriptHash(this.cfg.room, kO, fpO || EMPTY, kA, fpA || EMPTY, v === 1 ? null : c < 0 ? EMPTY : this.ids[c]);
+			const k = await keySchedule(v, z, c < 0 ? null : this.retained[c], th, this.cfg.extractable);
+			if (k.raw) k.raw.shared = z.slice();
 			const s = new Session(this.cfg.role, this.cfg.room, th, k);
+			s.version = v;
+			s.contIndex = c;
+			s.continued = c >= 0;
 			this.state = 'done';
 			this.commit = this.peerFP = null;
 			return s;
 		} finally {
 			wipe(z);
+			this.retained.forEach(wipe);
 		}
 	}
 
 	fail(e) {
 		this.state = 'failed';
 		this.sk = null;
+		this.retained.forEach(wipe);
 		return e instanceof SealError ? e : new SealError('malformed', e && e.message ? e.message : String(e));
 	}
 }
 
-// ---- session
 
-/** A sealed session: frames `0x01 | seq u64 | AES-256-GCM(ciphertext || tag)`, nonce `0^32 || u64be(seq)`, AAD the 9-byte header. */
+const header = (seq) => concat(Uint8Array.of(1), u64be(seq));
+const nonce = (seq) => concat(new Uint8Array(4), u64be(seq));
+const gcm = (hdr, seq) => ({ name: 'AES-GCM', iv: nonce(seq), additionalData: hdr });
+
+/** A sealed session (PROTOCOL.md "Sealed frames"). */
 export class Session {
 	constructor(role, room, th, k) {
 		this.role = role;
 		this.room = room;
 		this.th = th;
-		this.sas = sasDigits(k.sasKey);
-		this.sasKey = k.sasKey; // kept for tests and a later continuity extension; never logged
+		this.sas = k.sas;
+		this.next = k.next; // the continuity secret for the next handshake: never logged
+		this.closeKey = k.close;
 		this.raw = k.raw; // known-answer tests only
+		this.version = 1;
+		this.contIndex = -1;
+		this.continued = false;
 		const [send, recv] = role === OFFERER ? [k.oa, k.ao] : [k.ao, k.oa];
 		this.send = { key: send, seq: 0n, bytes: 0n };
 		this.recv = { key: recv, seq: 0n, failed: false, chain: Promise.resolve() };
@@ -305,64 +324,58 @@ export class Session {
 	}
 
 	/** Seals one plaintext as the next frame of this direction. */
-	async seal(plaintext) {
+	async seal(pt) {
 		if (this.closed) throw new SealError('closed', 'session closed');
 		const d = this.send;
-		if (d.seq >= MAX_FRAMES || BigInt(plaintext.length) > MAX_BYTES - d.bytes) throw new SealError('exhausted', 'session exhausted: a new handshake is needed');
+		if (d.seq >= MAX_FRAMES || BigInt(pt.length) > MAX_BYTES - d.bytes) throw new SealError('exhausted', 'session exhausted: a new handshake is needed');
 		const seq = d.seq++;
-		d.bytes += BigInt(plaintext.length);
-		const hdr = concat(Uint8Array.of(FRAME_VERSION), u64be(seq));
-		const nonce = concat(new Uint8Array(4), u64be(seq));
-		const ct = new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData: hdr, tagLength: 128 }, d.key, plaintext));
-		return concat(hdr, ct);
+		d.bytes += BigInt(pt.length);
+		const hdr = header(seq);
+		return concat(hdr, new Uint8Array(await subtle().encrypt(gcm(hdr, seq), d.key, pt)));
 	}
 
-	/** Opens the next frame of the peer's direction: it must carry exactly the next seq and authenticate. */
+	/** Opens the peer's next frame, in call order: exactly the next seq, authenticated. */
 	open(frame) {
 		const d = this.recv;
-		const p = d.chain.then(() => this.openNow(frame));
+		const p = d.chain.then(async () => {
+			if (this.closed) throw new SealError('closed', 'session closed');
+			if (d.failed) throw ErrAuth();
+			try {
+				if (frame.length < OVERHEAD || frame[0] !== 1 || d.seq >= MAX_FRAMES || readU64(frame, 1) !== d.seq) throw 0;
+				const pt = await subtle().decrypt(gcm(frame.subarray(0, 9), d.seq), d.key, frame.subarray(9));
+				d.seq++;
+				return new Uint8Array(pt);
+			} catch {
+				d.failed = true;
+				throw ErrAuth();
+			}
+		});
 		d.chain = p.catch(() => {});
 		return p;
 	}
 
-	async openNow(frame) {
-		if (this.closed) throw new SealError('closed', 'session closed');
-		const d = this.recv;
-		if (d.failed) throw ErrAuth();
-		if (frame.length < OVERHEAD || frame[0] !== FRAME_VERSION || d.seq >= MAX_FRAMES || readU64(frame, 1) !== d.seq) {
-			d.failed = true;
-			throw ErrAuth();
-		}
-		const hdr = frame.subarray(0, HEADER_SIZE);
-		const nonce = concat(new Uint8Array(4), hdr.subarray(1));
-		try {
-			const pt = await subtle().decrypt({ name: 'AES-GCM', iv: nonce, additionalData: hdr, tagLength: 128 }, d.key, frame.subarray(HEADER_SIZE));
-			d.seq++;
-			return new Uint8Array(pt);
-		} catch {
-			d.failed = true;
-			throw ErrAuth();
-		}
+	/** The relay close tag of this side for gen: HMAC-SHA256(kC, u8(role: 1 offerer, 2 answerer) || u64be(gen)). */
+	closeTag(gen, role = this.role) {
+		return hmac(this.closeKey, concat(Uint8Array.of(role === OFFERER ? 1 : 2), u64be(gen)));
+	}
+
+	/** Whether tag is the peer's close tag for gen (constant time). */
+	verifyCloseTag(gen, tag) {
+		return subtle().verify('HMAC', this.closeKey, tag, concat(Uint8Array.of(this.role === OFFERER ? 2 : 1), u64be(gen)));
 	}
 
 	/** Drops the keys; later seal/open fail with `closed`. */
 	close() {
 		this.closed = true;
 		this.send.key = this.recv.key = null;
-		wipe(this.sasKey);
 	}
 }
 
-// ---- identity
 
-/** "room as a JSON string": ECMAScript JSON.stringify of the room (PROTOCOL.md "Identity"). */
-export function quoteRoom(room) {
-	return JSON.stringify(room);
-}
 
 /** The text an identity signs (EIP-191 personal_sign). */
 export function identityMessage(room, signerRole, th, staticKey) {
-	let s = `vtpeer handshake v1\nroom: ${quoteRoom(room)}\nrole: ${signerRole}\ntranscript: ${toHex(th)}\n`;
+	let s = `vtpeer handshake v1\nroom: ${JSON.stringify(room)}\nrole: ${signerRole}\ntranscript: ${toHex(th)}\n`;
 	if (staticKey && staticKey.length) s += `static-key: ${toHex(staticKey)}\n`;
 	return s;
 }
@@ -381,8 +394,7 @@ export function marshalIdentity(id) {
 
 /** Parses an identity message with the hello's strictness (hex of either case). */
 export function parseIdentity(text) {
-	const o = flat(text, ['type', 'address', 'signature', 'staticKey']);
-	if (strField(o, 'type') !== 'identity') throw malformed('type is not identity');
+	const o = flat(text, 'identity', ['address', 'signature', 'staticKey']);
 	const address = strField(o, 'address');
 	const signature = strField(o, 'signature');
 	if (!ADDRESS_RE.test(address)) throw malformed('address must be 0x and 40 hex digits');
@@ -396,7 +408,7 @@ export async function signIdentity(s, address, personalSign, staticKey) {
 	return marshalIdentity({ address, signature: sig, staticKey });
 }
 
-/** Verifies the peer's identity JSON against this session (the peer's role, our TH and room); returns the proven address. recoverAddress(text, sigBytes) recovers an EIP-191 signer. */
+/** Verifies the peer's identity JSON against this session; returns the proven address. */
 export function verifyIdentity(s, text, recoverAddress) {
 	const id = parseIdentity(text);
 	let addr;

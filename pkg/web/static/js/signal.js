@@ -1,8 +1,4 @@
-// The vtpeer signaling client (docs/PROTOCOL.md "Signaling protocol"; pkg/signal/client.go):
-// JSON text frames over a WebSocket, a join with a client-chosen peerId and resume secret so that a
-// reconnect (exponential backoff 100 ms to 10 s, jitter) gets the same id back, and relayed frames
-// `{"type":T,"room":R,"to":PEER,"data":D}` whose `data` is written verbatim (it may hold 64-bit
-// integers that JSON.stringify cannot write) and parsed without rounding.
+// The vtpeer signaling client (docs/PROTOCOL.md "Signaling protocol"; pkg/signal/client.go).
 
 import { parseJSON } from './json.js';
 import { randomBytes, toHex } from './bytes.js';
@@ -31,7 +27,6 @@ export class SignalClient {
 		this.queue = [];
 	}
 
-	/** Opens the connection and joins; reconnects by itself until close(). */
 	start() {
 		this.connect();
 	}
@@ -131,12 +126,10 @@ export class SignalClient {
 		else this.queue.push(s);
 	}
 
-	/** Bytes waiting in the WebSocket's send buffer. */
 	get buffered() {
 		return this.ws ? this.ws.bufferedAmount : 0;
 	}
 
-	/** Leaves the room and closes the connection for good. */
 	close() {
 		this.closed = true;
 		if (this.ws) {

@@ -1,7 +1,4 @@
-// Tips as pkg/tips does them (docs/PROTOCOL.md "Application messages", docs/SECURITY.md "Tips,
-// receipts and accounts"): TipRouter's message hash, EIP-191 signatures, the `signed-meta` JSON of
-// `vtpeer tip`, verification with the same codes and order as pkg/tips.Verifier, and receipts
-// signed over the `vtpeer receipt v1` digest. Pure: the replay store and the signer are passed in.
+// Tips as pkg/tips does them (docs/PROTOCOL.md "Application messages"); pure: store and signer are passed in.
 
 import { parseJSON, JSONNumber } from './json.js';
 import { keccak256, eip191Hash, checksumAddress, isAddress, recoverDigest, recoverPersonal, SignatureError, from0x } from './eth.js';
@@ -33,7 +30,6 @@ export class TipError extends Error {
 const terr = (code, reason) => new TipError(code, reason);
 const trunc = (s) => (s.length > 80 ? s.slice(0, 80) + '…' : s);
 
-// ---- amounts
 
 /** Parses a VERY amount ("5", "0.5", up to 18 decimals, no sign or exponent) into wei, exactly. */
 export function parseAmount(very) {
@@ -56,14 +52,13 @@ export function formatAmount(wei) {
 	return q.toString() + '.' + r.toString().padStart(18, '0').replace(/0+$/, '');
 }
 
-// ---- hashes and nonces
 
 /** keccak256(utf8(cid)), keccak256("") for an empty cid, as 0x hex. */
 export function cidHashOf(cid) {
 	return '0x' + toHex(keccak256(utf8(cid)));
 }
 
-/** TipRouter's getMessageHash: keccak256(abi.encodePacked(address from, address to, uint256 amount, bytes32 cidHash, uint256 nonce)). */
+/** TipRouter's getMessageHash: keccak256(abi.encodePacked(from, to, amount, cidHash, nonce)). */
 export function messageHash(m) {
 	const packed = concat(from0x(m.from), from0x(m.to), bigToBytes(m.amount, 32), from0x(m.cidHash), bigToBytes(m.nonce, 32));
 	return '0x' + toHex(keccak256(packed));
@@ -80,7 +75,6 @@ export function nonceTimestamp(nonce) {
 	return hi >= MIN_NONCE_TS && hi < MAX_NONCE_TS ? hi : null;
 }
 
-// ---- signed meta
 
 function parseUint256(v, code, field) {
 	let s;
@@ -109,7 +103,7 @@ function checkFields(o, allowed, what) {
 	for (const k of Object.keys(o)) if (!allowed.includes(k)) throw terr('malformed', `invalid JSON: unknown field ${JSON.stringify(trunc(k))} in ${what}`);
 }
 
-/** Parses a signed-meta JSON like pkg/tips.ParseSignedMeta: no unknown fields or trailing data, at most 16 KiB, addresses in any case; also the old browser client's form (no type, no cidHash or messageHash, numbers or strings for amount, nonce and timestamp, nonce absent = 0). */
+/** Parses a signed-meta JSON like pkg/tips.ParseSignedMeta (also the old browser client's form). */
 export function parseSignedMeta(text) {
 	if (utf8(text).length > MAX_SIGNED_META) throw terr('malformed', `signed meta larger than ${MAX_SIGNED_META} bytes`);
 	let w;
@@ -187,7 +181,7 @@ function checkMeta(m) {
 
 const fmtDur = (ms) => `${Math.floor(Number(ms) / 1000)}s`;
 
-/** Verifies a parsed signed meta exactly as pkg/tips.Verifier: fields, recomputed messageHash (a received one is compared, never trusted), 65-byte low-s signature recovering meta.from, and for vtpeer nonces the signed timestamp (equal to meta.timestamp when given, within [now - maxAge, now + maxFuture]). */
+/** Verifies a parsed signed meta exactly as pkg/tips.Verifier (same codes, same order). */
 export function verify(sm, opts = {}) {
 	const m = sm.meta;
 	checkMeta(m);
@@ -233,7 +227,6 @@ export async function signTip(signer, t) {
 	return { json, hash, meta };
 }
 
-// ---- receipts
 
 /** Go's strconv.Quote of a printable-ASCII receipt field ("\"" and "\\" escaped). */
 export const goQuote = (s) => '"' + s.replace(/["\\]/g, (c) => '\\' + c) + '"';
@@ -261,7 +254,7 @@ export async function makeReceipt(r, signer) {
 	return s + '}';
 }
 
-/** Parses a receipt and checks its signature when it has one. Returns the fields and `signer` (the proven address, or '' when unsigned); a bad signature throws. */
+/** Parses a receipt and checks its signature when it has one. */
 export function parseReceipt(text) {
 	if (utf8(text).length > MAX_RECEIPT) throw new Error(`receipt larger than ${MAX_RECEIPT} bytes`);
 	const w = parseJSON(text);
@@ -284,9 +277,8 @@ export function parseReceipt(text) {
 }
 const str = (v) => (typeof v === 'string' ? v : '');
 
-// ---- the desk: one verdict and one receipt per tip
 
-/** Judges one received tip body like vtpeer's tip desk: parse, verify (queued tips may be 7 days old), refuse a tip for another account than ours (wrong_recipient), record its hash in the replay store (replay / already_accepted), and build the signed receipt. */
+/** Judges one received tip like vtpeer's tip desk: verify, recipient, replay, signed receipt. */
 export async function judge(body, d) {
 	const ev = { verified: false, code: '', reason: '', from: '', to: '', amount: '', amountVery: '', cid: '', messageHash: '', timestampSigned: false };
 	const done = async (hash) => ({ event: ev, receipt: await makeReceipt({ messageHash: hash, accepted: ev.verified || ev.code === 'already_accepted', code: ev.code, reason: ev.reason }, d.signer) });

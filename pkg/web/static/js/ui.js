@@ -1,6 +1,4 @@
-// The page's DOM: renders the room session's events (peers with path, SAS and proven address;
-// chat; tips and receipts; status and log) and turns form submissions into calls. It holds no
-// protocol logic. Elements carry data-* attributes that tests read.
+// The page's DOM: renders the room session's events and turns form submissions into calls.
 
 const $ = (id) => document.getElementById(id);
 
@@ -35,7 +33,6 @@ export class UI {
 		list.scrollTop = list.scrollHeight;
 	}
 
-	/** Shows who the page is. */
 	identity(id, canUseWallet) {
 		$('own-address').textContent = id.address;
 		const label = $('identity-label');
@@ -47,7 +44,6 @@ export class UI {
 		keep.checked = id.kind === 'kept';
 	}
 
-	/** Shows the joined room and hides the form. */
 	joined(room, via) {
 		$('join-form').hidden = true;
 		const line = $('room-line');
@@ -60,15 +56,16 @@ export class UI {
 		return this.names.get(id) || id;
 	}
 
-	/** Renders the peer list. */
 	peers(list) {
 		const ul = $('peers');
 		ul.replaceChildren();
 		for (const p of list) {
 			if (p.address) this.names.set(p.id, p.address);
-			const li = el('li', { 'data-peer': p.id, 'data-connected': String(p.connected), 'data-path': p.path, 'data-sas': p.sas, 'data-address': p.address });
-			li.append(el('div', {}, el('code', {}, p.id), p.connected ? el('span', { class: 'path ' + p.path, 'aria-label': 'path ' + p.path }, p.path) : el('span', { class: 'muted' }, ' connecting…')));
+			const li = el('li', { 'data-peer': p.id, 'data-stopped': String(!!p.stopped), 'data-old-sas': p.oldSAS || '', 'data-connected': String(p.connected), 'data-path': p.path, 'data-sas': p.sas, 'data-address': p.address });
+			li.append(el('div', {}, el('code', {}, p.id), p.connected ? el('span', { class: 'path ' + p.path, 'aria-label': 'path ' + p.path }, p.path) : el('span', { class: 'muted' }, p.stopped ? ' stopped' : ' connecting…')));
+			if (p.stopped) li.append(el('button', { type: 'button', 'data-retry': p.id, 'aria-label': 'Retry ' + p.id }, 'Retry'));
 			if (p.connected) {
+				if (p.oldSAS) li.append(el('div', { class: 'changed', role: 'alert' }, `The numbers changed (were ${p.oldSAS}) — compare again`));
 				li.append(el('div', { class: 'sas', 'aria-label': `SAS with ${p.id}: ${p.sas.split('').join(' ')}` }, p.sas));
 				li.append(el('div', {}, p.address ? el('span', {}, 'proves ', el('code', {}, p.address)) : el('span', { class: 'muted' }, 'proves no account')));
 			}
@@ -76,14 +73,17 @@ export class UI {
 		}
 	}
 
-	/** A chat line. */
+	alert(text) {
+		$('alerts').prepend(el('li', {}, text));
+		this.log(text, true);
+	}
+
 	chat(peer, text, own) {
 		const ol = $('chat-log');
 		ol.append(el('li', { class: own ? 'own' : '', 'data-from': own ? 'me' : peer }, el('span', { class: 'from' }, own ? 'me' : this.name(peer) + ':'), text));
 		ol.scrollTop = ol.scrollHeight;
 	}
 
-	/** A tip received and the verdict. */
 	tipReceived(peer, ev) {
 		const ok = ev.verified;
 		const line = ok
@@ -92,7 +92,6 @@ export class UI {
 		$('tips').append(el('li', { 'data-kind': 'received', 'data-hash': ev.messageHash, 'data-verified': String(ok), 'data-code': ev.code }, el('span', { class: ok ? 'ok' : 'bad' }, ok ? '✓ ' : '✗ '), line));
 	}
 
-	/** A receipt for a tip we sent. */
 	receipt(peer, r, sent) {
 		const who = r.signer ? `signed by ${r.signer}` : 'unsigned';
 		const what = sent ? `${sent.amountVery} VERY to ${sent.to}` : r.messageHash;
@@ -100,12 +99,10 @@ export class UI {
 		$('tips').append(el('li', { 'data-kind': 'receipt', 'data-hash': r.messageHash, 'data-accepted': String(r.accepted), 'data-code': r.code, 'data-signer': r.signer }, el('span', { class: r.accepted ? 'ok' : 'bad' }, r.accepted ? '✓ ' : '✗ '), line));
 	}
 
-	/** A tip we are sending. */
 	tipSent(hash, to, amount) {
 		$('tips').append(el('li', { 'data-kind': 'sent', 'data-hash': hash }, `sent ${amount} VERY to ${to}, waiting for the receipt…`));
 	}
 
-	/** Binds the forms: handlers receive the values and may throw (shown in the log). */
 	bind(h) {
 		const guard = (f) => (e) => {
 			e.preventDefault();
@@ -127,10 +124,10 @@ export class UI {
 			await h.tip({ to, amount, cid: $('tip-cid').value });
 		}));
 		$('wallet-button').addEventListener('click', guard(() => h.wallet()));
+		$('peers').addEventListener('click', (e) => e.target.dataset.retry && guard(() => h.retry(e.target.dataset.retry))(e));
 		$('keep-key').addEventListener('change', guard(() => h.keep($('keep-key').checked)));
 	}
 
-	/** Pre-fills the join form. */
 	prefill(room, via) {
 		$('room-input').value = room;
 		$('via-select').value = via;
