@@ -1,54 +1,54 @@
-package main
+package tips
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/verytippers/vtpeer/internal/fullfs"
-	"github.com/verytippers/vtpeer/pkg/tips"
 )
 
-// TestTipDeskVerdictsAndMetrics: a valid tip is accepted with a signed
+// TestDeskVerdictsAndMetrics: a valid tip is accepted with a signed
 // receipt, its replay and a tampered copy are refused with their codes, and
 // the metrics count each outcome.
-func TestTipDeskVerdictsAndMetrics(t *testing.T) {
+func TestDeskVerdictsAndMetrics(t *testing.T) {
 	t.Parallel()
-	newSigner := func() *tips.KeySigner {
+	newSigner := func() *KeySigner {
 		k, err := crypto.GenerateKey()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return tips.NewKeySigner(k)
+		return NewKeySigner(k)
 	}
 	tipper, recipient, someoneElse := newSigner(), newSigner(), newSigner()
 	reg := prometheus.NewRegistry()
-	desk, err := openTipDesk(tipDeskConfig{home: t.TempDir(), maxAge: tips.DefaultMaxAge, signer: recipient,
-		logger: slog.New(slog.NewTextHandler(io.Discard, nil)), registry: reg})
+	desk, err := OpenDesk(filepath.Join(t.TempDir(), "vtpeer.db"), &DeskOptions{Signer: recipient,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = desk.Close() })
-	amount, _ := tips.ParseAmount("2")
-	sm, err := tips.Sign(tipper, newTipMeta(tipper.Address(), recipient.Address(), amount, ""))
+	amount, _ := ParseAmount("2")
+	sm, err := Sign(tipper, NewMeta(tipper.Address(), recipient.Address(), amount, "", time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(sm)
-	notMine, err := tips.Sign(tipper, newTipMeta(tipper.Address(), someoneElse.Address(), amount, ""))
+	notMine, err := Sign(tipper, NewMeta(tipper.Address(), someoneElse.Address(), amount, "", time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,17 +68,17 @@ func TestTipDeskVerdictsAndMetrics(t *testing.T) {
 		code     string
 	}{
 		{"valid", body, true, ""},
-		{"replay", body, false, tips.CodeReplay},
-		{"garbage", []byte(`{"type":"signed-meta"`), false, tips.CodeMalformed},
-		{"tampered", tampered, false, tips.CodeMessageHashMismatch},
-		{"someone else's tip", notMineBody, false, codeWrongRecipient},
+		{"replay", body, false, CodeReplay},
+		{"garbage", []byte(`{"type":"signed-meta"`), false, CodeMalformed},
+		{"tampered", tampered, false, CodeMessageHashMismatch},
+		{"someone else's tip", notMineBody, false, CodeWrongRecipient},
 	}
 	for _, tt := range tests { // in order: the replay needs the first
-		ev, r := desk.receive(context.Background(), "peer", tt.body)
-		if ev.Verified != tt.accepted || r.Accepted != tt.accepted || (tt.code != "" && ev.Code != tt.code) || (!tt.accepted && ev.Reason == "") {
+		ev, r := desk.Judge(context.Background(), tt.body)
+		if ev.Accepted != tt.accepted || r.Accepted != tt.accepted || (tt.code != "" && ev.Code != tt.code) || (!tt.accepted && ev.Reason == "") {
 			t.Fatalf("%s: event %+v receipt %+v", tt.name, ev, r)
 		}
-		if signer, err := tips.VerifyReceipt(&r); err != nil || signer != recipient.Address() {
+		if signer, err := VerifyReceipt(&r); err != nil || signer != recipient.Address() {
 			t.Fatalf("%s: receipt signature: %v (%v)", tt.name, err, signer)
 		}
 	}
@@ -88,7 +88,7 @@ func TestTipDeskVerdictsAndMetrics(t *testing.T) {
 	if got := counterValue(t, desk.metrics.received.WithLabelValues("rejected")); got != 4 {
 		t.Errorf("rejected = %v, want 4", got)
 	}
-	if got := counterValue(t, desk.metrics.rejected.WithLabelValues(tips.CodeReplay)); got != 1 {
+	if got := counterValue(t, desk.metrics.rejected.WithLabelValues(CodeReplay)); got != 1 {
 		t.Errorf("rejected{replay} = %v, want 1", got)
 	}
 }
@@ -103,12 +103,12 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
-// TestTipDeskFullDisk: with the store's filesystem full, every tip is either
+// TestDeskFullDisk: with the store's filesystem full, every tip is either
 // refused with code store (and not marked seen) or accepted with its forward
 // queued — never accepted with "forwarded: failed", which lost tips. Once the
 // space returns, the refused tips sent again are accepted, and the
 // orchestrator gets every accepted tip exactly once.
-func TestTipDeskFullDisk(t *testing.T) {
+func TestDeskFullDisk(t *testing.T) {
 	t.Parallel()
 	home := fullfs.Tiny(t, "512k")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -120,7 +120,7 @@ func TestTipDeskFullDisk(t *testing.T) {
 		diskFull atomic.Bool
 	)
 	orch := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var fb tips.ForwardBody
+		var fb ForwardBody
 		if err := json.NewDecoder(r.Body).Decode(&fb); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -137,19 +137,19 @@ func TestTipDeskFullDisk(t *testing.T) {
 
 	forwarded := make(chan string, 256)
 	tipper, recipient := newTestSigner(t), newTestSigner(t)
-	desk, err := openTipDesk(tipDeskConfig{home: home, maxAge: tips.DefaultMaxAge, signer: recipient, forwardURL: orch.URL,
-		logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		onForward: func(hash, state, _ string) {
-			if state == tips.ForwardDelivered {
-				forwarded <- hash
+	desk, err := OpenDesk(filepath.Join(home, "vtpeer.db"), &DeskOptions{Signer: recipient, ForwardURL: orch.URL,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnForward: func(hash common.Hash, state, _ string) {
+			if state == ForwardDelivered {
+				forwarded <- hash.Hex()
 			}
 		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	amount, _ := tips.ParseAmount("1")
+	amount, _ := ParseAmount("1")
 	newTip := func() []byte {
-		sm, err := tips.Sign(tipper, newTipMeta(tipper.Address(), recipient.Address(), amount, "a cid long enough to matter"))
+		sm, err := Sign(tipper, NewMeta(tipper.Address(), recipient.Address(), amount, "a cid long enough to matter", time.Now()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,8 +159,8 @@ func TestTipDeskFullDisk(t *testing.T) {
 	// Some tips before the disk fills, so the store has grown a little.
 	accepted := map[string]bool{}
 	for range 8 {
-		ev, r := desk.receive(ctx, "peer", newTip())
-		if !r.Accepted || ev.Forwarded != tips.ForwardQueued {
+		ev, r := desk.Judge(ctx, newTip())
+		if !r.Accepted || ev.Forwarded != ForwardQueued {
 			t.Fatalf("before the disk fills: %+v", ev)
 		}
 		accepted[ev.MessageHash] = true
@@ -171,11 +171,11 @@ func TestTipDeskFullDisk(t *testing.T) {
 	var refused [][]byte
 	for range 24 {
 		body := newTip()
-		ev, r := desk.receive(ctx, "peer", body)
+		ev, r := desk.Judge(ctx, body)
 		switch {
-		case r.Accepted && ev.Forwarded == tips.ForwardQueued:
+		case r.Accepted && ev.Forwarded == ForwardQueued:
 			accepted[ev.MessageHash] = true // the transaction fitted in pages the store already had
-		case !r.Accepted && ev.Code == tips.CodeStore && r.Code == tips.CodeStore:
+		case !r.Accepted && ev.Code == CodeStore && r.Code == CodeStore:
 			if seen, err := desk.store.Seen(common.HexToHash(ev.MessageHash)); err != nil || seen {
 				t.Fatalf("a tip refused for the store is marked seen (%v)", err)
 			}
@@ -192,12 +192,12 @@ func TestTipDeskFullDisk(t *testing.T) {
 	release()
 	diskFull.Store(false)
 	for _, body := range refused {
-		ev, r := desk.receive(ctx, "peer", body)
-		if !r.Accepted || ev.Forwarded != tips.ForwardQueued {
+		ev, r := desk.Judge(ctx, body)
+		if !r.Accepted || ev.Forwarded != ForwardQueued {
 			t.Fatalf("resent after the space returned: accepted=%t code=%q reason=%q", r.Accepted, r.Code, r.Reason)
 		}
 		accepted[ev.MessageHash] = true
-		if ev, _ := desk.receive(ctx, "peer", body); ev.Code != tips.CodeReplay {
+		if ev, _ := desk.Judge(ctx, body); ev.Code != CodeReplay {
 			t.Fatalf("third copy: code %q, want replay", ev.Code)
 		}
 	}
@@ -225,11 +225,88 @@ func TestTipDeskFullDisk(t *testing.T) {
 }
 
 // newTestSigner is a signer with a fresh random key.
-func newTestSigner(t *testing.T) *tips.KeySigner {
+func newTestSigner(t *testing.T) *KeySigner {
 	t.Helper()
 	k, err := crypto.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tips.NewKeySigner(k)
+	return NewKeySigner(k)
+}
+
+// TestDeskQueuedTips: a tip signed two days ago is too old live but
+// accepted when queued; its second copy is a Duplicate with an accepting
+// receipt (already_accepted), while a live copy of an accepted tip is a
+// replay; a tip older than QueuedMaxAge is refused even when queued.
+func TestDeskQueuedTips(t *testing.T) {
+	t.Parallel()
+	tipper, recipient := newTestSigner(t), newTestSigner(t)
+	desk, err := OpenDesk(filepath.Join(t.TempDir(), "vtpeer.db"), &DeskOptions{Signer: recipient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = desk.Close() })
+	amount, _ := ParseAmount("1")
+	sign := func(age time.Duration) []byte {
+		sm, err := Sign(tipper, NewMeta(tipper.Address(), recipient.Address(), amount, "", time.Now().Add(-age)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(sm)
+		return b
+	}
+	twoDays, tooOld := sign(48*time.Hour), sign(QueuedMaxAge+time.Hour)
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		queued   bool
+		body     []byte
+		accepted bool // the receipt's
+		code     string
+		dup      bool
+	}{
+		{"two days old, live", false, twoDays, false, CodeExpired, false},
+		{"two days old, queued", true, twoDays, true, "", false},
+		{"second queued copy", true, twoDays, true, CodeAlreadyAccepted, true},
+		{"live copy of it", false, twoDays, false, CodeExpired, false},
+		{"older than QueuedMaxAge", true, tooOld, false, CodeExpired, false},
+	}
+	for _, tt := range tests { // in order
+		judge := desk.Judge
+		if tt.queued {
+			judge = desk.JudgeQueued
+		}
+		v, r := judge(ctx, tt.body)
+		if r.Accepted != tt.accepted || v.Code != tt.code || v.Duplicate != tt.dup {
+			t.Fatalf("%s: verdict %+v receipt accepted=%v; want accepted=%v code=%q dup=%v", tt.name, v, r.Accepted, tt.accepted, tt.code, tt.dup)
+		}
+	}
+	fresh := sign(0)
+	if v, _ := desk.JudgeQueued(ctx, fresh); !v.Accepted {
+		t.Fatalf("fresh queued tip: %+v", v)
+	}
+	if v, r := desk.Judge(ctx, fresh); v.Code != CodeReplay || r.Accepted {
+		t.Fatalf("live copy of an accepted queued tip: %+v", v)
+	}
+}
+
+// TestOpenDeskOptions: a bad forward URL and a second desk on one file are
+// refused with their sentinels.
+func TestOpenDeskOptions(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "vtpeer.db")
+	if _, err := OpenDesk(path, &DeskOptions{ForwardURL: "ftp://x"}); !errors.Is(err, ErrForwardURL) {
+		t.Fatalf("ftp forward URL: %v", err)
+	}
+	d, err := OpenDesk(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := OpenDesk(path, nil); !errors.Is(err, ErrStoreInUse) {
+		t.Fatalf("second desk: %v", err)
+	}
+	if _, err := OpenDesk(path, &DeskOptions{MaxAge: -1}); err == nil {
+		t.Fatal("negative MaxAge accepted")
+	}
 }
