@@ -30,6 +30,7 @@ type benchSignalOptions struct {
 	rounds    int
 	cluster   int
 	sources   []string
+	hold      time.Duration
 }
 
 // newBenchSignalCmd benchmarks the signaling server against a bare
@@ -82,6 +83,7 @@ connection. --hub ADDR runs the bare hub as such a process.`,
 	f.StringVar(&o.hubAddr, "hub", "", "run the bare hub on this address until interrupted")
 	f.IntVar(&o.cluster, "cluster", 0, "relay runs across a cluster of this many embedded NATS nodes (2-5) in this process: pairs with both ends on one node against pairs split over two nodes")
 	f.StringSliceVar(&o.sources, "source-addrs", nil, "comma-separated local addresses --idle connects from, in turn (loopback has about 28,000 ephemeral ports per source address and destination)")
+	f.DurationVar(&o.hold, "hold", 0, "--idle: keep the connections open this long after reporting (several bench processes then add up past one process's file limit)")
 	f.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the relay runs (servers and clients) to this file")
 	return cmd
 }
@@ -207,6 +209,15 @@ func runBenchIdle(cmd *cobra.Command, o *benchSignalOptions) error {
 	if len(targets) > 1 {
 		fmt.Fprintf(out, "all %d servers: connections %d  rss growth %d KiB  per connection %.1f KiB\n",
 			len(targets), len(conns), total, float64(total)/float64(len(conns)))
+	}
+	if o.hold > 0 {
+		fmt.Fprintf(out, "holding %d connections for %v\n", len(conns), o.hold)
+		h := time.NewTimer(o.hold)
+		defer h.Stop()
+		select {
+		case <-cmd.Context().Done():
+		case <-h.C:
+		}
 	}
 	return nil
 }

@@ -193,7 +193,8 @@ func OpenIdleSpread(ctx context.Context, urls, sources []string, n int) ([]*webs
 			return conns, fmt.Errorf("connection %d: %w", i, err)
 		}
 		conns = append(conns, ws)
-		join := fmt.Sprintf(`{"type":"join","room":"idle-%d"}`, i/8)
+		// The pid keeps the rooms of several bench processes apart.
+		join := fmt.Sprintf(`{"type":"join","room":"idle-%d-%d"}`, os.Getpid(), i/8)
 		if err := ws.Write(ctx, websocket.MessageText, []byte(join)); err != nil {
 			return conns, err
 		}
