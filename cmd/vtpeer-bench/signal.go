@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,10 +24,13 @@ type benchSignalOptions struct {
 	duration  time.Duration
 	idle      int
 	target    string
-	serverPID int
+	serverPID []int
 	hubAddr   string
 	cpuprof   string
 	rounds    int
+	cluster   int
+	sources   []string
+	hold      time.Duration
 }
 
 // newBenchSignalCmd benchmarks the signaling server against a bare
@@ -40,7 +44,9 @@ func newBenchSignalCmd(g *globals) *cobra.Command {
 relay hub on loopback and measures frames relayed per second A→server→B and
 p50/p99 latency, one frame in flight per pair, for each --pairs value.
 --rounds N repeats each comparison N times, alternating which server goes
-first, and prints the median ratio.
+first, and prints the median ratio. --cluster N instead runs N clustered
+vtpeer servers (embedded NATS nodes on loopback) and compares pairs whose
+ends are on different nodes with pairs on one node, in the same run.
 
 With --idle N --target URL --server-pid PID: opens N idle connections (8 per
 room) to a server running in another process and reports its RSS growth per
@@ -48,14 +54,17 @@ connection. --hub ADDR runs the bare hub as such a process.`,
 		Example: `  vtpeer-bench signal --pairs 1,50 --duration 3s
   vtpeer-bench signal --pairs 1,50 --duration 3s --rounds 5
   vtpeer serve --addr 127.0.0.1:9000 --max-conns-per-ip -1 --max-rooms 100000 &
-  vtpeer-bench signal --idle 15000 --target ws://127.0.0.1:9000/ --server-pid $!`,
+  vtpeer-bench signal --idle 15000 --target ws://127.0.0.1:9000/ --server-pid $!
+  vtpeer-bench signal --cluster 3 --pairs 1,50 --duration 3s --rounds 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
 			case o.hubAddr != "":
 				return runBareHub(cmd.Context(), g, o.hubAddr)
+			case o.cluster != 0 && o.idle == 0:
+				return runBenchCluster(cmd, o)
 			case o.idle > 0:
-				if o.target == "" || o.serverPID == 0 {
+				if o.target == "" || len(o.serverPID) == 0 {
 					return usageError(errors.New("--idle needs --target and --server-pid"))
 				}
 				return runBenchIdle(cmd, o)
@@ -69,9 +78,12 @@ connection. --hub ADDR runs the bare hub as such a process.`,
 	f.DurationVar(&o.duration, "duration", 3*time.Second, "length of each relay run")
 	f.IntVar(&o.rounds, "rounds", 1, "relay runs per server and --pairs value, alternating which server goes first; the median ratio is reported")
 	f.IntVar(&o.idle, "idle", 0, "open this many idle connections to --target")
-	f.StringVar(&o.target, "target", "", "server URL for --idle")
-	f.IntVar(&o.serverPID, "server-pid", 0, "process whose RSS --idle measures")
+	f.StringVar(&o.target, "target", "", "server URL for --idle; comma-separated URLs spread the connections over several servers (each room over all of them)")
+	f.IntSliceVar(&o.serverPID, "server-pid", nil, "process whose RSS --idle measures (comma-separated, one per --target)")
 	f.StringVar(&o.hubAddr, "hub", "", "run the bare hub on this address until interrupted")
+	f.IntVar(&o.cluster, "cluster", 0, "relay runs across a cluster of this many embedded NATS nodes (2-5) in this process: pairs with both ends on one node against pairs split over two nodes")
+	f.StringSliceVar(&o.sources, "source-addrs", nil, "comma-separated local addresses --idle connects from, in turn (loopback has about 28,000 ephemeral ports per source address and destination)")
+	f.DurationVar(&o.hold, "hold", 0, "--idle: keep the connections open this long after reporting (several bench processes then add up past one process's file limit)")
 	f.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the relay runs (servers and clients) to this file")
 	return cmd
 }
@@ -148,13 +160,21 @@ type benchServer struct {
 }
 
 func runBenchIdle(cmd *cobra.Command, o *benchSignalOptions) error {
-	before, err := sigbench.RSS(o.serverPID)
-	if err != nil {
-		return err
+	targets := strings.Split(o.target, ",")
+	if len(targets) != len(o.serverPID) {
+		return usageError(fmt.Errorf("--idle: %d --target URLs but %d --server-pid", len(targets), len(o.serverPID)))
+	}
+	before := make([]int, len(o.serverPID))
+	for i, pid := range o.serverPID {
+		rss, err := sigbench.RSS(pid)
+		if err != nil {
+			return err
+		}
+		before[i] = rss
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
 	defer cancel()
-	conns, err := sigbench.OpenIdle(ctx, o.target, o.idle)
+	conns, err := sigbench.OpenIdleSpread(ctx, targets, o.sources, o.idle)
 	defer func() {
 		for _, c := range conns {
 			_ = c.CloseNow()
@@ -163,7 +183,7 @@ func runBenchIdle(cmd *cobra.Command, o *benchSignalOptions) error {
 	if err != nil {
 		return fmt.Errorf("opened %d of %d: %w", len(conns), o.idle, err)
 	}
-	// let the server settle (joins, peer-joined frames, a GC cycle)
+	// let the servers settle (joins, peer-joined frames, a GC cycle)
 	t := time.NewTimer(5 * time.Second)
 	select {
 	case <-ctx.Done():
@@ -171,12 +191,34 @@ func runBenchIdle(cmd *cobra.Command, o *benchSignalOptions) error {
 		return ctx.Err()
 	case <-t.C:
 	}
-	after, err := sigbench.RSS(o.serverPID)
-	if err != nil {
-		return err
+	out := cmd.OutOrStdout()
+	total := 0
+	for i, pid := range o.serverPID {
+		after, err := sigbench.RSS(pid)
+		if err != nil {
+			return err
+		}
+		n := len(conns) / len(targets)
+		if i < len(conns)%len(targets) {
+			n++
+		}
+		total += after - before[i]
+		fmt.Fprintf(out, "server %d (pid %d): connections %d  rss before %d KiB  after %d KiB  per connection %.1f KiB\n",
+			i, pid, n, before[i], after, float64(after-before[i])/float64(n))
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "connections %d  rss before %d KiB  after %d KiB  per connection %.1f KiB\n",
-		len(conns), before, after, float64(after-before)/float64(len(conns)))
+	if len(targets) > 1 {
+		fmt.Fprintf(out, "all %d servers: connections %d  rss growth %d KiB  per connection %.1f KiB\n",
+			len(targets), len(conns), total, float64(total)/float64(len(conns)))
+	}
+	if o.hold > 0 {
+		fmt.Fprintf(out, "holding %d connections for %v\n", len(conns), o.hold)
+		h := time.NewTimer(o.hold)
+		defer h.Stop()
+		select {
+		case <-cmd.Context().Done():
+		case <-h.C:
+		}
+	}
 	return nil
 }
 

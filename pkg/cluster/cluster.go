@@ -38,6 +38,10 @@ type Options struct {
 	// Shards is the number of goroutines that deliver forwarded frames
 	// (default 64): a room whose members read slowly holds its shard only.
 	Shards int
+	// EmptyRoomTTL is how long the marker a room leaves in the bucket when
+	// its last member goes stays there (default 1m). Nodes that missed the
+	// room's end (cut off longer than this) read it again (see sweep).
+	EmptyRoomTTL time.Duration
 	// Logger receives membership and presence events. Nil: discard.
 	Logger *slog.Logger
 }
@@ -65,6 +69,9 @@ func (o *Options) withDefaults() Options {
 	if v.Shards == 0 {
 		v.Shards = 64
 	}
+	if v.EmptyRoomTTL == 0 {
+		v.EmptyRoomTTL = time.Minute
+	}
 	if v.Logger == nil {
 		v.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -84,16 +91,23 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: DeadAfter must be at least two Heartbeats", ErrBadOptions)
 	case o.Shards < 1:
 		return fmt.Errorf("%w: Shards must be positive", ErrBadOptions)
+	case o.EmptyRoomTTL < time.Second:
+		return fmt.Errorf("%w: EmptyRoomTTL must be at least 1s", ErrBadOptions)
 	}
 	return nil
 }
 
 // Cluster is the signal.Cluster on NATS. See the package doc.
 type Cluster struct {
-	opts Options
-	log  *slog.Logger
-	nc   *nats.Conn
-	kv   jetstream.KeyValue
+	opts   Options
+	log    *slog.Logger
+	nc     *nats.Conn
+	kv     jetstream.KeyValue
+	bucket string
+
+	writeMu sync.Mutex
+	queues  map[string]*roomQueue // by key: the rooms being written (roomwrite.go)
+	leaves  map[pendingLeave]bool // leaves to retry (leaveretry.go)
 
 	mu      sync.Mutex
 	node    signal.Node
@@ -146,19 +160,25 @@ func New(ctx context.Context, nc *nats.Conn, opts *Options) (*Cluster, error) {
 		History:     1,
 		Storage:     jetstream.MemoryStorage,
 		Replicas:    o.Replicas,
+		// Lets a purge marker (an emptied room) carry a TTL, so that it
+		// does not stay in the bucket for ever.
+		LimitMarkerTTL: o.EmptyRoomTTL,
 	})
 	if err != nil {
 		return nil, err
 	}
 	c := &Cluster{
-		opts:  o,
-		log:   o.Logger,
-		nc:    nc,
-		kv:    kv,
-		rooms: make(map[string]*roomState),
-		seen:  make(map[string]time.Time),
-		start: time.Now(),
-		done:  make(chan struct{}),
+		opts:   o,
+		log:    o.Logger,
+		nc:     nc,
+		kv:     kv,
+		bucket: o.Prefix + "-rooms",
+		queues: make(map[string]*roomQueue),
+		leaves: make(map[pendingLeave]bool),
+		rooms:  make(map[string]*roomState),
+		seen:   make(map[string]time.Time),
+		start:  time.Now(),
+		done:   make(chan struct{}),
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel

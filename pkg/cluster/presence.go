@@ -42,6 +42,7 @@ func (c *Cluster) presenceLoop(ctx context.Context) {
 		c.probe(ctx)
 		if c.Ready() == nil {
 			c.sweep(ctx)
+			c.retryLeaves(ctx)
 		}
 	}
 }
@@ -112,7 +113,7 @@ func (c *Cluster) sweep(ctx context.Context) {
 	c.mu.Unlock()
 	for _, room := range rooms {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := c.update(sctx, room, func(cur []signal.Member) ([]signal.Member, error) {
+		_, _, err := c.update(sctx, room, func(cur []signal.Member) ([]signal.Member, error) {
 			next := slices.DeleteFunc(slices.Clone(cur), func(m signal.Member) bool { return dead[m.Node] })
 			if len(next) == len(cur) {
 				return nil, errUnchanged
