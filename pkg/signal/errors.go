@@ -29,6 +29,16 @@ var (
 	// within ClientOptions.HandshakeTimeout; the error's text says how far it
 	// got (no TCP connection, or TCP accepted but no WebSocket handshake).
 	ErrDialTimeout = errors.New("signal: dial timed out")
+	// ErrRoomFull is returned by Cluster.Join when the room already has
+	// MaxMembers members over all nodes.
+	ErrRoomFull = errors.New("signal: room full")
+	// ErrPeerIDTaken is returned by Cluster.Join when the peer id is held
+	// by a member with another resume secret.
+	ErrPeerIDTaken = errors.New("signal: peer id taken")
+	// ErrUnavailable is returned by Cluster.Join and Cluster.Ready when the
+	// node cannot reach the rest of its cluster, and by Client when no
+	// server of its list answers.
+	ErrUnavailable = errors.New("signal: cluster unavailable")
 )
 
 // Error codes carried in the "code" field of error frames. They are stable:
@@ -51,6 +61,7 @@ const (
 	CodeInvalidUTF8  = "invalid_utf8"   // a text frame that is not valid UTF-8 (never relayed)
 
 	CodeMailRateLimited = "mail_rate_limited" // the connection's mail budget (bytes/s) is spent; not stored
+	CodeUnavailable     = "unavailable"       // this node lost its cluster and takes no joins; try another node
 )
 
 // WebSocket close codes used by the server. The standard ones are the

@@ -9,15 +9,15 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Forward states of an outbox entry.
+// Forward states of a forward queue entry.
 const (
 	ForwardQueued    = "queued"    // waiting for (another) attempt
 	ForwardDelivered = "forwarded" // acknowledged with a 2xx: never sent again
 	ForwardFailed    = "failed"    // refused with a permanent 4xx: not retried
 )
 
-// outboxEntry is one tip in the forwarder's outbox.
-type outboxEntry struct {
+// forwardEntry is one tip in the forward queue.
+type forwardEntry struct {
 	Body      json.RawMessage `json:"body"`
 	State     string          `json:"state"`
 	Attempts  int             `json:"attempts"`
@@ -26,40 +26,40 @@ type outboxEntry struct {
 	DoneAt    time.Time       `json:"doneAt,omitzero"`
 }
 
-// putOutbox adds a queued entry unless hash is already in the outbox (in any
+// putForward adds a queued entry unless hash is already in the queue (in any
 // state); it reports whether it added one.
-func (s *Store) putOutbox(hash common.Hash, body []byte, now time.Time) (bool, error) {
+func (s *Store) putForward(hash common.Hash, body []byte, now time.Time) (bool, error) {
 	added := false
 	err := s.update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketOutbox).Get(hash[:]) != nil {
+		if tx.Bucket(bucketForward).Get(hash[:]) != nil {
 			return nil
 		}
 		added = true
-		return putOutboxTx(tx, hash, body, now)
+		return putForwardTx(tx, hash, body, now)
 	})
 	return added, err
 }
 
-// putOutboxTx adds a queued entry within tx unless hash is already in the
-// outbox.
-func putOutboxTx(tx *bolt.Tx, hash common.Hash, body []byte, now time.Time) error {
-	b := tx.Bucket(bucketOutbox)
+// putForwardTx adds a queued entry within tx unless hash is already in the
+// queue.
+func putForwardTx(tx *bolt.Tx, hash common.Hash, body []byte, now time.Time) error {
+	b := tx.Bucket(bucketForward)
 	if b.Get(hash[:]) != nil {
 		return nil
 	}
-	v, err := json.Marshal(outboxEntry{Body: body, State: ForwardQueued, NextAt: now})
+	v, err := json.Marshal(forwardEntry{Body: body, State: ForwardQueued, NextAt: now})
 	if err != nil {
 		return err
 	}
 	return b.Put(hash[:], v)
 }
 
-// queuedOutbox returns the queued entries by hash.
-func (s *Store) queuedOutbox() (map[common.Hash]outboxEntry, error) {
-	out := map[common.Hash]outboxEntry{}
+// queuedForwards returns the queued entries by hash.
+func (s *Store) queuedForwards() (map[common.Hash]forwardEntry, error) {
+	out := map[common.Hash]forwardEntry{}
 	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
-			var e outboxEntry
+		return tx.Bucket(bucketForward).ForEach(func(k, v []byte) error {
+			var e forwardEntry
 			if len(k) != common.HashLength || json.Unmarshal(v, &e) != nil {
 				return nil // unreadable entries are skipped, not fatal
 			}
@@ -72,27 +72,27 @@ func (s *Store) queuedOutbox() (map[common.Hash]outboxEntry, error) {
 	return out, err
 }
 
-// setOutbox overwrites the entry of hash.
-func (s *Store) setOutbox(hash common.Hash, e outboxEntry) error {
+// setForward overwrites the entry of hash.
+func (s *Store) setForward(hash common.Hash, e forwardEntry) error {
 	v, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketOutbox).Put(hash[:], v) })
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketForward).Put(hash[:], v) })
 }
 
 // ForwardStatus returns the forward state of hash (ForwardQueued,
 // ForwardDelivered, ForwardFailed) with the last error, or "" when the hash is
-// not in the outbox.
+// not in the forward queue.
 func (s *Store) ForwardStatus(hash common.Hash) (state, lastError string, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketOutbox).Get(hash[:])
+		v := tx.Bucket(bucketForward).Get(hash[:])
 		if v == nil {
 			return nil
 		}
-		var e outboxEntry
+		var e forwardEntry
 		if err := json.Unmarshal(v, &e); err != nil {
-			return fmt.Errorf("tips: outbox entry %s: %w", hash.Hex(), err)
+			return fmt.Errorf("tips: forward queue entry %s: %w", hash.Hex(), err)
 		}
 		state, lastError = e.State, e.LastError
 		return nil

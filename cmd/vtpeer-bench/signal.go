@@ -45,10 +45,10 @@ first, and prints the median ratio.
 With --idle N --target URL --server-pid PID: opens N idle connections (8 per
 room) to a server running in another process and reports its RSS growth per
 connection. --hub ADDR runs the bare hub as such a process.`,
-		Example: `  vtpeer bench signal --pairs 1,50 --duration 3s
-  vtpeer bench signal --pairs 1,50 --duration 3s --rounds 5
+		Example: `  vtpeer-bench signal --pairs 1,50 --duration 3s
+  vtpeer-bench signal --pairs 1,50 --duration 3s --rounds 5
   vtpeer serve --addr 127.0.0.1:9000 --max-conns-per-ip -1 --max-rooms 100000 &
-  vtpeer bench signal --idle 15000 --target ws://127.0.0.1:9000/ --server-pid $!`,
+  vtpeer-bench signal --idle 15000 --target ws://127.0.0.1:9000/ --server-pid $!`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {

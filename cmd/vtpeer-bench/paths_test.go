@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// TestBenchPaths runs "vtpeer bench paths" with tiny sizes through the root
+// TestBenchPaths runs "vtpeer-bench paths" with tiny sizes through the root
 // command: every path connects over what it asked for and gets a row and a
 // summary line.
 func TestBenchPaths(t *testing.T) {
@@ -17,9 +17,9 @@ func TestBenchPaths(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	g := &globals{stdin: strings.NewReader(""), stdout: &out, stderr: io.Discard, getenv: func(string) string { return "" }}
-	root := newRootCmd(g)
-	root.SetArgs([]string{"bench", "paths", "--rounds", "1", "--bytes", "256KiB", "--capped-bytes", "64KiB", "--log-level", "error"})
+	g := &globals{stderr: io.Discard}
+	root := newRootCmd(g, &out)
+	root.SetArgs([]string{"paths", "--rounds", "1", "--bytes", "256KiB", "--capped-bytes", "64KiB", "--log-level", "error"})
 	if err := root.ExecuteContext(ctx); err != nil {
 		t.Fatalf("bench paths: %v\n%s", err, out.String())
 	}

@@ -1,10 +1,9 @@
-package main
+package app
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,9 +24,9 @@ import (
 // is delivered once, with its send time shown.
 func TestMailSentAtWindow(t *testing.T) {
 	t.Parallel()
-	if seenTTL <= seal.MailMaxAge+seal.MailMaxSkew {
+	if SeenTTL <= seal.MailMaxAge+seal.MailMaxSkew {
 		t.Fatalf("seen ids are kept %s, not longer than the mail window %s: an old blob could be delivered twice",
-			seenTTL, seal.MailMaxAge+seal.MailMaxSkew)
+			SeenTTL, seal.MailMaxAge+seal.MailMaxSkew)
 	}
 	key, err := crypto.GenerateKey()
 	if err != nil {
@@ -49,43 +48,41 @@ func TestMailSentAtWindow(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			pb, err := openPostbox(t.TempDir())
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			pb, err := OpenPostbox(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = pb.close() })
-			body, _ := json.Marshal(chatBody{Text: "while you were away"})
-			blob, err := pb.sealMail("lobby", sender, pb.publicKey(),
-				mailbox.Item{ID: "m1", Kind: kindChat, Body: body, Added: tc.sent})
+			t.Cleanup(func() { _ = pb.Close() })
+			body, _ := json.Marshal(ChatBody{Text: "while you were away"})
+			blob, err := pb.SealMail("lobby", sender, pb.PublicKey(),
+				mailbox.Item{ID: "m1", Kind: KindChat, Body: body, Added: tc.sent})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var out bytes.Buffer
-			j := newJoinLoop(&globals{}, &joinOptions{room: "lobby"}, newOutput(&out, true), nil, slog.New(slog.DiscardHandler))
-			j.pb = pb
-			j.onMail(context.Background(), blob)
-			ev := map[string]any{}
-			if err := json.Unmarshal(out.Bytes(), &ev); err != nil {
-				t.Fatalf("no event: %q", out.String())
-			}
+			mail := make(chan []byte, 2)
+			r := newLoneRoom(t, "lobby", newTestSigner(t), pb, mail)
+			mail <- blob
+			ev := nextEvent(ctx, t, r)
 			if tc.code != "" {
-				if ev["type"] != "error" || ev["code"] != tc.code {
-					t.Fatalf("event %v, want error %s", ev, tc.code)
+				if p, ok := ev.(Problem); !ok || p.Code != tc.code || p.Peer != "mailbox" {
+					t.Fatalf("event %#v, want problem %s", ev, tc.code)
 				}
-				fresh, err := pb.fresh(sender.Address().Hex(), "m1")
+				fresh, err := pb.Fresh(sender.Address().Hex(), "m1")
 				if err != nil || !fresh {
 					t.Fatalf("a refused mail was marked seen (fresh=%v, err=%v)", fresh, err)
 				}
 				return
 			}
-			want := time.UnixMilli(tc.sent.UnixMilli()).UTC().Format(time.RFC3339)
-			if ev["type"] != "message" || ev["text"] != "while you were away" || ev["sentAt"] != want {
-				t.Fatalf("event %v, want the message sent at %s", ev, want)
+			c, ok := ev.(Chat)
+			if !ok || !c.Mail || c.Text != "while you were away" || c.SentAt.UnixMilli() != tc.sent.UnixMilli() || c.From != sender.Address().Hex() {
+				t.Fatalf("event %#v, want the message sent at %s", ev, tc.sent)
 			}
-			out.Reset()
-			j.onMail(context.Background(), blob) // the same blob again
-			if out.Len() != 0 {
-				t.Fatalf("a replayed blob was shown again: %q", out.String())
+			mail <- blob // the same blob again
+			mail <- blob[:len(blob)-1]
+			if ev := nextEvent(ctx, t, r); ev.(Problem).Code != CodeBadMail {
+				t.Fatalf("after a replayed blob: %#v, want only the damaged one's bad_mail", ev)
 			}
 		})
 	}
@@ -101,7 +98,7 @@ func TestMailableSkipsOldItems(t *testing.T) {
 		{ID: "old", Added: now.Add(-seal.MailMaxAge - time.Minute)},
 		{ID: "undated"},
 	}
-	got, stale := mailable(items, now)
+	got, stale := Mailable(items, now)
 	if stale != 1 || len(got) != 2 || got[0].ID != "new" || got[1].ID != "undated" {
 		t.Fatalf("mailable = %v, %d stale; want new and undated, 1 stale", got, stale)
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"crypto/ecdh"
@@ -13,24 +13,27 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/verytippers/vtpeer/internal/boltutil"
 	"github.com/verytippers/vtpeer/pkg/mailbox"
 	"github.com/verytippers/vtpeer/pkg/seal"
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
 
-// The postbox is a peer's offline-delivery state in $VTPEER_HOME:
+// Postbox is a user's offline-delivery state in a directory (vtpeer's
+// $VTPEER_HOME):
 //
-//   - postbox.db: the outbox of messages for accounts that are not
-//     connected (kept until the recipient acknowledges them), the ids of
-//     messages already delivered to this user (exactly once, across
-//     restarts), and the contacts: account address → static X25519 key,
+//   - postbox.db: the outbox (mailbox.Outbox) of messages for accounts that
+//     are not connected, kept until the recipient acknowledges them; the ids
+//     of messages already delivered to this user (exactly once, across
+//     restarts); and the contacts: account address → static X25519 key,
 //     learned from signed handshake identities.
 //   - static.key: this user's static X25519 key (0600), announced inside the
 //     signed identity; mail for this user is sealed to it (HPKE) and
 //     deposited on the server when the sender cannot wait.
-type postbox struct {
+//
+// One process at a time may open it. It is safe for concurrent use.
+type Postbox struct {
 	db     *bolt.DB
 	out    *mailbox.Outbox
 	static *ecdh.PrivateKey
@@ -38,30 +41,26 @@ type postbox struct {
 
 var bucketContacts = []byte("vtpeer.contacts")
 
-// seenTTL is how long delivered message ids are remembered.
-const seenTTL = 30 * 24 * time.Hour
+// SeenTTL is how long delivered message ids are remembered: longer than any
+// mail is accepted (seal.MailMaxAge + seal.MailMaxSkew), so an old blob is
+// never delivered twice.
+const SeenTTL = 30 * 24 * time.Hour
 
-// openPostbox opens (or creates) the postbox under home.
-func openPostbox(home string) (*postbox, error) {
-	if err := os.MkdirAll(home, 0o700); err != nil {
+// OpenPostbox opens (or creates) the postbox in dir. A postbox another
+// process holds fails with ErrPostboxInUse.
+func OpenPostbox(dir string) (*Postbox, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("postbox: %w", err)
 	}
-	static, err := loadStaticKey(filepath.Join(home, "static.key"))
+	static, err := loadStaticKey(filepath.Join(dir, "static.key"))
 	if err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(filepath.Join(home, "postbox.db"), 0o600, &bolt.Options{Timeout: time.Second})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("postbox: %s is in use by another vtpeer process; give this one its own VTPEER_HOME", home)
+	db, err := boltutil.Open(filepath.Join(dir, "postbox.db"), time.Second, bucketContacts)
+	if errors.Is(err, boltutil.ErrLocked) {
+		return nil, fmt.Errorf("%w (%s)", ErrPostboxInUse, dir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("postbox: %w", err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketContacts)
-		return err
-	}); err != nil {
-		_ = db.Close()
 		return nil, fmt.Errorf("postbox: %w", err)
 	}
 	out, err := mailbox.NewOutbox(db, nil)
@@ -69,11 +68,11 @@ func openPostbox(home string) (*postbox, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	if _, err := out.PruneSeen(time.Now().Add(-seenTTL)); err != nil {
+	if _, err := out.PruneSeen(time.Now().Add(-SeenTTL)); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	return &postbox{db: db, out: out, static: static}, nil
+	return &Postbox{db: db, out: out, static: static}, nil
 }
 
 // loadStaticKey reads the static key, creating it on first use. The file
@@ -149,26 +148,26 @@ func createStaticKey(path string) (*ecdh.PrivateKey, error) {
 	return k, nil
 }
 
-// publicKey is this user's static public key.
-func (p *postbox) publicKey() []byte { return p.static.PublicKey().Bytes() }
+// PublicKey is this user's static public key.
+func (p *Postbox) PublicKey() []byte { return p.static.PublicKey().Bytes() }
 
-// mailboxID is where the server keeps mail for this user.
-func (p *postbox) mailboxID() string { return seal.MailboxID(p.publicKey()) }
+// MailboxID is where the server keeps mail for this user.
+func (p *Postbox) MailboxID() string { return seal.MailboxID(p.PublicKey()) }
 
-// remember records an account's static key from its signed identity.
-func (p *postbox) remember(address string, staticKey []byte) error {
+// Remember records an account's static key from its signed identity.
+func (p *Postbox) Remember(address string, staticKey []byte) error {
 	if address == "" || len(staticKey) != seal.KeySize {
 		return nil
 	}
-	return p.db.Update(func(tx *bolt.Tx) error {
+	return boltutil.Update(p.db, mailbox.ErrClosed, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketContacts).Put([]byte(strings.ToLower(address)), staticKey)
 	})
 }
 
-// contactKey returns an account's static key, or nil when never seen.
-func (p *postbox) contactKey(address string) []byte {
+// ContactKey returns an account's static key, or nil when never seen.
+func (p *Postbox) ContactKey(address string) []byte {
 	var k []byte
-	_ = p.db.View(func(tx *bolt.Tx) error {
+	_ = boltutil.View(p.db, mailbox.ErrClosed, func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketContacts).Get([]byte(strings.ToLower(address))); v != nil {
 			k = append([]byte(nil), v...)
 		}
@@ -177,26 +176,28 @@ func (p *postbox) contactKey(address string) []byte {
 	return k
 }
 
-// queue keeps a message for an account until it is acknowledged.
-func (p *postbox) queue(address string, it mailbox.Item) error {
+// Queue keeps a message for an account until it is acknowledged.
+func (p *Postbox) Queue(address string, it mailbox.Item) error {
 	return p.out.Add(strings.ToLower(address), it)
 }
 
-func (p *postbox) pending(address string) ([]mailbox.Item, error) {
+// Pending returns the items queued for an account, in the order queued.
+func (p *Postbox) Pending(address string) ([]mailbox.Item, error) {
 	return p.out.Pending(strings.ToLower(address))
 }
 
-func (p *postbox) done(address, id string) error { return p.out.Done(strings.ToLower(address), id) }
+// Done removes an item the account acknowledged.
+func (p *Postbox) Done(address, id string) error { return p.out.Done(strings.ToLower(address), id) }
 
-// fresh records that message id from sender was delivered; false means it
+// Fresh records that message id from sender was delivered; false means it
 // was delivered before and must be dropped.
-func (p *postbox) fresh(sender, id string) (bool, error) {
+func (p *Postbox) Fresh(sender, id string) (bool, error) {
 	return p.out.MarkSeen(strings.ToLower(sender)+"/"+id, time.Now())
 }
 
-// sealMail seals one queued item as mail to recipient's static key, signed
+// SealMail seals one queued item as mail to recipient's static key, signed
 // by signer.
-func (p *postbox) sealMail(room string, signer tips.Signer, recipientKey []byte, it mailbox.Item) ([]byte, error) {
+func (p *Postbox) SealMail(room string, signer tips.Signer, recipientKey []byte, it mailbox.Item) ([]byte, error) {
 	sent := it.Added
 	if sent.IsZero() {
 		sent = time.Now()
@@ -213,8 +214,8 @@ func (p *postbox) sealMail(room string, signer tips.Signer, recipientKey []byte,
 	return seal.SealMail(recipientKey, room, pt)
 }
 
-// openMail opens mail for this user and checks who signed it.
-func (p *postbox) openMail(room string, blob []byte) (seal.MailContent, error) {
+// OpenMail opens mail for this user and checks who signed it.
+func (p *Postbox) OpenMail(room string, blob []byte) (seal.MailContent, error) {
 	pt, err := seal.OpenMail(p.static, room, blob)
 	if err != nil {
 		return seal.MailContent{}, err
@@ -223,16 +224,17 @@ func (p *postbox) openMail(room string, blob []byte) (seal.MailContent, error) {
 	if err != nil {
 		return seal.MailContent{}, err
 	}
-	if _, err := seal.VerifyMail(room, p.publicKey(), c, verifyHandshake); err != nil {
+	if _, err := seal.VerifyMail(room, p.PublicKey(), c, VerifyIdentity); err != nil {
 		return seal.MailContent{}, err
 	}
 	return c, nil
 }
 
-func (p *postbox) close() error { return p.db.Close() }
+// Close closes the postbox file.
+func (p *Postbox) Close() error { return p.db.Close() }
 
-// newMessageID is a random id for one application message.
-func newMessageID() string {
+// NewMessageID is a random id (96 bits, hex) for one application message.
+func NewMessageID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])

@@ -44,7 +44,7 @@ func newBenchPathsCmd(g *globals) *cobra.Command {
 		Long: `Starts, on loopback and in this process, a signaling server and an embedded
 TURN server (bandwidth cap off) whose credentials the signaling server hands
 out, then for each path (direct, turn, server), --rounds times with the order
-rotated every round, joins two peers to a fresh room exactly as 'vtpeer join'
+rotated every round, joins two peers to a fresh room as 'vtpeer join'
 does (--ice-loopback, --via PATH) and measures:
 
   connect  from starting the second peer (dial, join, Node) until both
@@ -56,8 +56,8 @@ The signaling server's relay byte budget (RelayRate, 1 MiB/s per connection
 in production) would cap the server path, so it is lifted for the rounds;
 one more server-relay run of --capped-bytes against a second signaling server
 with the default budget shows the production cap (0 skips it).`,
-		Example: `  vtpeer bench paths
-  vtpeer bench paths --rounds 5 --bytes 32MiB --capped-bytes 0`,
+		Example: `  vtpeer-bench paths
+  vtpeer-bench paths --rounds 5 --bytes 32MiB --capped-bytes 0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.rounds < 1 || o.bytes < benchPathsBody || o.timeout <= 0 {
@@ -264,15 +264,13 @@ func measurePath(ctx context.Context, env *benchEnv, log *slog.Logger, via, room
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var tally statusTally
-	cfg := roomConfig{server: env.url, room: room, loopbackOnly: true, via: via,
-		logger: log, status: tally.add}
-	a, err := startRoom(ctx, cfg)
+	a, err := joinBench(ctx, env.url, room, via, log, &tally)
 	if err != nil {
 		return pathResult{}, err
 	}
 	defer a.Close()
 	start := time.Now()
-	b, err := startRoom(ctx, cfg)
+	b, err := joinBench(ctx, env.url, room, via, log, &tally)
 	if err != nil {
 		return pathResult{}, err
 	}
@@ -298,7 +296,7 @@ func measurePath(ctx context.Context, env *benchEnv, log *slog.Logger, via, room
 
 // awaitConnected waits for PeerConnected on both sessions; a's is returned
 // first.
-func awaitConnected(ctx context.Context, a, b *roomSession) (peer.PeerConnected, peer.PeerConnected, error) {
+func awaitConnected(ctx context.Context, a, b *benchPeer) (peer.PeerConnected, peer.PeerConnected, error) {
 	var ca, cb *peer.PeerConnected
 	for ca == nil || cb == nil {
 		var e peer.Event
@@ -328,7 +326,7 @@ func awaitConnected(ctx context.Context, a, b *roomSession) (peer.PeerConnected,
 // bulkSend sends size bytes of body (rounded up to whole messages) from one
 // session to peer id to, and returns the time until the receiver has them
 // all and the body bytes sent.
-func bulkSend(ctx context.Context, from, to *roomSession, toID string, size int) (time.Duration, int, error) {
+func bulkSend(ctx context.Context, from, to *benchPeer, toID string, size int) (time.Duration, int, error) {
 	n := (size + benchPathsBody - 1) / benchPathsBody
 	ctx, cancel := context.WithCancel(ctx)
 	sendErr := make(chan error, 1)
@@ -371,14 +369,7 @@ type statusTally struct {
 	n  map[string]int
 }
 
-func (t *statusTally) add(s statusUpdate) {
-	key := s.kind
-	switch s.kind {
-	case "joined", "rejoined":
-		return
-	case "error":
-		key = s.code
-	}
+func (t *statusTally) add(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.n == nil {

@@ -1,4 +1,8 @@
-package tips
+// Package fullfs gives tests a real filesystem that runs out of space: a
+// tiny tmpfs mounted for the test (root only; skipped with the reason
+// otherwise) and a filler that takes its last byte. It is imported only by
+// tests.
+package fullfs
 
 import (
 	"errors"
@@ -8,10 +12,10 @@ import (
 	"testing"
 )
 
-// tinyFS mounts a tmpfs of size bytes on a fresh directory and unmounts it
+// Tiny mounts a tmpfs of size bytes on a fresh directory and unmounts it
 // when the test ends. It needs root (mount(2)); without it the test is
 // skipped with the reason.
-func tinyFS(t *testing.T, size string) string {
+func Tiny(t *testing.T, size string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("skipped: mounting a small tmpfs to fill the disk needs root")
@@ -31,9 +35,9 @@ func tinyFS(t *testing.T, size string) string {
 	return dir
 }
 
-// fillFS writes a file in dir until the filesystem is full and returns a
+// Fill writes a file in dir until the filesystem is full and returns a
 // function that deletes it (the space returns).
-func fillFS(t *testing.T, dir string) (release func()) {
+func Fill(t *testing.T, dir string) (release func()) {
 	t.Helper()
 	path := filepath.Join(dir, "filler")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)

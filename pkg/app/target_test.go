@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"strings"
@@ -34,7 +34,7 @@ func TestChooseTipTarget(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := chooseTipTarget(tt.peers, to, tt.flag)
+			got, err := ChooseTipTarget(tt.peers, to, tt.flag)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got %q, %v; want error containing %q", got, err, tt.wantErr)
