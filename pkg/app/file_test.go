@@ -105,7 +105,10 @@ func TestTransferRefusals(t *testing.T) {
 	}{
 		{"not receiving", nil, nil, XferNotReceiving},
 		{"too large", &FileOptions{MaxFileSize: 1000, AutoAccept: true}, nil, XferTooLarge},
-		{"exists", &FileOptions{AutoAccept: true}, func(dir string) { _ = os.MkdirAll(filepath.Join(dir, "tree"), 0o755) }, XferExists},
+		{"exists", &FileOptions{AutoAccept: true}, func(dir string) {
+			_ = os.MkdirAll(filepath.Join(dir, "tree"), 0o755)
+			_ = os.WriteFile(filepath.Join(dir, "tree", "a.txt"), []byte("mine"), 0o644)
+		}, XferExists},
 		{"refused by the user", &FileOptions{}, nil, XferRefused},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 
 // Receiver limits.
 const (
-	recordEvery   = 256             // chunks between two syncs of the .part files and the record (8 MiB)
+	recordEvery   = 256 // chunks between two syncs of the .part files and the record (8 MiB)
 	progressEvery = 250 * time.Millisecond
 	startWait     = 60 * time.Second // an accepted offer waits this long for its FileStart
 )
@@ -50,7 +50,7 @@ type incoming struct {
 	last    time.Time
 	left    int             // files not yet in place
 	placed  map[uint32]bool // files an earlier run of this transfer put in place (the record says)
-	refused bool // the offer was answered no
+	refused bool            // the offer was answered no
 }
 
 // rxFile is one file being received.
