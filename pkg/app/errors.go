@@ -21,3 +21,19 @@ var (
 	// ErrPostboxInUse means another process holds the postbox file.
 	ErrPostboxInUse = errors.New("app: postbox in use by another vtpeer process")
 )
+
+// File transfer errors.
+var (
+	// ErrBadTransfer means a transfer message is not of the documented shape.
+	ErrBadTransfer = errors.New("app: malformed transfer message")
+	// ErrBadChunk means a chunk record is malformed or did not authenticate.
+	ErrBadChunk = errors.New("app: bad chunk")
+	// ErrUnsafePath means a manifest path could escape the receive directory
+	// or is not portable (CheckPath).
+	ErrUnsafePath = errors.New("app: unsafe file path")
+	// ErrTransfer is a transfer that ended without the files in place; a
+	// *TransferError says why.
+	ErrTransfer = errors.New("app: transfer failed")
+	// ErrClosedRoom is returned by calls that wait on a Room after Close.
+	ErrClosedRoom = errors.New("app: room closed")
+)

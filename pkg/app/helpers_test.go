@@ -172,3 +172,18 @@ func await[E any](ctx context.Context, t testing.TB, r *Room, match func(E) bool
 		}
 	}
 }
+
+// leave removes id: the others learn that it left.
+func (h *hub) leave(id string) {
+	h.mu.Lock()
+	delete(h.nodes, id)
+	delete(h.qs, id)
+	var others []*peer.Node
+	for _, n := range h.nodes {
+		others = append(others, n)
+	}
+	h.mu.Unlock()
+	for _, n := range others {
+		n.PeerLeft(id)
+	}
+}

@@ -17,6 +17,10 @@ type Node interface {
 	Flush(ctx context.Context) error
 	Peers() []peer.PeerInfo
 	Retry(peerID string) error
+	// OpenChannel and AcceptChannel carry a file transfer on a DataChannel of its own
+	// (peer.Node.OpenChannel); OpenChannel fails with peer.ErrNoChannel over the server relay.
+	OpenChannel(ctx context.Context, peerID, label string) (*peer.Channel, error)
+	AcceptChannel(ctx context.Context, peerID, label string) (*peer.Channel, error)
 }
 
 // Mailer deposits a sealed mail blob in the signaling server's mailbox of

@@ -34,6 +34,9 @@ type Options struct {
 	// for an absent addressee is deposited only once each of them has
 	// connected without proving its address (or failed).
 	Present []string
+	// Files, if set, makes the Room take files peers offer (into Files.Dir);
+	// nil refuses every offer (XferNotReceiving). Sending needs nothing.
+	Files *FileOptions
 	// Logger receives diagnostics (nil = discard); never message contents.
 	Logger *slog.Logger
 }
@@ -46,6 +49,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: empty room", ErrBadOptions)
 	case o.Node == nil:
 		return fmt.Errorf("%w: nil node", ErrBadOptions)
+	case o.Files != nil && o.Files.Dir == "":
+		return fmt.Errorf("%w: files need a receive directory", ErrBadOptions)
 	case o.Postbox != nil && o.Signer == nil:
 		return fmt.Errorf("%w: a postbox needs a signer", ErrBadOptions)
 	}

@@ -41,6 +41,16 @@ type Room struct {
 	mailTotal   int             // deposits made
 	receipts    map[string]bool // tips whose receipt was reported
 	delivered   chan deliveredBatch
+
+	// File transfer (filesend.go, filerecv.go).
+	rec     recordStore
+	mu      sync.Mutex // guards the fields below
+	in      map[string]*incoming
+	out     map[string]*outgoing
+	peersCh chan struct{} // closed and replaced at each peer event
+
+	emitMu   sync.RWMutex // emit holds it shared; closing events holds it
+	evClosed bool
 }
 
 // New builds a Room over opts.Node. Nothing is read or sent until Start.
@@ -55,7 +65,18 @@ func New(opts *Options) (*Room, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Room{o: o, log: o.Logger, events: make(chan Event, 64), ctx: ctx, cancel: cancel,
 		waiting: map[string]bool{}, present: map[string]bool{}, receipts: map[string]bool{},
-		delivered: make(chan deliveredBatch, 16)}
+		delivered: make(chan deliveredBatch, 16),
+		rec:       &memRecord{}, in: map[string]*incoming{}, out: map[string]*outgoing{}, peersCh: make(chan struct{})}
+	if o.Postbox != nil {
+		r.rec = boltRecord{o.Postbox.db}
+	}
+	if o.Files != nil {
+		fo := *o.Files
+		if fo.MaxFileSize <= 0 {
+			fo.MaxFileSize = DefaultMaxFileSize
+		}
+		r.o.Files = &fo
+	}
 	for _, id := range o.Present {
 		r.present[id] = true
 	}
@@ -86,7 +107,15 @@ func (r *Room) Close() error {
 }
 
 func (r *Room) run() {
-	defer close(r.events)
+	defer func() {
+		// Transfers and SendFiles callers may still emit: they stop with ctx, and emit
+		// checks evClosed under emitMu.
+		r.cancel()
+		r.emitMu.Lock()
+		r.evClosed = true
+		close(r.events)
+		r.emitMu.Unlock()
+	}()
 	if r.depositIfAbsent() && r.mailPending == 0 {
 		r.emit(Deposited{To: r.to, Count: len(r.waiting)})
 	}
@@ -120,6 +149,11 @@ func (r *Room) run() {
 
 // emit hands ev to the reader of Events, unless the Room is closing.
 func (r *Room) emit(ev Event) {
+	r.emitMu.RLock()
+	defer r.emitMu.RUnlock()
+	if r.evClosed {
+		return
+	}
 	select {
 	case r.events <- ev:
 	case <-r.ctx.Done():
@@ -128,6 +162,10 @@ func (r *Room) emit(ev Event) {
 
 // handle dispatches one Node event.
 func (r *Room) handle(ev peer.Event) {
+	switch ev.(type) {
+	case peer.PeerConnected, peer.PeerLeft, peer.Error, peer.PathChanged:
+		defer r.notePeers()
+	}
 	switch e := ev.(type) {
 	case peer.Message:
 		r.handleMessage(e)
@@ -180,6 +218,8 @@ func (r *Room) handleMessage(m peer.Message) {
 		}
 		r.receipts[rc.MessageHash] = true
 		r.emit(rc)
+	case KindFileOffer, KindFileAnswer, KindFileStart, KindFileChunk, KindFileResult, KindFileCancel:
+		r.handleFile(m)
 	default:
 		r.emit(Other{Peer: m.Peer, Kind: m.Kind, Body: m.Body})
 	}

@@ -27,6 +27,7 @@ type memberOpts struct {
 	home    string // "" = a fresh directory
 	signer  *tips.KeySigner
 	queue   func(*Room) // before Start (QueueChat)
+	files   *FileOptions
 }
 
 func newMember(t *testing.T, h *hub, room, id string, mo memberOpts) *member {
@@ -38,7 +39,7 @@ func newMember(t *testing.T, h *hub, room, id string, mo memberOpts) *member {
 	if m.signer == nil {
 		m.signer = newTestSigner(t)
 	}
-	o := &Options{Room: room, Signer: m.signer}
+	o := &Options{Room: room, Signer: m.signer, Files: mo.files}
 	var static []byte
 	if mo.postbox {
 		pb, err := OpenPostbox(mo.home)
