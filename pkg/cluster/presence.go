@@ -61,10 +61,14 @@ func (c *Cluster) probe(ctx context.Context) {
 		c.unready = nil
 	}
 	now := c.unready
+	node := c.node
 	c.mu.Unlock()
 	if (was == nil) != (now == nil) {
 		if now != nil {
 			c.log.Warn("cluster unavailable: taking no joins", "err", now)
+			if node != nil {
+				node.ClusterLost(now)
+			}
 		} else {
 			c.log.Info("cluster available again")
 		}
