@@ -72,12 +72,9 @@ func (o *Options) withDefaults() Options {
 }
 
 func (o *Options) validate() error {
-	for _, c := range o.NodeID + o.Prefix {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return fmt.Errorf("%w: NodeID and Prefix must be [A-Za-z0-9_-]", ErrBadOptions)
-		}
-	}
 	switch {
+	case !validToken(o.NodeID) || !validToken(o.Prefix):
+		return fmt.Errorf("%w: NodeID and Prefix must be [A-Za-z0-9_-]", ErrBadOptions)
 	case o.Replicas < 1 || o.Replicas > 5:
 		return fmt.Errorf("%w: Replicas must be 1 to 5", ErrBadOptions)
 	case o.Heartbeat <= 0 || o.DeadAfter < 2*o.Heartbeat:
@@ -86,6 +83,17 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: Shards must be positive", ErrBadOptions)
 	}
 	return nil
+}
+
+// validToken reports whether s is a non-empty NATS subject token of
+// [A-Za-z0-9_-].
+func validToken(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Cluster is the signal.Cluster on NATS. See the package doc.
