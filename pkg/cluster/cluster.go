@@ -109,6 +109,10 @@ type Cluster struct {
 	seen    map[string]time.Time  // node id → last heartbeat
 	start   time.Time
 	unready error // why the node cannot take joins, nil when it can
+	// Since when the node has been unready, and disconnected from NATS
+	// (zero: it is not), and whether its members were closed for it.
+	unreadySince, offlineSince time.Time
+	lost                       bool
 
 	shards []chan envelope
 	done   chan struct{} // closed by Close
