@@ -156,18 +156,19 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		return err
 	}
 	defer ice.close(log)
-	mail, err := o.mail.open(log, reg)
-	if err != nil {
+	if err := o.mail.check(); err != nil {
 		return err
-	}
-	if mail != nil {
-		defer mail.Close()
 	}
 	rooms, err := o.cluster.start(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer rooms.close() // after srv.Close: its members leave first
+	mail, closeMail, err := o.mail.open(ctx, log, reg, rooms)
+	if err != nil {
+		return err
+	}
+	defer closeMail()
 	srv, err := signal.NewServer(&signal.ServerOptions{
 		Cluster:              rooms.cl,
 		MaxFrame:             o.maxFrame,
@@ -181,7 +182,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		AllowOrigins:         o.allowOrigins,
 		Auth:                 auth,
 		ICEServers:           ice.forPeer,
-		Mail:                 mailStore(mail),
+		Mail:                 mail,
 		MailRate:             rate.Limit(o.mail.depRate),
 		MailBurst:            o.mail.depBurst,
 		Logger:               log,

@@ -39,9 +39,11 @@ func (c *clusterFlags) bind(cmd *cobra.Command) {
 // sharedRooms is the running cluster: the Cluster, and what to close after
 // the signal.Server.
 type sharedRooms struct {
-	cl   *cluster.Cluster
-	nc   *nats.Conn
-	node *cluster.EmbeddedNode
+	cl        *cluster.Cluster
+	nc        *nats.Conn
+	node      *cluster.EmbeddedNode
+	replicas  int
+	clustered bool // routed to other nodes, or on an external NATS: the mailbox goes to JetStream
 }
 
 // start checks the flags and joins the cluster (alone by default).
@@ -99,7 +101,7 @@ func (c *clusterFlags) start(ctx context.Context, log *slog.Logger) (*sharedRoom
 		r.close()
 		return nil, fmt.Errorf("join the cluster: %w", err)
 	}
-	r.cl = cl
+	r.cl, r.replicas, r.clustered = cl, replicas, c.natsURL != "" || c.listen != ""
 	log.Info("rooms shared", "node", cl.NodeID(), "replicas", replicas, "embedded", r.node != nil,
 		"cluster_listen", c.listen, "routes", strings.Join(c.routes, ","))
 	return r, nil

@@ -79,12 +79,9 @@ func (o *Options) withDefaults() Options {
 }
 
 func (o *Options) validate() error {
-	for _, c := range o.NodeID + o.Prefix {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return fmt.Errorf("%w: NodeID and Prefix must be [A-Za-z0-9_-]", ErrBadOptions)
-		}
-	}
 	switch {
+	case !validToken(o.NodeID) || !validToken(o.Prefix):
+		return fmt.Errorf("%w: NodeID and Prefix must be [A-Za-z0-9_-]", ErrBadOptions)
 	case o.Replicas < 1 || o.Replicas > 5:
 		return fmt.Errorf("%w: Replicas must be 1 to 5", ErrBadOptions)
 	case o.Heartbeat <= 0 || o.DeadAfter < 2*o.Heartbeat:
@@ -95,6 +92,17 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: EmptyRoomTTL must be at least 1s", ErrBadOptions)
 	}
 	return nil
+}
+
+// validToken reports whether s is a non-empty NATS subject token of
+// [A-Za-z0-9_-].
+func validToken(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Cluster is the signal.Cluster on NATS. See the package doc.
@@ -115,6 +123,10 @@ type Cluster struct {
 	seen    map[string]time.Time  // node id → last heartbeat
 	start   time.Time
 	unready error // why the node cannot take joins, nil when it can
+	// Since when the node has been unready, and disconnected from NATS
+	// (zero: it is not), and whether its members were closed for it.
+	unreadySince, offlineSince time.Time
+	lost                       bool
 
 	shards []chan envelope
 	done   chan struct{} // closed by Close

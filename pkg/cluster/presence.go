@@ -62,7 +62,13 @@ func (c *Cluster) probe(ctx context.Context) {
 		c.unready = nil
 	}
 	now := c.unready
+	lost := c.lostLocked(time.Now())
+	node := c.node
 	c.mu.Unlock()
+	if lost != nil && node != nil {
+		c.log.Warn("cluster lost: closing this node's members", "err", lost)
+		node.ClusterLost(lost)
+	}
 	if (was == nil) != (now == nil) {
 		if now != nil {
 			c.log.Warn("cluster unavailable: taking no joins", "err", now)
@@ -70,6 +76,51 @@ func (c *Cluster) probe(ctx context.Context) {
 			c.log.Info("cluster available again")
 		}
 	}
+}
+
+// lostLocked decides, once per episode, that this node has lost its
+// cluster and must close its members (signal.Node.ClusterLost): it has
+// been disconnected from NATS for DeadAfter/2, or has heard no other node
+// for DeadAfter while it knew some (the others are removing its members),
+// or the bucket has not answered for 4 × DeadAfter. A mere JetStream
+// leader election (a node died: up to about 9 s without an answer while
+// the nodes still hear each other) is none of these. c.mu must be held.
+func (c *Cluster) lostLocked(now time.Time) error {
+	connected := c.nc.IsConnected()
+	switch {
+	case c.unready == nil && connected:
+		c.unreadySince, c.offlineSince, c.lost = time.Time{}, time.Time{}, false
+		return nil
+	case c.unreadySince.IsZero():
+		c.unreadySince = now
+	}
+	if connected {
+		c.offlineSince = time.Time{}
+	} else if c.offlineSince.IsZero() {
+		c.offlineSince = now
+	}
+	if c.lost {
+		return nil
+	}
+	var heard time.Time
+	for id, t := range c.seen {
+		if id != c.opts.NodeID && t.After(heard) {
+			heard = t
+		}
+	}
+	var why error
+	switch {
+	case !connected && now.Sub(c.offlineSince) >= c.opts.DeadAfter/2:
+		why = fmt.Errorf("%w: disconnected from nats for %s", signal.ErrUnavailable, now.Sub(c.offlineSince).Round(time.Millisecond))
+	case !heard.IsZero() && now.Sub(heard) >= c.opts.DeadAfter:
+		why = fmt.Errorf("%w: no other node heard for %s", signal.ErrUnavailable, now.Sub(heard).Round(time.Millisecond))
+	case now.Sub(c.unreadySince) >= 4*c.opts.DeadAfter:
+		why = fmt.Errorf("%w: room bucket unreachable for %s", signal.ErrUnavailable, now.Sub(c.unreadySince).Round(time.Millisecond))
+	default:
+		return nil
+	}
+	c.lost = true
+	return why
 }
 
 // sweep removes the members of dead nodes from every room.

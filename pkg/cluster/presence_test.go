@@ -84,3 +84,37 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// TestCutOffNodeClosesMembers: a node cut off NATS closes the members it
+// holds with 1013 (try again later) within a few seconds, so that they move
+// to another node, instead of keeping them in a room the others no longer
+// share with it.
+func TestCutOffNodeClosesMembers(t *testing.T) {
+	t.Parallel()
+	prefix := newPrefix()
+	nodes := threeNodes(t)
+	nc, err := nodes[2].Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	doomed, err := New(ctx, nc, &Options{Prefix: prefix, Replicas: 3, NodeID: "cutoff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = doomed.Close() })
+	url := startServer(t, &signal.ServerOptions{Cluster: doomed})
+	b := signaltest.Dial(t, url)
+	b.Join("r")
+	start := time.Now()
+	nc.Close()
+	if code := b.ExpectClose(); code != signal.CloseUnavailable {
+		t.Fatalf("close code = %d, want %d (CloseUnavailable)", code, signal.CloseUnavailable)
+	}
+	took := time.Since(start)
+	t.Logf("cut-off node closed its member after %v", took)
+	if took > 5*time.Second {
+		t.Fatalf("member closed after %v, want within 5s", took)
+	}
+}

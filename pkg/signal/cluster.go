@@ -56,6 +56,11 @@ type Node interface {
 	// with peer id to, when set), and returns when their queues have room
 	// again (shaping, as between members of one node).
 	Deliver(room, to string, frame []byte)
+	// ClusterLost tells the node that the cluster can no longer vouch for
+	// its members (it lost NATS, or JetStream its quorum): the node closes
+	// every member it holds (CloseUnavailable) so that they reconnect to
+	// another node, as the other nodes are about to report them gone.
+	ClusterLost(reason error)
 }
 
 // JoinRequest is one member entering a room (Cluster.Join).
@@ -91,3 +96,5 @@ type clusterNode struct{ s *Server }
 func (n clusterNode) RoomChanged(v RoomView) { n.s.roomChanged(v) }
 
 func (n clusterNode) Deliver(room, to string, frame []byte) { n.s.deliverForwarded(room, to, frame) }
+
+func (n clusterNode) ClusterLost(reason error) { n.s.clusterLost(reason) }

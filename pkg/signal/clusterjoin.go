@@ -238,6 +238,29 @@ func (s *Server) deliverForwarded(room, to string, frame []byte) {
 	}
 }
 
+// clusterLost closes every member this node holds (Node.ClusterLost).
+func (s *Server) clusterLost(reason error) {
+	var members []*conn
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	for c := range s.conns {
+		if c.room != nil {
+			members = append(members, c)
+		}
+	}
+	s.mu.Unlock()
+	if len(members) > 0 {
+		s.log.Warn("cluster lost: closing this node's members so that they move to another node", "members", len(members), "err", reason)
+	}
+	for _, c := range members {
+		s.m.dropped.WithLabelValues("cluster_lost").Inc()
+		c.closeWith(CloseUnavailable, "this node lost its cluster; connect to another node")
+	}
+}
+
 // forward hands a relayed frame to the Cluster for the members other nodes
 // hold.
 func (s *Server) forward(room, to string, fwd remoteTargets, b []byte) {

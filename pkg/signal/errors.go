@@ -73,6 +73,7 @@ const (
 	CloseTooBig          = websocket.StatusMessageTooBig   // 1009: a frame exceeded MaxFrame
 	CloseReplaced        = websocket.StatusCode(4000)      // another connection resumed this peerId
 	CloseTooSlow         = websocket.StatusCode(4001)      // the client did not read fast enough (sent when possible)
+	CloseUnavailable     = websocket.StatusTryAgainLater   // 1013: this node lost its cluster; connect to another node
 )
 
 // ServerError is an error frame received from the server.
