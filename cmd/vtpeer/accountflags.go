@@ -183,7 +183,7 @@ func (a *accountFlags) count() (int, error) {
 func (a *accountFlags) unlock(cmd *cobra.Command, note func(string)) (*tips.KeySigner, error) {
 	if a.account != "" {
 		if _, err := tips.ParseAddress(a.account); err != nil {
-			return nil, usageError(fmt.Errorf("--account: %s; want the 0x address of a keystore account (see `vtpeer account list`)", reasonOf(err)))
+			return nil, usageError(fmt.Errorf("--account: %s; want the 0x address of a keystore account (see `vtpeer account list`)", tips.ReasonOf(err)))
 		}
 	}
 	if _, err := os.Stat(a.dir()); errors.Is(err, os.ErrNotExist) {

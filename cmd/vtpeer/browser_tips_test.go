@@ -128,6 +128,7 @@ func TestBrowserTwoTabs(t *testing.T) {
 // relay in both join orders (the page falls back after its p2p timeout when it is the offerer);
 // the page shows the path "server" and the same SAS.
 func TestBrowserViaServer(t *testing.T) {
+	vtpeerBin(t) // build before the 60 s clocks below start
 	b := browsertest.Start(t)
 	for _, pageFirst := range []bool{true, false} {
 		name := map[bool]string{true: "page first", false: "go first"}[pageFirst]

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/verytippers/vtpeer/pkg/app"
 	"github.com/verytippers/vtpeer/pkg/peer"
 	"github.com/verytippers/vtpeer/pkg/signal"
 	"github.com/verytippers/vtpeer/pkg/tips"
@@ -124,13 +124,13 @@ func runDemo(ctx context.Context, g *globals, w io.Writer) error {
 	say("both", "SAS %s on both sides: no man in the middle", tcc.SAS)
 
 	// 2. Chat.
-	if err := tipper.chat(ctx, tcc.Peer, "hi! loved your post"); err != nil {
+	if err := tipper.room.Chat(ctx, tcc.Peer, "hi! loved your post"); err != nil {
 		return err
 	}
 	if _, err := recip.await(ctx, isChat(say, "recipient", "tipper")); err != nil {
 		return err
 	}
-	if err := recip.chat(ctx, rcc.Peer, "thank you!"); err != nil {
+	if err := recip.room.Chat(ctx, rcc.Peer, "thank you!"); err != nil {
 		return err
 	}
 	if _, err := tipper.await(ctx, isChat(say, "tipper", "recipient")); err != nil {
@@ -139,7 +139,7 @@ func runDemo(ctx context.Context, g *globals, w io.Writer) error {
 
 	// 3. A signed tip, verified, forwarded, receipted.
 	amount, _ := tips.ParseAmount("5")
-	sm, err := tips.Sign(tipperKey, newTipMeta(tipperKey.Address(), recipKey.Address(), amount, "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"))
+	sm, err := tips.Sign(tipperKey, tips.NewMeta(tipperKey.Address(), recipKey.Address(), amount, "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", time.Now()))
 	if err != nil {
 		return err
 	}
@@ -148,8 +148,7 @@ func runDemo(ctx context.Context, g *globals, w io.Writer) error {
 		if round == 1 {
 			say("tipper", "sends the very same signed tip again (a replay)")
 		}
-		body, _ := json.Marshal(sm)
-		if err := tipper.node().Send(ctx, tcc.Peer, kindTip, body); err != nil {
+		if err := tipper.room.SendTip(ctx, tcc.Peer, sm); err != nil {
 			return err
 		}
 		if _, err := recip.await(ctx, isTip(say)); err != nil {
@@ -159,10 +158,7 @@ func runDemo(ctx context.Context, g *globals, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		r, err := decodeReceipt(tcc.Peer, ev.(peer.Message).Body)
-		if err != nil {
-			return err
-		}
+		r := receiptEvent(ev.(app.Receipt))
 		say("tipper", "%s", receiptLine("recipient", r)[2:])
 		if r.Accepted != want {
 			return fmt.Errorf("demo: receipt accepted=%v, want %v", r.Accepted, want)
@@ -223,32 +219,26 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func isConnected(ev any) bool { _, ok := ev.(peer.PeerConnected); return ok }
+func isConnected(ev app.Event) bool { _, ok := ev.(peer.PeerConnected); return ok }
 
-func isReceipt(ev any) bool {
-	m, ok := ev.(peer.Message)
-	return ok && m.Kind == kindReceipt
-}
+func isReceipt(ev app.Event) bool { _, ok := ev.(app.Receipt); return ok }
 
-func isChat(say demoStep, who, from string) func(any) bool {
-	return func(ev any) bool {
-		m, ok := ev.(peer.Message)
-		if !ok || m.Kind != kindChat {
-			return false
+func isChat(say demoStep, who, from string) func(app.Event) bool {
+	return func(ev app.Event) bool {
+		c, ok := ev.(app.Chat)
+		if ok {
+			say(who, "<%s> %s", from, c.Text)
 		}
-		var c chatBody
-		_ = json.Unmarshal(m.Body, &c)
-		say(who, "<%s> %s", from, c.Text)
-		return true
+		return ok
 	}
 }
 
-// isTip matches the recipient's report of a tip (see demoPeer.pump).
-func isTip(say demoStep) func(any) bool {
-	return func(ev any) bool {
-		t, ok := ev.(demoTipEvent)
+// isTip matches the recipient's report of a tip its desk judged.
+func isTip(say demoStep) func(app.Event) bool {
+	return func(ev app.Event) bool {
+		t, ok := ev.(app.Tip)
 		if ok {
-			say("recipient", "%s", tipLine("tipper", t.ev)[2:])
+			say("recipient", "%s", tipLine("tipper", tipEventOf(t.Peer, t.Verdict))[2:])
 		}
 		return ok
 	}

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync"
 
+	"github.com/verytippers/vtpeer/pkg/app"
 	"github.com/verytippers/vtpeer/pkg/peer"
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
@@ -25,59 +27,41 @@ type demoPeerConfig struct {
 	logger             *slog.Logger
 }
 
-// demoTipEvent is how the recipient's pump reports a tip it judged.
-type demoTipEvent struct{ ev tipEvent }
-
-// demoPeer is a room session whose events the demo awaits one by one; tips
-// are judged (and receipted) by its tip desk as `vtpeer join` does.
+// demoPeer is one of the demo's two peers: an app.Room over a room
+// membership, with a tip desk, as `vtpeer join` runs them; the demo awaits
+// its events one by one.
 type demoPeer struct {
-	rs     *roomSession
-	desk   *tipDesk
-	events chan any
-	wg     sync.WaitGroup
+	ms   *membership
+	room *app.Room
+	desk *tips.Desk
 }
 
 func startDemoPeer(ctx context.Context, cfg demoPeerConfig) (*demoPeer, error) {
-	desk, err := openTipDesk(tipDeskConfig{home: cfg.home, maxAge: tips.DefaultMaxAge, forwardURL: cfg.forward, signer: cfg.signer, logger: cfg.logger})
+	desk, err := tips.OpenDesk(filepath.Join(cfg.home, "vtpeer.db"), &tips.DeskOptions{ForwardURL: cfg.forward, Signer: cfg.signer, Logger: cfg.logger})
 	if err != nil {
 		return nil, err
 	}
-	rs, err := startRoom(ctx, roomConfig{server: cfg.server, room: cfg.room, signer: cfg.signer, expect: cfg.expect,
+	ms, err := startRoom(ctx, roomConfig{server: cfg.server, room: cfg.room, signer: cfg.signer, expect: cfg.expect,
 		loopbackOnly: true, logger: cfg.logger, status: func(statusUpdate) {}})
 	if err != nil {
 		_ = desk.Close()
 		return nil, fmt.Errorf("%s: %w", cfg.name, err)
 	}
-	p := &demoPeer{rs: rs, desk: desk, events: make(chan any, 64)}
-	p.wg.Add(1)
-	go p.pump(ctx)
-	return p, nil
-}
-
-func (p *demoPeer) node() *peer.Node { return p.rs.node }
-
-// pump judges tips and passes every event on to await.
-func (p *demoPeer) pump(ctx context.Context) {
-	defer p.wg.Done()
-	defer close(p.events)
-	for ev := range p.rs.node.Events() {
-		var out any = ev
-		if m, ok := ev.(peer.Message); ok && m.Kind == kindTip {
-			tev, receipt := p.desk.receive(ctx, m.Peer, m.Body)
-			if body, err := json.Marshal(receipt); err == nil {
-				_ = p.rs.node.Send(ctx, m.Peer, kindReceipt, body)
-			}
-			out = demoTipEvent{tev}
-		}
-		p.events <- out
+	room, err := app.New(&app.Options{Room: cfg.room, Node: ms.node, Signer: cfg.signer, Desk: desk, Present: ms.peers, Logger: cfg.logger})
+	if err != nil {
+		_ = ms.Close()
+		_ = desk.Close()
+		return nil, err
 	}
+	room.Start()
+	return &demoPeer{ms: ms, room: room, desk: desk}, nil
 }
 
 // await returns the first event that match accepts; a peer error ends it.
-func (p *demoPeer) await(ctx context.Context, match func(any) bool) (any, error) {
+func (p *demoPeer) await(ctx context.Context, match func(app.Event) bool) (app.Event, error) {
 	for {
 		select {
-		case ev, ok := <-p.events:
+		case ev, ok := <-p.room.Events():
 			if !ok {
 				return nil, errDemoPeerGone
 			}
@@ -96,17 +80,9 @@ func (p *demoPeer) await(ctx context.Context, match func(any) bool) (any, error)
 	}
 }
 
-func (p *demoPeer) chat(ctx context.Context, to, text string) error {
-	body, err := json.Marshal(chatBody{Text: text})
-	if err != nil {
-		return err
-	}
-	return p.rs.node.Send(ctx, to, kindChat, body)
-}
-
 func (p *demoPeer) close() {
-	_ = p.rs.Close()
-	p.wg.Wait()
+	_ = p.room.Close()
+	_ = p.ms.Close()
 	_ = p.desk.Close()
 }
 

@@ -24,6 +24,7 @@ type hostileProxy struct {
 	conns  []*proxyConn
 	drop   func(to string, f proxyFrame) bool // server → client frames for which it returns true are dropped
 	rename string                             // the next join asks for this peer id instead
+	steal  string                             // the next join takes over this peer id with its resume secret
 	joined chan string                        // peer id of each client the server answered joined
 }
 
@@ -31,6 +32,7 @@ type proxyConn struct {
 	client, up *websocket.Conn
 	mu         sync.Mutex
 	id         string
+	resume     string // the resume secret of its join
 }
 
 func (c *proxyConn) peerID() string { c.mu.Lock(); defer c.mu.Unlock(); return c.id }
@@ -82,6 +84,11 @@ func (p *hostileProxy) setDrop(f func(to string, fr proxyFrame) bool) {
 // renameNext makes the next join ask the server for id (a process that restarts under the id
 // of one that left, or an impostor the server lets in under that id).
 func (p *hostileProxy) renameNext(id string) { p.mu.Lock(); p.rename = id; p.mu.Unlock() }
+
+// impersonateNext makes the next join take over id's place in the room with the resume secret
+// id joined with (a server that lets an impostor in looks the same to the others: no peer-left,
+// the same peer id).
+func (p *hostileProxy) impersonateNext(id string) { p.mu.Lock(); p.steal = id; p.mu.Unlock() }
 
 // inject sends raw to the client joined as to, as if the server had relayed it.
 func (p *hostileProxy) inject(ctx context.Context, to string, raw []byte) {
@@ -162,7 +169,21 @@ func (p *hostileProxy) serve(w http.ResponseWriter, r *http.Request) {
 				f["peerId"], p.rename = p.rename, ""
 				b, _ = json.Marshal(f)
 			}
+			if p.steal != "" {
+				for _, o := range p.conns {
+					if o.peerID() == p.steal {
+						o.mu.Lock()
+						f["peerId"], f["resume"] = p.steal, o.resume
+						o.mu.Unlock()
+					}
+				}
+				p.steal = ""
+				b, _ = json.Marshal(f)
+			}
 			p.mu.Unlock()
+			c.mu.Lock()
+			c.resume, _ = f["resume"].(string)
+			c.mu.Unlock()
 		}
 		return b
 	})

@@ -8,13 +8,16 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/verytippers/vtpeer/pkg/app"
 	"github.com/verytippers/vtpeer/pkg/peer"
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
@@ -166,53 +169,87 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 		}
 		defer stop()
 	}
-	deskCfg := tipDeskConfig{home: vtpeerHome(g), maxAge: o.maxAge, forwardURL: o.forward, logger: log,
-		onForward: func(hash, state, lastErr string) {
-			out.event(evForward{Type: "forward", MessageHash: hash, State: state, Error: lastErr},
-				fmt.Sprintf("* tip %s forwarded: %s %s", shortID(hash), state, lastErr))
-		}}
+	var acct tips.Signer // nil, not a nil *KeySigner, when anonymous
 	if signer != nil {
-		deskCfg.signer = signer
+		acct = signer
 	}
+	var registry prometheus.Registerer
 	if reg != nil {
-		deskCfg.registry = reg
+		registry = reg
 	}
-	desk, err := openTipDesk(deskCfg)
+	desk, err := openDesk(g, o, out, acct, registry, log)
 	if err != nil {
 		return err
 	}
 	defer desk.Close()
 
-	j := newJoinLoop(g, o, out, desk, log)
+	j := newJoinLoop(g, o, out, log)
+	mails, mailed := make(chan []byte, 64), make(chan struct{}, 64)
 	cfg := roomConfig{server: o.net.server, room: o.room, token: o.net.token, expect: o.expect, iceServers: ice,
 		loopbackOnly: o.net.loopback, via: o.net.via, p2pTimeout: o.net.p2p, turnWait: o.net.turnWait, connect: o.net.connect, retryDial: true,
 		logger: log, status: j.showStatus,
-		onMail: func(b []byte) { j.mails <- b }, onMailed: func() { j.mailed <- struct{}{} }}
+		onMail: func(b []byte) { mails <- b }, onMailed: func() { mailed <- struct{}{} }}
+	opts := &app.Options{Room: o.room, Desk: desk, Mail: mails, Mailed: mailed, Logger: log}
 	if signer != nil {
 		pb, err := openPostbox(vtpeerHome(g))
 		if err != nil {
 			return err
 		}
-		defer pb.close()
-		j.signer, j.pb = signer, pb
-		cfg.signer, cfg.staticKey, cfg.mailbox = signer, pb.publicKey(), pb.mailboxID()
-		if o.to != "" {
-			if err := j.queueSend(); err != nil {
-				return err
-			}
-		}
+		defer pb.Close()
+		j.signer, opts.Signer, opts.Postbox = signer, signer, pb
+		cfg.signer, cfg.staticKey, cfg.mailbox = signer, pb.PublicKey(), pb.MailboxID()
 	}
-	if reg != nil {
-		cfg.registry = reg
-	}
+	cfg.registry = registry
 	out.text("* connecting to %s", o.net.server)
-	rs, err := startRoom(ctx, cfg)
+	ms, err := startRoom(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer rs.Close()
-	j.rs = rs
+	defer ms.Close()
+	opts.Node, opts.Mailer, opts.Present = ms.node, ms, ms.peers
+	room, err := app.New(opts)
+	if err != nil {
+		return err
+	}
+	defer room.Close()
+	if o.to != "" {
+		if err := room.QueueChat(o.to, o.send); err != nil {
+			return err
+		}
+		out.text("* %d message(s) for %s kept in the outbox until delivered", len(o.send), o.to)
+	}
+	j.room = room
+	room.Start()
 	return j.run(ctx)
+}
+
+// openDesk opens the tip desk in VTPEER_HOME: replay store, forward queue
+// and, with --forward, the forwarder, whose outcomes become forward events.
+func openDesk(g *globals, o *joinOptions, out *output, signer tips.Signer, reg prometheus.Registerer, log *slog.Logger) (*tips.Desk, error) {
+	opts := &tips.DeskOptions{MaxAge: o.maxAge, ForwardURL: o.forward, Signer: signer, Registry: reg, Logger: log,
+		OnForward: func(h common.Hash, state, lastErr string) {
+			hash := h.Hex()
+			out.event(evForward{Type: "forward", MessageHash: hash, State: state, Error: lastErr},
+				fmt.Sprintf("* tip %s forwarded: %s %s", shortID(hash), state, lastErr))
+		}}
+	home := vtpeerHome(g)
+	desk, err := tips.OpenDesk(filepath.Join(home, "vtpeer.db"), opts)
+	switch {
+	case errors.Is(err, tips.ErrStoreInUse):
+		return nil, fmt.Errorf("%w: another vtpeer join uses %s; give this one its own VTPEER_HOME", err, home)
+	case errors.Is(err, tips.ErrForwardURL):
+		return nil, usageError(fmt.Errorf("--forward: %w", err))
+	}
+	return desk, err
+}
+
+// openPostbox opens the postbox in VTPEER_HOME.
+func openPostbox(home string) (*app.Postbox, error) {
+	pb, err := app.OpenPostbox(home)
+	if errors.Is(err, app.ErrPostboxInUse) {
+		return nil, fmt.Errorf("postbox: %s is in use by another vtpeer process; give this one its own VTPEER_HOME", home)
+	}
+	return pb, err
 }
 
 // joinAccount unlocks the account join proves to its peers: the one the

@@ -2,83 +2,54 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/verytippers/vtpeer/pkg/app"
 	"github.com/verytippers/vtpeer/pkg/peer"
+	"github.com/verytippers/vtpeer/pkg/seal"
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
 
-// joinLoop is the running `vtpeer join`: it turns Node events into output,
-// stdin lines into messages, and tips into receipts.
+// joinLoop is the running `vtpeer join`: it renders the app.Room's events
+// and turns stdin lines and /commands into calls on it.
 type joinLoop struct {
 	g      *globals
 	o      *joinOptions
 	out    *output
-	desk   *tipDesk
 	signer tips.Signer // nil: anonymous
 	log    *slog.Logger
-	rs     *roomSession
+	room   *app.Room
 
-	received int             // messages and tips received (for --exit-after)
-	unsent   []string        // stdin lines typed before any peer was connected
-	receipts map[string]bool // tips whose receipt was shown
-	lastErr  string          // the last peer error, to explain a timeout
-	sent     bool            // --send messages were queued
-	acked    chan error      // --send: all acknowledged (or failed)
-	linger   time.Duration   // how long to wait for our last receipts to be acknowledged
-
-	// Offline delivery (offline.go); pb is nil without an account.
-	pb            *postbox
-	waiting       map[string]bool // ids of --to --send messages not yet acknowledged
-	presentAtJoin map[string]bool
-	deposited     bool
-	mailPending   int
-	delivered     chan deliveredBatch
-	mails         chan []byte
-	mailed        chan struct{}
+	received int           // messages and tips received (for --exit-after)
+	unsent   []string      // stdin lines typed before any peer was connected
+	lastErr  string        // the last peer error, to explain a timeout
+	sent     bool          // --send messages were queued
+	acked    chan error    // --send: all acknowledged (or failed)
+	linger   time.Duration // how long to wait for our last receipts to be acknowledged
 }
 
-func newJoinLoop(g *globals, o *joinOptions, out *output, desk *tipDesk, log *slog.Logger) *joinLoop {
-	return &joinLoop{g: g, o: o, out: out, desk: desk, log: log, linger: 2 * time.Second,
-		waiting: map[string]bool{}, presentAtJoin: map[string]bool{}, receipts: map[string]bool{},
-		delivered: make(chan deliveredBatch, 16), mails: make(chan []byte, 64), mailed: make(chan struct{}, 64)}
+func newJoinLoop(g *globals, o *joinOptions, out *output, log *slog.Logger) *joinLoop {
+	return &joinLoop{g: g, o: o, out: out, log: log, linger: 2 * time.Second}
 }
 
 func (j *joinLoop) run(ctx context.Context) error {
 	defer j.reportUndelivered()
 	lines := readLines(j.g)
-	for _, id := range j.rs.peers {
-		j.presentAtJoin[id] = true
-	}
-	if j.depositIfAbsent(ctx) && j.mailPending == 0 {
-		return nil
-	}
 	for {
 		select {
-		case b := <-j.delivered:
-			if j.onDelivered(b) {
-				return j.finish(ctx)
-			}
-		case blob := <-j.mails:
-			j.onMail(ctx, blob)
-			if j.o.exitAfter > 0 && j.received >= j.o.exitAfter {
-				return j.finish(ctx)
-			}
-		case <-j.mailed:
-			if j.onMailed() {
-				return nil
-			}
-		case ev, ok := <-j.rs.node.Events():
+		case ev, ok := <-j.room.Events():
 			if !ok {
 				return errors.New("peer node stopped")
 			}
-			if done := j.handleEvent(ctx, ev); done {
+			switch done, err := j.handleEvent(ctx, ev); {
+			case done == doneFinish:
 				return j.finish(ctx)
+			case done == doneNow:
+				return err
 			}
 		case line, ok := <-lines:
 			if !ok {
@@ -111,13 +82,20 @@ func (j *joinLoop) run(ctx context.Context) error {
 	}
 }
 
+// What an event asks of the loop.
+const (
+	doneNot    = iota
+	doneFinish // leave after our last messages reached the peers
+	doneNow    // leave at once
+)
+
 // ctxErr explains why ctx ended.
 func (j *joinLoop) ctxErr(ctx context.Context) error {
-	if len(j.waiting) > 0 {
+	if n := j.room.Waiting(); n > 0 {
 		// --to: not delivered yet, but safe on disk — a success for a script, which must
 		// not send them again.
-		j.out.event(evQueued{Type: "queued", To: j.o.to, Count: len(j.waiting)},
-			fmt.Sprintf("* %d message(s) for %s not delivered yet: they stay in your outbox for the next meeting", len(j.waiting), j.o.to))
+		j.out.event(evQueued{Type: "queued", To: j.o.to, Count: n},
+			fmt.Sprintf("* %d message(s) for %s not delivered yet: they stay in your outbox for the next meeting", n, j.o.to))
 		return nil
 	}
 	if !errors.Is(context.Cause(ctx), errTimedOut) && len(j.o.send) > 0 {
@@ -146,12 +124,7 @@ func (j *joinLoop) ctxErr(ctx context.Context) error {
 func (j *joinLoop) finish(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, j.linger)
 	defer cancel()
-	for _, p := range j.rs.node.Peers() {
-		if p.Connected && p.Unacked > 0 {
-			_ = j.rs.node.WaitAcked(wctx, p.ID)
-		}
-	}
-	_ = j.rs.node.Flush(wctx) // our acks for what we received, so senders can finish too
+	j.room.Linger(wctx)
 	return nil
 }
 
@@ -179,37 +152,119 @@ func (j *joinLoop) showStatus(s statusUpdate) {
 	}
 }
 
-// handleEvent shows one Node event; it reports whether --exit-after is reached.
-func (j *joinLoop) handleEvent(ctx context.Context, ev peer.Event) bool {
+// handleEvent shows one Room event and says whether join is done.
+func (j *joinLoop) handleEvent(ctx context.Context, ev app.Event) (int, error) {
 	switch e := ev.(type) {
 	case peer.PeerConnected:
-		via := fmt.Sprintf("%s candidate (%s)", e.CandidateType, e.Path)
-		if e.Path == peer.PathServer {
-			via = "the server relay (no direct path; still sealed end to end)"
-		}
-		line := fmt.Sprintf("* connected to %s via %s — SAS %s: compare it with your peer", shortID(e.Peer), via, e.SAS)
-		j.out.event(evPeerConnected{Type: "peer-connected", Peer: e.Peer, SAS: e.SAS, Address: e.Address, Path: e.Path, Candidate: e.CandidateType}, line)
-		if e.Address != "" {
-			j.out.text("* %s proved account %s", shortID(e.Peer), e.Address)
-		}
-		if j.pb != nil && e.Address != "" {
-			if err := j.pb.remember(e.Address, e.StaticKey); err != nil {
-				j.log.Warn("saving a contact failed", "err", err)
-			}
-			j.deliverPending(ctx, e.Peer, e.Address)
-		}
+		j.showConnected(e)
 		if j.o.to == "" {
 			j.startSend(ctx)
 		}
 		for _, line := range j.unsent { // typed before anyone was here: to the first peer(s) to connect
-			if err := j.sendChat(ctx, e.Peer, line); err != nil {
+			if err := j.room.Chat(ctx, e.Peer, line); err != nil {
 				j.out.event(evError{Type: "error", Peer: e.Peer, Code: "send", Error: err.Error()}, "! "+err.Error())
 			}
 		}
 		j.unsent = nil
-		j.depositIfAbsent(ctx)
-	case peer.Message:
-		return j.handleMessage(ctx, e)
+	case peer.Error:
+		msg := e.Err.Error()
+		j.lastErr = msg
+		j.out.event(evError{Type: "error", Peer: e.Peer, Code: e.Code, Error: msg}, fmt.Sprintf("! %s: %s", shortID(e.Peer), msg))
+	case app.Chat, app.Tip:
+		j.showReceived(e)
+		j.received++
+		if j.o.exitAfter > 0 && j.received >= j.o.exitAfter {
+			return doneFinish, nil
+		}
+	case app.Receipt:
+		j.out.event(receiptEvent(e), receiptLine(j.nameOf(e.Peer), receiptEvent(e)))
+	case app.Delivered:
+		j.out.event(evDelivered{Type: "delivered", To: e.To, Count: e.Count},
+			fmt.Sprintf("* %d queued message(s) delivered to %s", e.Count, e.To))
+		if e.Done {
+			return doneFinish, nil
+		}
+	case app.Deposited:
+		if e.Mailed > 0 {
+			j.out.event(evDeposited{Type: "deposited", To: e.To, Count: e.Count},
+				fmt.Sprintf("* %d message(s) for %s left in the server's mailbox (sealed to their key)", e.Count, e.To))
+		}
+		return doneNow, nil
+	case app.DepositSkipped:
+		if e.NoKey {
+			j.out.text("* %s is not here and never proved a mail key to you: the messages wait in the outbox for a direct meeting", e.To)
+		} else {
+			j.out.text("* %d message(s) for %s are older than %s: the recipient would refuse them as mail, so they wait in the outbox for a direct meeting",
+				e.Stale, e.To, seal.MailMaxAge)
+		}
+	case app.Problem:
+		j.showProblem(e)
+	case app.Other:
+		j.log.Debug("ignoring a message of unknown kind", "kind", e.Kind, "peer", e.Peer)
+	default:
+		j.showPeerEvent(ev)
+	}
+	return doneNot, nil
+}
+
+// showConnected announces a sealed session.
+func (j *joinLoop) showConnected(e peer.PeerConnected) {
+	via := fmt.Sprintf("%s candidate (%s)", e.CandidateType, e.Path)
+	if e.Path == peer.PathServer {
+		via = "the server relay (no direct path; still sealed end to end)"
+	}
+	line := fmt.Sprintf("* connected to %s via %s — SAS %s: compare it with your peer", shortID(e.Peer), via, e.SAS)
+	j.out.event(evPeerConnected{Type: "peer-connected", Peer: e.Peer, SAS: e.SAS, Address: e.Address, Path: e.Path, Candidate: e.CandidateType}, line)
+	if e.Address != "" {
+		j.out.text("* %s proved account %s", shortID(e.Peer), e.Address)
+	}
+}
+
+// showReceived shows a chat message or a tip (live, queued or mailed).
+func (j *joinLoop) showReceived(ev app.Event) {
+	switch e := ev.(type) {
+	case app.Chat:
+		if e.Mail {
+			j.out.event(evMessage{Type: "message", Peer: e.Peer, From: e.From, Text: e.Text, SentAt: e.SentAt.UTC().Format(time.RFC3339)},
+				fmt.Sprintf("<%s> (mail, sent %s): %s", shortID(e.From), e.SentAt.Local().Format("Jan 2 15:04"), e.Text))
+			return
+		}
+		j.out.event(evMessage{Type: "message", Peer: e.Peer, Text: e.Text}, fmt.Sprintf("<%s>: %s", j.nameOf(e.Peer), e.Text))
+	case app.Tip:
+		ev := tipEventOf(e.Peer, e.Verdict)
+		switch {
+		case e.Peer == "mailbox":
+			j.out.event(evTip{Type: "tip", tipEvent: ev}, tipLine(shortID(e.From), ev)+" (from the mailbox)")
+		case e.Queued:
+			j.out.event(evTip{Type: "tip", tipEvent: ev}, tipLine(j.nameOf(e.Peer), ev)+" (queued by the tipper)")
+		default:
+			j.out.event(evTip{Type: "tip", tipEvent: ev}, tipLine(j.nameOf(e.Peer), ev))
+		}
+	}
+}
+
+// showProblem reports something that arrived and could not be used.
+func (j *joinLoop) showProblem(e app.Problem) {
+	msg := e.Err.Error()
+	var line string
+	switch e.Code {
+	case app.CodeBadMessage:
+		msg, line = "undecodable chat message", "! undecodable chat message from "+j.nameOf(e.Peer)
+	case app.CodeBadMail:
+		line = "! mail that does not open: " + msg
+	case app.CodeMailTooOld, app.CodeMailFromFuture:
+		line = fmt.Sprintf("! mail from %s refused: %v", e.From, e.Err)
+	case app.CodeMail:
+		line = "! mail: " + msg
+	default:
+		line = "! " + msg
+	}
+	j.out.event(evError{Type: "error", Peer: e.Peer, Code: e.Code, Error: msg}, line)
+}
+
+// showPeerEvent shows the Node's news about a peer.
+func (j *joinLoop) showPeerEvent(ev app.Event) {
+	switch e := ev.(type) {
 	case peer.PathChanged:
 		j.out.event(evPathChanged{Type: "path-changed", Peer: e.Peer, From: e.From, To: e.To},
 			fmt.Sprintf("* %s now over %s (was %s); SAS %s", shortID(e.Peer), e.To, e.From, e.SAS))
@@ -236,86 +291,17 @@ func (j *joinLoop) handleEvent(ctx context.Context, ev peer.Event) bool {
 		}
 		j.out.event(evUndelivered{Type: "undelivered", Peer: e.Peer, Count: e.Count, When: "left"},
 			fmt.Sprintf("! %d message(s) to %s not acknowledged: they may not have arrived", e.Count, shortID(e.Peer)))
-	case peer.Error:
-		msg := e.Err.Error()
-		j.lastErr = msg
-		j.out.event(evError{Type: "error", Peer: e.Peer, Code: e.Code, Error: msg}, fmt.Sprintf("! %s: %s", shortID(e.Peer), msg))
-		delete(j.presentAtJoin, e.Peer)
-		j.depositIfAbsent(ctx)
-	}
-	return false
-}
-
-func (j *joinLoop) handleMessage(ctx context.Context, m peer.Message) bool {
-	name := j.nameOf(m.Peer)
-	switch m.Kind {
-	case kindChat:
-		var c chatBody
-		if err := json.Unmarshal(m.Body, &c); err != nil {
-			j.out.event(evError{Type: "error", Peer: m.Peer, Code: "bad_message", Error: "undecodable chat message"}, "! undecodable chat message from "+name)
-			return false
-		}
-		if j.seenBefore(m, c.ID) {
-			return false // an earlier copy (mail or an earlier session) was delivered
-		}
-		j.out.event(evMessage{Type: "message", Peer: m.Peer, Text: c.Text}, fmt.Sprintf("<%s>: %s", name, c.Text))
-	case kindTip:
-		ev, receipt := j.desk.receive(ctx, m.Peer, m.Body)
-		j.out.event(evTip{Type: "tip", tipEvent: ev}, tipLine(name, ev))
-		j.sendReceipt(ctx, m.Peer, receipt)
-	case kindQueuedTip:
-		ev, receipt, dup := j.desk.receiveQueued(ctx, m.Peer, m.Body)
-		j.sendReceipt(ctx, m.Peer, receipt)
-		if dup {
-			return false
-		}
-		j.out.event(evTip{Type: "tip", tipEvent: ev}, tipLine(name, ev)+" (queued by the tipper)")
-	case kindReceipt:
-		j.showReceipt(m.Peer, m.Body)
-		return false
-	default:
-		j.log.Debug("ignoring a message of unknown kind", "kind", m.Kind, "peer", m.Peer)
-		return false
-	}
-	j.received++
-	return j.o.exitAfter > 0 && j.received >= j.o.exitAfter
-}
-
-// sendReceipt answers a tip over the sealed channel.
-func (j *joinLoop) sendReceipt(ctx context.Context, peerID string, r tips.Receipt) {
-	body, err := json.Marshal(r)
-	if err == nil {
-		err = j.rs.node.Send(ctx, peerID, kindReceipt, body)
-	}
-	if err != nil {
-		j.log.Warn("sending a receipt failed", "peer", peerID, "err", err)
 	}
 }
 
-// showReceipt prints a receipt for a tip we sent (from the chat, or queued
-// earlier). A second receipt for the same tip (its queued copies met the
-// recipient twice) is not shown again.
-func (j *joinLoop) showReceipt(peerID string, body []byte) {
-	ev, err := decodeReceipt(peerID, body)
-	if err != nil {
-		j.out.event(evError{Type: "error", Peer: peerID, Code: "bad_receipt", Error: err.Error()}, "! "+err.Error())
-		return
-	}
-	if j.receipts[ev.MessageHash] && ev.Code == codeAlreadyAccepted {
-		return
-	}
-	j.receipts[ev.MessageHash] = true
-	j.out.event(ev, receiptLine(j.nameOf(peerID), ev))
-}
-
-// startSend queues the --send messages to every connected peer, once.
+// startSend sends the --send messages to every connected peer, once.
 func (j *joinLoop) startSend(ctx context.Context) {
 	if len(j.o.send) == 0 || j.sent {
 		return
 	}
 	j.sent = true
 	var targets []string
-	for _, p := range j.rs.node.Peers() {
+	for _, p := range j.room.Peers() {
 		if p.Connected {
 			targets = append(targets, p.ID)
 		}
@@ -323,7 +309,7 @@ func (j *joinLoop) startSend(ctx context.Context) {
 	j.acked = make(chan error, 1)
 	for _, id := range targets {
 		for _, text := range j.o.send {
-			if err := j.sendChat(ctx, id, text); err != nil {
+			if err := j.room.Chat(ctx, id, text); err != nil {
 				j.acked <- err
 				return
 			}
@@ -331,21 +317,13 @@ func (j *joinLoop) startSend(ctx context.Context) {
 	}
 	go func() {
 		for _, id := range targets {
-			if err := j.rs.node.WaitAcked(ctx, id); err != nil {
+			if err := j.room.WaitAcked(ctx, id); err != nil {
 				j.acked <- err
 				return
 			}
 		}
 		j.acked <- nil
 	}()
-}
-
-func (j *joinLoop) sendChat(ctx context.Context, peerID, text string) error {
-	body, err := json.Marshal(chatBody{Text: text})
-	if err != nil {
-		return err
-	}
-	return j.rs.node.Send(ctx, peerID, kindChat, body)
 }
 
 // handleLine runs one stdin line; it reports whether to quit.
@@ -358,12 +336,12 @@ func (j *joinLoop) handleLine(ctx context.Context, line string) bool {
 		return j.command(ctx, line)
 	}
 	connected := 0
-	for _, p := range j.rs.node.Peers() {
+	for _, p := range j.room.Peers() {
 		if !p.Connected {
 			continue
 		}
 		connected++
-		if err := j.sendChat(ctx, p.ID, line); err != nil {
+		if err := j.room.Chat(ctx, p.ID, line); err != nil {
 			j.out.event(evError{Type: "error", Peer: p.ID, Code: "send", Error: err.Error()}, "! "+err.Error())
 		}
 	}
@@ -384,7 +362,7 @@ func (j *joinLoop) command(ctx context.Context, line string) bool {
 	case "/quit":
 		return true
 	case "/peers":
-		ps := j.rs.node.Peers()
+		ps := j.room.Peers()
 		if len(ps) == 0 {
 			j.out.text("* no peers")
 		}
@@ -396,7 +374,7 @@ func (j *joinLoop) command(ctx context.Context, line string) bool {
 			j.out.text("* %s %s SAS %s account %s unacked %d", p.ID, state, orDash(p.SAS), orDash(p.Address), p.Unacked)
 		}
 	case "/sas":
-		for _, p := range j.rs.node.Peers() {
+		for _, p := range j.room.Peers() {
 			if p.Connected {
 				j.out.text("* %s SAS %s", peerName(p), p.SAS)
 			}
@@ -429,7 +407,7 @@ func (j *joinLoop) chatTip(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	meta := newTipMeta(j.signer.Address(), to, amount, "")
+	meta := tips.NewMeta(j.signer.Address(), to, amount, "", time.Now())
 	if len(args) == 3 {
 		meta.Cid = args[2]
 	}
@@ -437,15 +415,11 @@ func (j *joinLoop) chatTip(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	target, err := chooseTipTarget(j.rs.node.Peers(), to.Hex(), "")
+	target, err := app.ChooseTipTarget(j.room.Peers(), to.Hex(), "")
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(sm)
-	if err != nil {
-		return err
-	}
-	if err := j.rs.node.Send(ctx, target, kindTip, body); err != nil {
+	if err := j.room.SendTip(ctx, target, sm); err != nil {
 		return err
 	}
 	j.out.text("* tip of %s VERY to %s sent to %s; waiting for the receipt", tips.FormatAmount(amount), to.Hex(), shortID(target))
@@ -456,7 +430,7 @@ func (j *joinLoop) chatTip(ctx context.Context, args []string) error {
 const maxUnsent = 1000
 
 func (j *joinLoop) nameOf(id string) string {
-	for _, p := range j.rs.node.Peers() {
+	for _, p := range j.room.Peers() {
 		if p.ID == id {
 			return peerName(p)
 		}
@@ -483,7 +457,7 @@ func nonNil(s []string) []string {
 // session (continuity_failed, possible_mitm ...). The next session may show a new SAS.
 func (j *joinLoop) retry(ids []string) {
 	if len(ids) == 0 {
-		for _, p := range j.rs.node.Peers() {
+		for _, p := range j.room.Peers() {
 			if !p.Connected {
 				ids = append(ids, p.ID)
 			}
@@ -493,7 +467,7 @@ func (j *joinLoop) retry(ids []string) {
 		j.out.text("* every known peer is connected")
 	}
 	for _, id := range ids {
-		if err := j.rs.node.Retry(id); err != nil {
+		if err := j.room.Retry(id); err != nil {
 			j.out.text("! /retry %s: %v", id, err)
 			continue
 		}
@@ -503,7 +477,7 @@ func (j *joinLoop) retry(ids []string) {
 
 // reportUndelivered tells, at exit, which peers still have messages they never acknowledged.
 func (j *joinLoop) reportUndelivered() {
-	for _, p := range j.rs.node.Peers() {
+	for _, p := range j.room.Peers() {
 		if p.Unacked > 0 {
 			j.out.event(evUndelivered{Type: "undelivered", Peer: p.ID, Count: p.Unacked, When: "exit"},
 				fmt.Sprintf("! leaving with %d message(s) to %s not acknowledged: they may not have arrived", p.Unacked, shortID(p.ID)))

@@ -16,7 +16,9 @@ func TestLayers(t *testing.T) {
 		pkg       string
 		forbidden []string
 	}{
-		{"pkg/signal", []string{"github.com/pion/", "github.com/ethereum/", mod + "pkg/peer", mod + "pkg/seal", mod + "pkg/tips", "github.com/spf13/cobra"}},
+		{"pkg/signal", []string{"github.com/pion/", "github.com/ethereum/", mod + "pkg/peer", mod + "pkg/seal", mod + "pkg/tips", "github.com/spf13/cobra", "github.com/nats-io/", mod + "pkg/cluster"}},
+		// the NATS engine behind signal.Cluster: signal's interface, nothing above it
+		{"pkg/cluster", []string{"github.com/pion/", "github.com/ethereum/", mod + "pkg/peer", mod + "pkg/seal", mod + "pkg/tips", mod + "pkg/mailbox", "github.com/spf13/cobra"}},
 		{"pkg/peer", []string{"github.com/coder/websocket", "github.com/ethereum/", mod + "pkg/signal", mod + "pkg/tips", "github.com/spf13/cobra"}},
 		{"pkg/seal", []string{"github.com/", mod + "pkg/"}},
 		{"pkg/turnserver", []string{"github.com/coder/websocket", "github.com/ethereum/", "github.com/pion/webrtc", mod + "pkg/", "github.com/spf13/cobra"}},
@@ -24,9 +26,12 @@ func TestLayers(t *testing.T) {
 		{"pkg/tips", []string{"github.com/pion/", "github.com/coder/websocket", mod + "pkg/signal", mod + "pkg/peer", mod + "pkg/seal", "github.com/spf13/cobra"}},
 		// the page is files and an http.Handler: nothing of ours, no protocol library
 		{"pkg/web", []string{"github.com/pion/", "github.com/coder/websocket", "github.com/ethereum/", mod + "pkg/", mod + "internal/", "github.com/spf13/cobra"}},
+		// the application protocol sits on peer, seal, tips and mailbox: never on the wire or the CLI
+		{"pkg/app", []string{"github.com/coder/websocket", mod + "pkg/signal", mod + "pkg/turnserver", mod + "cmd/", "github.com/spf13/cobra"}},
 		// doctor's direct imports are checked by TestDoctorImports
 		{"pkg/doctor", []string{"github.com/spf13/cobra", mod + "pkg/turnserver", mod + "pkg/mailbox"}},
-		{"cmd/vtpeer", nil},
+		// the benchmarks' load generators are not in the user's binary (cmd/vtpeer-bench)
+		{"cmd/vtpeer", []string{mod + "pkg/signal/sigbench"}},
 	}
 	// Everywhere: only cmd serves the page, and the browser harness is for
 	// tests alone (go list -deps leaves test imports out).
@@ -54,6 +59,37 @@ func TestLayers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLayersApp: pkg/app's own imports from this module are peer, seal,
+// tips and mailbox (and the internal bbolt helpers), and it talks to pion
+// only through pkg/peer; nothing in pkg/ imports pkg/app — only commands do.
+func TestLayersApp(t *testing.T) {
+	t.Parallel()
+	const mod = "github.com/verytippers/vtpeer/"
+	out, err := exec.Command("go", "list", "-f", "{{join .Imports \" \"}}", mod+"pkg/app").Output()
+	if err != nil {
+		t.Fatalf("go list pkg/app: %v", err)
+	}
+	allowed := map[string]bool{mod + "pkg/peer": true, mod + "pkg/seal": true, mod + "pkg/tips": true,
+		mod + "pkg/mailbox": true, mod + "internal/boltutil": true}
+	for _, imp := range strings.Fields(string(out)) {
+		if (strings.HasPrefix(imp, mod) && !allowed[imp]) || strings.HasPrefix(imp, "github.com/pion/") {
+			t.Errorf("pkg/app imports %s directly", imp)
+		}
+	}
+	out, err = exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Deps \" \"}}", mod+"pkg/...").Output()
+	if err != nil {
+		t.Fatalf("go list pkg/...: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		for _, dep := range f[1:] {
+			if dep == mod+"pkg/app" && f[0] != mod+"pkg/app" {
+				t.Errorf("%s imports pkg/app: only commands may", f[0])
+			}
+		}
 	}
 }
 

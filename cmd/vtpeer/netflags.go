@@ -45,7 +45,7 @@ func (n *netFlags) bind(cmd *cobra.Command, g *globals) {
 			connect = d
 		}
 	}
-	f.StringVar(&n.server, "server", g.env("VTPEER_SIGNAL_URL", defaultSignalURL), "signaling server URL (env VTPEER_SIGNAL_URL)")
+	f.StringVar(&n.server, "server", g.env("VTPEER_SIGNAL_URL", defaultSignalURL), "signaling server URL, or a comma-separated list of a cluster's nodes to fail over between (env VTPEER_SIGNAL_URL)")
 	f.StringVar(&n.token, "token", g.env("VTPEER_TOKEN", ""), "signaling JWT for servers that require one (env VTPEER_TOKEN)")
 	f.StringArrayVar(&n.stun, "stun", nil, "STUN server URL, e.g. stun:stun.example.org:3478 (repeatable; none by default)")
 	f.StringArrayVar(&n.turn, "turn", nil, "TURN server URL, e.g. turn:turn.example.org:3478?transport=udp (repeatable)")
@@ -66,11 +66,27 @@ func checkRoom(room string) error {
 	return nil
 }
 
+// checkServers checks --server: one ws:// or wss:// URL, or several
+// separated by commas (the nodes of a cluster; the client fails over
+// between them).
+func checkServers(list string) error {
+	urls := signal.SplitURLs(list)
+	if len(urls) == 0 {
+		return usageError(fmt.Errorf("--server %q: want a ws:// or wss:// URL, e.g. ws://localhost:8080", list))
+	}
+	for _, s := range urls {
+		if u, err := url.Parse(s); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return usageError(fmt.Errorf("--server %q: want a ws:// or wss:// URL, e.g. ws://localhost:8080, or a comma-separated list of them", s))
+		}
+	}
+	return nil
+}
+
 // iceServers returns the user's own ICE servers, after checking --server
 // and --via.
 func (n *netFlags) iceServers() ([]peer.ICEServer, error) {
-	if u, err := url.Parse(n.server); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return nil, usageError(fmt.Errorf("--server %q: want a ws:// or wss:// URL, e.g. ws://localhost:8080", n.server))
+	if err := checkServers(n.server); err != nil {
+		return nil, err
 	}
 	switch n.via {
 	case peer.ViaAuto, peer.ViaDirect, peer.ViaTURN, peer.ViaServer:

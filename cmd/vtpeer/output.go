@@ -6,6 +6,9 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/verytippers/vtpeer/pkg/app"
+	"github.com/verytippers/vtpeer/pkg/tips"
 )
 
 // output writes what a peer command shows its user: human lines
@@ -133,6 +136,24 @@ type (
 		Signer      string `json:"signer,omitempty"`
 		SignerValid bool   `json:"signerValid"`
 	}
+	// evDelivered reports outbox items acknowledged by their addressee.
+	evDelivered struct {
+		Type  string `json:"type"` // "delivered"
+		To    string `json:"to"`
+		Count int    `json:"count"`
+	}
+	// evQueued reports --to messages still waiting in the outbox when join ends.
+	evQueued struct {
+		Type  string `json:"type"` // "queued"
+		To    string `json:"to"`
+		Count int    `json:"count"`
+	}
+	// evDeposited reports messages left in the server's mailbox.
+	evDeposited struct {
+		Type  string `json:"type"` // "deposited"
+		To    string `json:"to"`
+		Count int    `json:"count"`
+	}
 	evForward struct {
 		Type        string `json:"type"` // "forward"
 		MessageHash string `json:"messageHash"`
@@ -140,6 +161,35 @@ type (
 		Error       string `json:"error,omitempty"`
 	}
 )
+
+// tipEvent is what the receiver reports about one incoming tip.
+type tipEvent struct {
+	Peer            string `json:"peer"`
+	From            string `json:"from,omitempty"`
+	To              string `json:"to,omitempty"`
+	Amount          string `json:"amount,omitempty"`
+	AmountVery      string `json:"amountVery,omitempty"`
+	Cid             string `json:"cid"`
+	MessageHash     string `json:"messageHash,omitempty"`
+	Verified        bool   `json:"verified"`
+	Code            string `json:"code,omitempty"`
+	Reason          string `json:"reason,omitempty"`
+	TimestampSigned bool   `json:"timestampSigned"`
+	Forwarded       string `json:"forwarded,omitempty"`
+}
+
+// tipEventOf renders the desk's verdict on a tip from peer.
+func tipEventOf(peer string, v tips.Verdict) tipEvent {
+	return tipEvent{Peer: peer, From: v.From, To: v.To, Amount: v.Amount, AmountVery: v.AmountVery, Cid: v.Cid,
+		MessageHash: v.MessageHash, Verified: v.Accepted, Code: v.Code, Reason: v.Reason,
+		TimestampSigned: v.TimestampSigned, Forwarded: v.Forwarded}
+}
+
+// receiptEvent renders a receipt for one of our tips.
+func receiptEvent(r app.Receipt) evReceipt {
+	return evReceipt{Type: "receipt", Peer: r.Peer, MessageHash: r.MessageHash, Accepted: r.Accepted, Code: r.Code,
+		Reason: r.Reason, Forwarded: r.Forwarded, Signer: r.Signer, SignerValid: r.SignerValid}
+}
 
 // shortID abbreviates a peer id or address for human lines.
 func shortID(s string) string {

@@ -15,13 +15,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/verytippers/vtpeer/pkg/app"
 	"github.com/verytippers/vtpeer/pkg/peer"
 	"github.com/verytippers/vtpeer/pkg/seal"
 	"github.com/verytippers/vtpeer/pkg/signal"
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
 
-// roomConfig says how a roomSession reaches its room.
+// roomConfig says how a membership reaches its room.
 type roomConfig struct {
 	server       string           // signaling server URL (ws:// or wss://)
 	room         string           // room name
@@ -57,10 +58,10 @@ type statusUpdate struct {
 	retryIn time.Duration // dial-failed: the wait before the next one
 }
 
-// roomSession is one membership in a room: a signaling client and a peer
-// Node wired together. The signaling loop feeds the Node; the caller reads
+// membership is one membership in a room: a signaling client and a peer
+// Node wired together. The signaling loop feeds the Node; an app.Room reads
 // the Node's events.
-type roomSession struct {
+type membership struct {
 	cfg    roomConfig
 	client *signal.Client
 	node   *peer.Node
@@ -74,7 +75,7 @@ type roomSession struct {
 }
 
 // startRoom dials the server, joins the room and starts the Node.
-func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
+func startRoom(ctx context.Context, cfg roomConfig) (*membership, error) {
 	id, err := randomPeerID()
 	if err != nil {
 		return nil, err
@@ -87,13 +88,13 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (is `vtpeer serve` running at %s?)", err, cfg.server)
 	}
-	s := &roomSession{cfg: cfg, client: client, refusedEvery: rate.NewLimiter(rate.Every(time.Second), 10)}
+	s := &membership{cfg: cfg, client: client, refusedEvery: rate.NewLimiter(rate.Every(time.Second), 10)}
 	opts := &peer.Options{
 		Room:           cfg.room,
 		Signaler:       signaler{client},
 		ICEServers:     cfg.iceServers,
 		ExpectAddress:  cfg.expect,
-		VerifyIdentity: verifyHandshake,
+		VerifyIdentity: app.VerifyIdentity,
 		LoopbackOnly:   cfg.loopbackOnly,
 		Via:            cfg.via,
 		P2PTimeout:     cfg.p2pTimeout,
@@ -102,7 +103,7 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 		Logger:         cfg.logger,
 	}
 	if cfg.signer != nil {
-		opts.Identity = accountIdentity{s: cfg.signer, static: cfg.staticKey}
+		opts.Identity = app.Identity(cfg.signer, cfg.staticKey)
 	}
 	node, err := peer.New(opts)
 	if err != nil {
@@ -142,7 +143,7 @@ func startRoom(ctx context.Context, cfg roomConfig) (*roomSession, error) {
 }
 
 // iceFor merges the server's ICE servers with the user's own.
-func (s *roomSession) iceFor(fromServer []signal.ICEServer) []peer.ICEServer {
+func (s *membership) iceFor(fromServer []signal.ICEServer) []peer.ICEServer {
 	out := make([]peer.ICEServer, 0, len(fromServer)+len(s.cfg.iceServers))
 	for _, is := range fromServer {
 		out = append(out, peer.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
@@ -163,7 +164,7 @@ func hasTURN(servers []peer.ICEServer) bool {
 }
 
 // signalLoop hands every signaling frame to the Node until the session ends.
-func (s *roomSession) signalLoop(ctx context.Context) {
+func (s *membership) signalLoop(ctx context.Context) {
 	defer s.wg.Done()
 	for {
 		f, err := s.client.Recv(ctx)
@@ -174,7 +175,7 @@ func (s *roomSession) signalLoop(ctx context.Context) {
 	}
 }
 
-func (s *roomSession) handleFrame(ctx context.Context, f signal.Frame) {
+func (s *membership) handleFrame(ctx context.Context, f signal.Frame) {
 	switch f.Type {
 	case signal.TypeJoined:
 		s.node.Joined(ctx, f.PeerID, f.Peers, s.iceFor(f.ICEServers))
@@ -224,7 +225,7 @@ func (s *roomSession) handleFrame(ctx context.Context, f signal.Frame) {
 }
 
 // Close leaves the room and stops everything the session started.
-func (s *roomSession) Close() error {
+func (s *membership) Close() error {
 	s.cancel()
 	errNode := s.node.Close()
 	errClient := s.client.Close()
@@ -232,9 +233,10 @@ func (s *roomSession) Close() error {
 	return errors.Join(errNode, errClient)
 }
 
-// mail deposits a sealed blob in the server's mailbox of the static key's
-// owner; the server answers with a mailed frame (or an error frame).
-func (s *roomSession) mail(ctx context.Context, recipientKey, blob []byte) error {
+// Mail deposits a sealed blob in the server's mailbox of the static key's
+// owner; the server answers with a mailed frame (or an error frame). It
+// makes the membership an app.Mailer.
+func (s *membership) Mail(ctx context.Context, recipientKey, blob []byte) error {
 	data, err := json.Marshal(blob) // base64 in a JSON string
 	if err != nil {
 		return err
@@ -258,31 +260,4 @@ type signaler struct{ c *signal.Client }
 // Signal sends one directed signaling frame.
 func (s signaler) Signal(ctx context.Context, to, typ string, data json.RawMessage) error {
 	return s.c.Send(ctx, signal.Frame{Type: typ, To: to, Data: data})
-}
-
-// accountIdentity adapts a tips.Signer to peer.Identity (and
-// peer.StaticKeyer when it has a static key for offline mail).
-type accountIdentity struct {
-	s      tips.Signer
-	static []byte
-}
-
-// StaticKey is the static X25519 key announced in the signed identity.
-func (a accountIdentity) StaticKey() []byte { return a.static }
-
-// Address returns the checksummed account address.
-func (a accountIdentity) Address() string { return a.s.Address().Hex() }
-
-// SignHandshake signs the handshake identity message with EIP-191 personal_sign.
-func (a accountIdentity) SignHandshake(msg []byte) ([]byte, error) {
-	return tips.PersonalSign(a.s, msg)
-}
-
-// verifyHandshake recovers the account that signed a handshake identity message.
-func verifyHandshake(msg, sig []byte) (string, error) {
-	addr, err := tips.RecoverPersonal(msg, sig)
-	if err != nil {
-		return "", err
-	}
-	return addr.Hex(), nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/verytippers/vtpeer/pkg/app"
 	"github.com/verytippers/vtpeer/pkg/peer"
 	"github.com/verytippers/vtpeer/pkg/signal"
 )
@@ -50,9 +50,11 @@ func (s *liveServer) kill() {
 	<-s.done
 }
 
-// roomPeer is a roomSession with its status updates on a channel.
+// roomPeer is a membership and its app.Room, with its status updates on a
+// channel.
 type roomPeer struct {
-	rs     *roomSession
+	ms     *membership
+	room   *app.Room
 	status chan statusUpdate
 }
 
@@ -65,8 +67,13 @@ func joinRoom(ctx context.Context, t *testing.T, url, room string) *roomPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.rs = rs
-	t.Cleanup(func() { _ = rs.Close() })
+	r, err := app.New(&app.Options{Room: room, Node: rs.node, Present: rs.peers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start()
+	p.ms, p.room = rs, r
+	t.Cleanup(func() { _ = r.Close(); _ = rs.Close() })
 	return p
 }
 
@@ -84,12 +91,12 @@ func (p *roomPeer) awaitStatus(ctx context.Context, t *testing.T, kind string) {
 	}
 }
 
-// awaitEvent returns the first Node event that match accepts.
-func (p *roomPeer) awaitEvent(ctx context.Context, t *testing.T, what string, match func(peer.Event) bool) peer.Event {
+// awaitEvent returns the first Room event that match accepts.
+func (p *roomPeer) awaitEvent(ctx context.Context, t *testing.T, what string, match func(app.Event) bool) app.Event {
 	t.Helper()
 	for {
 		select {
-		case ev := <-p.rs.node.Events():
+		case ev := <-p.room.Events():
 			if e, ok := ev.(peer.Error); ok {
 				t.Fatalf("peer error while waiting for %s: %s %v", what, e.Code, e.Err)
 			}
@@ -102,16 +109,9 @@ func (p *roomPeer) awaitEvent(ctx context.Context, t *testing.T, what string, ma
 	}
 }
 
-func chatText(ev peer.Event) (string, bool) {
-	m, ok := ev.(peer.Message)
-	if !ok || m.Kind != kindChat {
-		return "", false
-	}
-	var c chatBody
-	if json.Unmarshal(m.Body, &c) != nil {
-		return "", false
-	}
-	return c.Text, true
+func chatText(ev app.Event) (string, bool) {
+	c, ok := ev.(app.Chat)
+	return c.Text, ok
 }
 
 // TestSignalingServerKilledMidChat: the open DataChannel keeps carrying
@@ -135,14 +135,13 @@ func TestSignalingServerKilledMidChat(t *testing.T) {
 	b.awaitStatus(ctx, t, "reconnecting")
 
 	send := func(i int) {
-		body, _ := json.Marshal(chatBody{Text: fmt.Sprint("msg ", i)})
-		if err := a.rs.node.Send(ctx, ac.Peer, kindChat, body); err != nil {
+		if err := a.room.Chat(ctx, ac.Peer, fmt.Sprint("msg ", i)); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
 	expect := func(i int) {
 		want := fmt.Sprint("msg ", i)
-		got := b.awaitEvent(ctx, t, want, func(ev peer.Event) bool { _, ok := chatText(ev); return ok })
+		got := b.awaitEvent(ctx, t, want, func(ev app.Event) bool { _, ok := chatText(ev); return ok })
 		if text, _ := chatText(got); text != want {
 			t.Fatalf("got %q, want %q", text, want)
 		}
@@ -162,7 +161,7 @@ func TestSignalingServerKilledMidChat(t *testing.T) {
 	expect(20)
 }
 
-func isPeerConnected(ev peer.Event) bool { _, ok := ev.(peer.PeerConnected); return ok }
+func isPeerConnected(ev app.Event) bool { _, ok := ev.(peer.PeerConnected); return ok }
 
 // TestTenThousandMessagesThroughRealServer: two in-process peers signalled
 // through a real signaling server on loopback exchange 10,000 messages each
@@ -184,8 +183,7 @@ func TestTenThousandMessagesThroughRealServer(t *testing.T) {
 		errc := make(chan error, 1)
 		go func() {
 			for i := range n {
-				body, _ := json.Marshal(chatBody{Text: fmt.Sprint(i)})
-				if err := from.rs.node.Send(ctx, toID, kindChat, body); err != nil {
+				if err := from.room.Chat(ctx, toID, fmt.Sprint(i)); err != nil {
 					errc <- err
 					return
 				}
@@ -193,7 +191,7 @@ func TestTenThousandMessagesThroughRealServer(t *testing.T) {
 			errc <- nil
 		}()
 		for i := range n {
-			ev := to.awaitEvent(ctx, t, fmt.Sprint("message ", i), func(ev peer.Event) bool { _, ok := chatText(ev); return ok })
+			ev := to.awaitEvent(ctx, t, fmt.Sprint("message ", i), func(ev app.Event) bool { _, ok := chatText(ev); return ok })
 			if text, _ := chatText(ev); text != fmt.Sprint(i) {
 				t.Fatalf("message %d arrived as %q: lost, duplicated or reordered", i, text)
 			}

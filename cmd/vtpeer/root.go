@@ -97,7 +97,6 @@ server only introduces the peers and can neither read nor forge what they send.`
 		newVerifyCmd(g),
 		newAccountCmd(g),
 		newDemoCmd(g),
-		newBenchCmd(g),
 		newVersionCmd(g),
 		newDoctorCmd(g),
 		newGenDocsCmd(g),

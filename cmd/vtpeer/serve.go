@@ -45,6 +45,7 @@ type serveOptions struct {
 	noWeb         bool
 	turn          turnFlags
 	mail          mailFlags
+	cluster       clusterFlags
 }
 
 // turnFlags configure the embedded TURN server and the ICE servers told to
@@ -78,7 +79,8 @@ func newServeCmd(g *globals) *cobra.Command {
 VeryTippers browser client connects to it unchanged at / (also served at /ws).
 A plain GET of / or /p2p serves the VeryTippers P2P page (embedded; --no-web
 turns it off); WebSocket upgrades at / keep reaching signaling.
-/healthz answers JSON, /metrics Prometheus metrics. SIGINT or SIGTERM shuts it
+/healthz answers JSON, /readyz 503 while the node cannot take joins (it lost
+its cluster), /metrics Prometheus metrics. SIGINT or SIGTERM shuts it
 down gracefully: clients get a going-away close.
 
 With --turn it also runs a TURN server (UDP and TCP on --turn-addr) and hands
@@ -117,6 +119,7 @@ configured with use-auth-secret and that secret. See docs/TURN.md.`,
 	f.BoolVar(&o.noWeb, "no-web", false, "do not serve the P2P page at / and /p2p (only signaling, /healthz and /metrics)")
 	o.turn.bind(cmd)
 	o.mail.bind(cmd, g)
+	o.cluster.bind(cmd)
 	return cmd
 }
 
@@ -153,14 +156,21 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		return err
 	}
 	defer ice.close(log)
-	mail, err := o.mail.open(log, reg)
+	if err := o.mail.check(); err != nil {
+		return err
+	}
+	rooms, err := o.cluster.start(ctx, log)
 	if err != nil {
 		return err
 	}
-	if mail != nil {
-		defer mail.Close()
+	defer rooms.close() // after srv.Close: its members leave first
+	mail, closeMail, err := o.mail.open(ctx, log, reg, rooms)
+	if err != nil {
+		return err
 	}
+	defer closeMail()
 	srv, err := signal.NewServer(&signal.ServerOptions{
+		Cluster:              rooms.cl,
 		MaxFrame:             o.maxFrame,
 		MaxMembers:           o.maxMembers,
 		MaxRooms:             o.maxRooms,
@@ -172,7 +182,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		AllowOrigins:         o.allowOrigins,
 		Auth:                 auth,
 		ICEServers:           ice.forPeer,
-		Mail:                 mailStore(mail),
+		Mail:                 mail,
 		MailRate:             rate.Limit(o.mail.depRate),
 		MailBurst:            o.mail.depBurst,
 		Logger:               log,
@@ -188,6 +198,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	mux.Handle("/", srv)
 	mux.Handle("/ws", srv)
 	mux.Handle("/healthz", srv.HealthHandler())
+	mux.Handle("/readyz", srv.ReadyHandler())
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	var handler http.Handler = mux
 	if !o.noWeb {
@@ -265,7 +276,7 @@ const readHeaderTimeout = 5 * time.Second
 func withPage(mux *http.ServeMux, page http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/ws", "/healthz", "/metrics":
+		case "/ws", "/healthz", "/readyz", "/metrics":
 			mux.ServeHTTP(w, r)
 			return
 		}

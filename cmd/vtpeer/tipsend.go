@@ -2,73 +2,20 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/verytippers/vtpeer/pkg/mailbox"
+	"github.com/verytippers/vtpeer/pkg/app"
 	"github.com/verytippers/vtpeer/pkg/peer"
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
 
-// newTipMeta is a fresh tip from → to with vtpeer's timestamped nonce.
-func newTipMeta(from, to common.Address, wei *big.Int, cid string) tips.Meta {
-	now := time.Now()
-	return tips.Meta{From: from, To: to, Amount: wei, Timestamp: now.UnixMilli(), Cid: cid, Nonce: tips.NewNonce(rand.Reader, now)}
-}
-
 // errNoRecipient: with --queue, the recipient is not in the room.
 var errNoRecipient = errors.New("the recipient is not here")
-
-// errAmbiguousTarget: several peers could take a tip and none is named.
-var errAmbiguousTarget = errors.New("ambiguous recipient")
-
-// chooseTipTarget picks the one peer a tip goes to: the connected peer that
-// proves the recipient's address; else, with peerFlag, that peer; else the
-// only connected peer that proves no address. A peer proving another
-// address never gets the tip; several unproven peers are refused.
-func chooseTipTarget(ps []peer.PeerInfo, to, peerFlag string) (string, error) {
-	var unproven, others []string
-	for _, p := range ps {
-		switch {
-		case !p.Connected:
-		case strings.EqualFold(p.Address, to):
-			return p.ID, nil
-		case p.Address != "":
-			if p.ID == peerFlag {
-				return "", fmt.Errorf("peer %s proves account %s, not the recipient %s: not sending it a tip for someone else", p.ID, p.Address, to)
-			}
-			others = append(others, p.Address)
-		default:
-			unproven = append(unproven, p.ID)
-		}
-	}
-	if peerFlag != "" {
-		for _, id := range unproven {
-			if id == peerFlag {
-				return id, nil
-			}
-		}
-		return "", fmt.Errorf("peer %s is not connected (connected without an account: %s)", peerFlag, orDash(strings.Join(unproven, ", ")))
-	}
-	switch len(unproven) {
-	case 0:
-		if len(others) > 0 {
-			return "", fmt.Errorf("no peer here proves %s (present: %s)", to, strings.Join(others, ", "))
-		}
-		return "", errors.New("no peer is connected")
-	case 1:
-		return unproven[0], nil
-	default:
-		return "", fmt.Errorf("%w: %d peers without an account are connected and none proves %s: pick one with --peer (%s)", errAmbiguousTarget, len(unproven), to, strings.Join(unproven, ", "))
-	}
-}
 
 // sendTip joins o's room, sends sm to the right peer over the sealed channel
 // and waits for its receipt: exit 0 when accepted, 1 with the reason if not.
@@ -99,36 +46,39 @@ func sendTip(ctx context.Context, g *globals, o *tipOptions, sm *tips.SignedMeta
 	if o.signer != nil {
 		cfg.signer = o.signer
 	}
-	rs, err := startRoom(ctx, cfg)
+	ms, err := startRoom(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer rs.Close()
+	defer ms.Close()
+	// A room without a desk: a tip sent to us is answered with a refusal receipt.
+	room, err := app.New(&app.Options{Room: o.room, Node: ms.node, Signer: cfg.signer, Present: ms.peers, Logger: log})
+	if err != nil {
+		return err
+	}
+	room.Start()
+	defer room.Close()
 	to := sm.Meta.To.Hex()
 	hash := sm.Meta.MessageHash()
 
-	target, err := awaitTarget(ctx, rs, to, o.peer, o.queue)
+	target, err := awaitTarget(ctx, room, ms.peers, to, o.peer, o.queue)
 	if errors.Is(err, errNoRecipient) && o.queue {
-		return queueTip(ctx, g, o, rs, sm, out, mailed, refused)
+		return queueTip(ctx, g, o, ms, sm, out, mailed, refused)
 	}
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(sm)
-	if err != nil {
+	if err := room.SendTip(ctx, target, sm); err != nil {
 		return err
-	}
-	if err := rs.node.Send(ctx, target, kindTip, body); err != nil {
-		return fmt.Errorf("send tip: %w", err)
 	}
 	out.event(nil, fmt.Sprintf("* tip %s of %s VERY to %s sent to peer %s; waiting for the receipt", shortID(hash.Hex()), tips.FormatAmount(sm.Meta.Amount), to, shortID(target)))
-	ev, err := awaitReceipt(ctx, rs, target, hash)
+	ev, err := awaitReceipt(ctx, room, target, hash)
 	if err != nil {
 		return err
 	}
 	out.event(nil, receiptLine(shortID(target), ev))
 	fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
-	_ = rs.node.Flush(fctx) // acknowledge the receipt before leaving
+	_ = room.Flush(fctx) // acknowledge the receipt before leaving
 	fcancel()
 	if !ev.Accepted {
 		return fmt.Errorf("tip refused by the peer: %s (%s)", ev.Reason, ev.Code)
@@ -141,19 +91,22 @@ func sendTip(ctx context.Context, g *globals, o *tipOptions, sm *tips.SignedMeta
 // at join time (or, in an empty room, the first newcomer) has connected or
 // failed. While no acceptable peer is there (only peers proving other
 // accounts), it keeps waiting for the recipient until ctx ends.
-func awaitTarget(ctx context.Context, rs *roomSession, to, peerFlag string, giveUp bool) (string, error) {
-	if giveUp && len(rs.peers) == 0 {
+func awaitTarget(ctx context.Context, room *app.Room, present []string, to, peerFlag string, giveUp bool) (string, error) {
+	if giveUp && len(present) == 0 {
 		return "", fmt.Errorf("%w: nobody is in the room", errNoRecipient)
 	}
 	pending := map[string]bool{}
-	for _, id := range rs.peers {
+	for _, id := range present {
 		pending[id] = true
 	}
 	seen := 0
 	why := "nobody came"
 	for {
 		select {
-		case ev := <-rs.node.Events():
+		case ev, ok := <-room.Events():
+			if !ok {
+				return "", errors.New("peer node stopped")
+			}
 			switch e := ev.(type) {
 			case peer.PeerConnected:
 				seen++
@@ -169,8 +122,8 @@ func awaitTarget(ctx context.Context, rs *roomSession, to, peerFlag string, give
 				delete(pending, e.Peer)
 			}
 			if seen > 0 && len(pending) == 0 {
-				id, err := chooseTipTarget(rs.node.Peers(), to, peerFlag)
-				if err == nil || errors.Is(err, errAmbiguousTarget) {
+				id, err := app.ChooseTipTarget(room.Peers(), to, peerFlag)
+				if err == nil || errors.Is(err, app.ErrAmbiguousTarget) {
 					return id, err // chosen, or ambiguous: waiting will not help
 				}
 				if giveUp {
@@ -188,21 +141,21 @@ func awaitTarget(ctx context.Context, rs *roomSession, to, peerFlag string, give
 }
 
 // awaitReceipt waits for target's receipt for hash.
-func awaitReceipt(ctx context.Context, rs *roomSession, target string, hash common.Hash) (evReceipt, error) {
+func awaitReceipt(ctx context.Context, room *app.Room, target string, hash common.Hash) (evReceipt, error) {
 	for {
 		select {
-		case ev := <-rs.node.Events():
+		case ev, ok := <-room.Events():
+			if !ok {
+				return evReceipt{}, errors.New("peer node stopped")
+			}
 			switch e := ev.(type) {
-			case peer.Message:
-				if e.Peer != target || e.Kind != kindReceipt {
-					continue
+			case app.Receipt:
+				if e.Peer == target && e.MessageHash == hash.Hex() {
+					return receiptEvent(e), nil
 				}
-				r, err := decodeReceipt(e.Peer, e.Body)
-				if err != nil {
-					return evReceipt{}, err
-				}
-				if r.MessageHash == hash.Hex() {
-					return r, nil
+			case app.Problem:
+				if e.Peer == target && e.Code == app.CodeBadReceipt {
+					return evReceipt{}, e.Err
 				}
 			case peer.PeerLeft:
 				if e.Peer == target {
@@ -220,24 +173,6 @@ func awaitReceipt(ctx context.Context, rs *roomSession, target string, hash comm
 			return evReceipt{}, ctx.Err()
 		}
 	}
-}
-
-// decodeReceipt parses a receipt and checks its signature when it has one.
-func decodeReceipt(peerID string, body []byte) (evReceipt, error) {
-	var r tips.Receipt
-	if err := json.Unmarshal(body, &r); err != nil {
-		return evReceipt{}, fmt.Errorf("undecodable receipt from %s: %w", shortID(peerID), err)
-	}
-	ev := evReceipt{Type: "receipt", Peer: peerID, MessageHash: r.MessageHash.Hex(), Accepted: r.Accepted,
-		Code: r.Code, Reason: r.Reason, Forwarded: r.Forwarded}
-	if r.Signer != nil {
-		ev.Signer = r.Signer.Hex()
-		if _, err := tips.VerifyReceipt(&r); err != nil {
-			return evReceipt{}, fmt.Errorf("receipt from %s: %w", shortID(peerID), err)
-		}
-		ev.SignerValid = true
-	}
-	return ev, nil
 }
 
 // receiptLine is a receipt for humans.
@@ -278,35 +213,23 @@ func tipLine(from string, ev tipEvent) string {
 // queueTip keeps a signed tip for an absent recipient: in the postbox's
 // outbox (any later `vtpeer join` of ours delivers it when we meet) and, when
 // the recipient's mail key is known, sealed into the server's mailbox.
-func queueTip(ctx context.Context, g *globals, o *tipOptions, rs *roomSession, sm *tips.SignedMeta, out *output,
+func queueTip(ctx context.Context, g *globals, o *tipOptions, ms *membership, sm *tips.SignedMeta, out *output,
 	mailed <-chan struct{}, refused <-chan error) error {
 	pb, err := openPostbox(vtpeerHome(g))
 	if err != nil {
 		return err
 	}
-	defer pb.close()
-	body, err := json.Marshal(sm)
-	if err != nil {
-		return err
-	}
+	defer pb.Close()
 	to := sm.Meta.To.Hex()
 	hash := sm.Meta.MessageHash().Hex()
-	it := mailbox.Item{ID: hash[2:34], Kind: kindQueuedTip, Body: body, Added: time.Now()}
-	if err := pb.queue(to, it); err != nil && !errors.Is(err, mailbox.ErrDuplicate) {
-		return fmt.Errorf("queue the tip: %w", err)
-	}
-	key := pb.contactKey(to)
-	if key == nil {
-		out.event(nil, fmt.Sprintf("* %s is not here and never proved a mail key to you: tip %s stays in your outbox; `vtpeer join %s` with this account delivers it when you meet (within %s of signing)",
-			to, shortID(hash), o.room, queuedMaxAge))
-		return nil
-	}
-	blob, err := pb.sealMail(o.room, o.signer, key, it)
+	deposited, err := app.QueueTip(ctx, pb, ms, o.room, o.signer, sm)
 	if err != nil {
 		return err
 	}
-	if err := rs.mail(ctx, key, blob); err != nil {
-		return fmt.Errorf("deposit the tip: %w", err)
+	if !deposited {
+		out.event(nil, fmt.Sprintf("* %s is not here and never proved a mail key to you: tip %s stays in your outbox; `vtpeer join %s` with this account delivers it when you meet (within %s of signing)",
+			to, shortID(hash), o.room, tips.QueuedMaxAge))
+		return nil
 	}
 	select {
 	case <-mailed:

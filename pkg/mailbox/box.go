@@ -4,15 +4,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/verytippers/vtpeer/internal/boltutil"
 	"github.com/verytippers/vtpeer/pkg/seal"
 )
 
@@ -93,15 +91,12 @@ func Open(path string, opts *Options) (*Box, error) {
 
 // openDB opens a bbolt file, creating its directory.
 func openDB(path string, lockTimeout time.Duration) (*bolt.DB, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("mailbox: open %s: %w", path, err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
-	if errors.Is(err, bolterrors.ErrTimeout) {
+	db, err := boltutil.Open(path, lockTimeout)
+	if errors.Is(err, boltutil.ErrLocked) {
 		return nil, fmt.Errorf("%w (%s)", ErrInUse, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("mailbox: open %s: %w", path, err)
+		return nil, fmt.Errorf("mailbox: %w", err)
 	}
 	return db, nil
 }
@@ -335,13 +330,7 @@ func expired(v []byte, cutoff int64) bool {
 	return len(v) < stampLen || int64(binary.BigEndian.Uint64(v)) <= cutoff
 }
 
-func (b *Box) update(fn func(*bolt.Tx) error) error {
-	err := b.db.Update(fn)
-	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	return err
-}
+func (b *Box) update(fn func(*bolt.Tx) error) error { return boltutil.Update(b.db, ErrClosed, fn) }
 
 // apply adds a committed delta to the totals and the metrics; b.mu held
 // (or the Box not yet shared).

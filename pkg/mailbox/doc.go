@@ -26,6 +26,11 @@
 // a crash in between loses that copy, and the sender's outbox (or a resend)
 // covers it.
 //
+// Words: the outbox (this package's Outbox) is the only store vtpeer calls
+// an outbox: messages waiting for an absent recipient. pkg/app's Postbox
+// keeps one, beside the contacts' mail keys; the tips forwarder's queue is
+// the forward queue.
+//
 // Neither store reads what it holds; mailbox ids are checked with
 // seal.ValidMailboxID. See docs/SECURITY.md, "Offline mail".
 package mailbox

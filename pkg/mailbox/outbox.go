@@ -3,13 +3,13 @@ package mailbox
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/verytippers/vtpeer/internal/boltutil"
 )
 
 // Defaults for OutboxOptions.
@@ -74,6 +74,7 @@ type Outbox struct {
 	db   *bolt.DB
 	own  bool
 	opts OutboxOptions
+	seen *boltutil.SeenSet
 }
 
 // OpenOutbox opens or creates its own bbolt file at path (0600, parent
@@ -127,19 +128,14 @@ func NewOutbox(db *bolt.DB, opts *OutboxOptions) (*Outbox, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	ob := &Outbox{db: db, opts: o}
-	err := ob.update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketOutbox, bucketSeen} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	if err := boltutil.CreateBuckets(db, bucketOutbox); err != nil {
+		return nil, fmt.Errorf("mailbox: outbox: %w", err)
+	}
+	seen, err := boltutil.NewSeenSet(db, bucketSeen, ErrClosed)
 	if err != nil {
 		return nil, fmt.Errorf("mailbox: outbox: %w", err)
 	}
-	return ob, nil
+	return &Outbox{db: db, opts: o, seen: seen}, nil
 }
 
 // Close closes the file if OpenOutbox opened it; with NewOutbox it does
@@ -311,18 +307,6 @@ func (o *Outbox) Recipients() ([]string, error) {
 	return out, err
 }
 
-func (o *Outbox) update(fn func(*bolt.Tx) error) error {
-	err := o.db.Update(fn)
-	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	return err
-}
+func (o *Outbox) update(fn func(*bolt.Tx) error) error { return boltutil.Update(o.db, ErrClosed, fn) }
 
-func (o *Outbox) view(fn func(*bolt.Tx) error) error {
-	err := o.db.View(fn)
-	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	return err
-}
+func (o *Outbox) view(fn func(*bolt.Tx) error) error { return boltutil.View(o.db, ErrClosed, fn) }

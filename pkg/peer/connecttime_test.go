@@ -33,8 +33,10 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[max(0, min(i, len(s)-1))]
 }
 
-// TestConnectTime asserts there is no 1 s ICE acceptance stall: 50 connects, p95 under a generous
-// bound (the real figures are in BenchmarkConnect and docs/BENCHMARKS.md).
+// TestConnectTime asserts there is no 1 s ICE acceptance stall: 50 connects, and the median under
+// 900 ms. A stall adds a second to every connect, so it moves the median past the bound, while a
+// busy machine (CI shares 2 cores) only stretches the tail: p95 is logged, not asserted (the real
+// figures are in BenchmarkConnect and docs/BENCHMARKS.md).
 func TestConnectTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
@@ -46,7 +48,7 @@ func TestConnectTime(t *testing.T) {
 	}
 	p50, p95 := percentile(ds, 0.5), percentile(ds, 0.95)
 	t.Logf("connect over 50 runs: p50 %v p95 %v max %v", p50, p95, percentile(ds, 1))
-	if p95 > 500*time.Millisecond {
-		t.Fatalf("p95 connect %v: acceptance stall?", p95)
+	if p50 > 900*time.Millisecond {
+		t.Fatalf("median connect %v (p95 %v): an ICE acceptance stall?", p50, p95)
 	}
 }

@@ -11,7 +11,8 @@
 //     bound to the DTLS certificates really seen (SHA-256 of the DER from
 //     DTLSTransport.GetRemoteCertificate); every later message is a binary sealed frame.
 //   - session (peerState): application frames inside the seal carry per-peer sequence numbers and
-//     cumulative acks. The sender keeps unacknowledged messages and resends them on a new link;
+//     cumulative acks. The sender keeps unacknowledged messages (its resend queue, bounded by
+//     MaxOutboxBytes) and resends them on a new link;
 //     the receiver drops what it already delivered: exactly once, in order, across transports.
 //
 // Session start on each link (after the seal handshake), and when PeerConnected is emitted:
@@ -55,7 +56,7 @@
 //   - "auto" (default): ICE as above (with TURN servers when given). The ICE offerer starts a
 //     server relay transport if none is ready within P2PTimeout (default 10 s) and retries ICE
 //     every max(3×P2PTimeout, 30 s) while the session runs over the relay. When ICE becomes ready
-//     the session moves to it: its start frames, then the outbox from the lowest unacknowledged
+//     the session moves to it: its start frames, then the resend queue from the lowest unacknowledged
 //     message, then the relay transport is closed. Each transport carries a contiguous run of
 //     sequence numbers starting at or below the one the receiver expects next, and the receiver
 //     drops what it already delivered, so it never sees a gap: no message is lost, duplicated or

@@ -47,6 +47,15 @@ var (
 	ErrPossibleMITM = errors.New("peer: possible man in the middle")
 	// ErrRefused means the peer refused the handshake and said why (its code follows).
 	ErrRefused = errors.New("peer: handshake refused by the peer")
+	// ErrNoChannel is returned by OpenChannel when the session with the peer has no ready
+	// PeerConnection (it runs over the server relay, or is recovering).
+	ErrNoChannel = errors.New("peer: no direct transport for an extra channel")
+	// ErrChannelClosed is returned by a Channel's calls once it is closed (by either end or with
+	// its transport).
+	ErrChannelClosed = errors.New("peer: channel closed")
+	// ErrChannelLabel means an extra DataChannel's label does not start with ChannelLabelPrefix or
+	// is longer than MaxChannelLabel.
+	ErrChannelLabel = errors.New("peer: bad channel label")
 	// ErrIgnoredSignal is returned by HandleSignal for a well-formed signaling frame that the
 	// protocol says to ignore: an unknown type, a late frame of a replaced transport (older gen),
 	// the losing offer of a glare, an offer or relay frame for a path Options.Via refuses, a frame

@@ -134,16 +134,18 @@ func newLink(p *peerState, gen uint64, offerer, upgrade bool) (*link, error) {
 			return nil, fmt.Errorf("create datachannel: %w", err)
 		}
 		l.setupDC(dc)
-	} else {
-		pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-			if dc.Label() == DataChannelLabel {
-				l.setupDC(dc)
-				return
-			}
+	}
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		switch {
+		case dc.Label() == DataChannelLabel && !offerer:
+			l.setupDC(dc)
+		case strings.HasPrefix(dc.Label(), ChannelLabelPrefix):
+			l.onExtraChannel(dc) // channel.go
+		default:
 			n.log.Warn("peer: refusing a DataChannel with an unknown label", "peer", p.id, "label", dc.Label())
 			_ = dc.Close()
-		})
-	}
+		}
+	})
 	return l, nil
 }
 

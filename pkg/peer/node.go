@@ -35,6 +35,7 @@ type Node struct {
 	accountSASes map[string]string // lower-case address → the SAS last shown for it
 
 	metrics *metrics
+	chans   *chanRegistry // extra DataChannels the peers opened (channel.go)
 }
 
 // PeerInfo describes one peer the Node knows.
@@ -69,7 +70,7 @@ func New(opts *Options) (*Node, error) {
 		return nil, fmt.Errorf("peer: metrics: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &Node{metrics: m,
+	n := &Node{metrics: m, chans: newChanRegistry(),
 		opts: o, log: o.Logger, stack: stack,
 		instance: binary.BigEndian.Uint64(ib[:]) | 1,
 		events:   newEventQueue(defaultEventLimit),

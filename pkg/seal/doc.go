@@ -23,6 +23,12 @@
 // layouts are in docs/PROTOCOL.md, the threat model in
 // docs/SECURITY.md.
 //
+// Words: a session is the sealed, end-to-end session with one peer, named
+// by its SAS. A Session here is its cryptography on one transport; pkg/peer
+// continues the same session on a new transport (continuity) and keeps its
+// reliable delivery, and pkg/app's Room is the application above all of a
+// room's sessions.
+//
 // The package imports only the standard library: account signatures are
 // made and checked by the caller through SignFunc and RecoverFunc.
 package seal

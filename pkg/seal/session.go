@@ -45,6 +45,7 @@ type Session struct {
 	contIndex int
 	next      []byte // continuity secret for the next handshake
 	closeKey  []byte // relay close MAC key
+	exporter  []byte // exporter secret (export.go)
 
 	send direction
 	recv direction
@@ -75,7 +76,8 @@ func newSession(role Role, room string, th []byte, k keys) (*Session, error) {
 		sendKey, recvKey = recvKey, sendKey
 	}
 	s := &Session{role: role, room: room, th: bytes.Clone(th), sas: sasDigits(k.sas),
-		version: VersionFirst, contIndex: -1, next: bytes.Clone(k.continuity), closeKey: bytes.Clone(k.close)}
+		version: VersionFirst, contIndex: -1, next: bytes.Clone(k.continuity), closeKey: bytes.Clone(k.close),
+		exporter: bytes.Clone(k.exporter)}
 	var err error
 	if s.send.aead, err = newGCM(sendKey); err != nil {
 		return nil, err
@@ -181,5 +183,6 @@ func (s *Session) Close() error {
 	}
 	wipe(s.next)
 	wipe(s.closeKey)
+	wipe(s.exporter)
 	return nil
 }

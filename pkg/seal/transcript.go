@@ -68,6 +68,7 @@ type keys struct {
 	sas               []byte
 	continuity        []byte // the next continuity secret
 	close             []byte // relay close MAC key
+	exporter          []byte // exporter secret (export.go)
 }
 
 // deriveKeys runs HKDF-SHA256 with ikm = the X25519 shared secret and
@@ -99,6 +100,7 @@ func deriveKeys(version int, shared, continuity, th []byte) (keys, error) {
 		{&k.sas, labels[2]},
 		{&k.continuity, infoContinuity},
 		{&k.close, infoClose},
+		{&k.exporter, infoExporter},
 	} {
 		if *out.dst, err = hkdf.Expand(sha256.New, prk, out.info, 32); err != nil {
 			k.wipe()
@@ -114,6 +116,7 @@ func (k *keys) wipe() {
 	wipe(k.sas)
 	wipe(k.continuity)
 	wipe(k.close)
+	wipe(k.exporter)
 }
 
 // sasDigits returns the 6-digit SAS: the first 8 bytes of the SAS key as

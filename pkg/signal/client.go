@@ -26,6 +26,7 @@ const DefaultHandshakeTimeout = 10 * time.Second
 // retry (see ClientOptions.OnDialFailure).
 type DialFailure struct {
 	Attempt int           // 1 for the first failure of a series
+	URL     string        // the server the attempt went to
 	Err     error         // why the attempt failed
 	Retry   time.Duration // wait before the next attempt
 }
@@ -110,7 +111,7 @@ func (o *ClientOptions) validate() error {
 // reports a lost link as a local TypeReconnecting frame and the re-join as
 // a new TypeJoined frame. All methods are safe for concurrent use.
 type Client struct {
-	url    string
+	urls   []string
 	opts   ClientOptions
 	resume string
 	in     chan Frame
@@ -120,6 +121,7 @@ type Client struct {
 
 	mu     sync.Mutex
 	ws     *websocket.Conn // nil while reconnecting
+	cur    int             // index in urls of the server in use, or tried last
 	room   string
 	peerID string
 	closed bool
@@ -128,19 +130,28 @@ type Client struct {
 	pending []Frame
 }
 
-// Dial connects to the signaling server at url (ws:// or wss://). Each
-// attempt is bounded by HandshakeTimeout. Without Retry a failure is
-// returned at once; with Retry Dial tries again with backoff, reporting each
-// failure to OnDialFailure, until it connects, the failure is permanent or
-// ctx ends (the error then wraps ctx's cause and the last attempt's error).
+// Dial connects to the signaling server at url (ws:// or wss://). url may
+// list the nodes of a cluster separated by commas ("ws://a:8080,ws://b:8080",
+// see SplitURLs): Dial tries them in order, and after a lost connection the
+// Client tries the next one after the server it lost, round the list, with
+// the same peer id and resume secret. Each attempt is bounded by
+// HandshakeTimeout. Without Retry Dial tries each server once and returns
+// the last failure; with Retry it goes round the list again with backoff,
+// reporting each failure (with its URL) to OnDialFailure, until it connects,
+// the failure is permanent or ctx ends (the error then wraps ctx's cause and
+// the last attempt's error).
 func Dial(ctx context.Context, url string, opts *ClientOptions) (*Client, error) {
 	o := opts.withDefaults()
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	urls := SplitURLs(url)
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("%w: no server URL", ErrBadOptions)
+	}
 	var secret [16]byte
 	_, _ = rand.Read(secret[:])
-	c := &Client{url: url, opts: o, resume: hex.EncodeToString(secret[:]), peerID: o.PeerID,
+	c := &Client{urls: urls, opts: o, resume: hex.EncodeToString(secret[:]), peerID: o.PeerID,
 		in: make(chan Frame, 64), done: make(chan struct{})}
 	ws, err := c.dialFirst(ctx)
 	if err != nil {
@@ -154,30 +165,62 @@ func Dial(ctx context.Context, url string, opts *ClientOptions) (*Client, error)
 	return c, nil
 }
 
+// SplitURLs splits a comma-separated list of server URLs, dropping
+// surrounding spaces and empty entries.
+func SplitURLs(list string) []string {
+	var out []string
+	for u := range strings.SplitSeq(list, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// dialErr names the operation, and the server when the client has several.
+func (c *Client) dialErr(url string, err error) error {
+	if len(c.urls) > 1 {
+		return fmt.Errorf("dial signal server %s: %w", url, err)
+	}
+	return fmt.Errorf("dial signal server: %w", err)
+}
+
 // dialFirst makes the first connection, retrying when opts.Retry says so.
+// Within a round of the list the next server is tried at once; the backoff
+// is waited after a whole round failed.
 func (c *Client) dialFirst(ctx context.Context) (*websocket.Conn, error) {
 	d := c.opts.MinBackoff
 	var last error // the last attempt's error that ctx did not cause
 	for attempt := 1; ; attempt++ {
-		ws, permanent, err := c.dial(ctx)
-		if err == nil {
+		i := (attempt - 1) % len(c.urls)
+		ws, permanent, raw := c.dial(ctx, c.urls[i])
+		if raw == nil {
+			c.cur = i
 			return ws, nil
 		}
+		err := c.dialErr(c.urls[i], raw)
 		if ctx.Err() == nil {
-			last = err
+			last = raw
+			if len(c.urls) > 1 {
+				last = fmt.Errorf("%s: %w", c.urls[i], raw)
+			}
 		}
+		roundDone := attempt%len(c.urls) == 0
 		switch {
 		case ctx.Err() != nil && last != nil:
 			return nil, fmt.Errorf("dial signal server: %w after %d attempts; the last: %w", context.Cause(ctx), attempt, last)
-		case !c.opts.Retry || permanent || ctx.Err() != nil:
-			return nil, fmt.Errorf("dial signal server: %w", err)
+		case permanent || ctx.Err() != nil || !c.opts.Retry && roundDone:
+			return nil, err
 		}
-		wait := jitter(d)
-		c.failed(attempt, fmt.Errorf("dial signal server: %w", err), wait)
+		var wait time.Duration
+		if roundDone {
+			wait = jitter(d)
+			d = min(2*d, c.opts.MaxBackoff)
+		}
+		c.failed(attempt, c.urls[i], err, wait)
 		if !sleep(ctx, wait) {
 			return nil, fmt.Errorf("dial signal server: %w after %d attempts; the last: %w", context.Cause(ctx), attempt, last)
 		}
-		d = min(2*d, c.opts.MaxBackoff)
 	}
 }
 
@@ -188,7 +231,7 @@ var errAttemptTimeout = errors.New("attempt timed out")
 // dial makes one connection attempt bounded by HandshakeTimeout. permanent
 // reports a failure that retrying will not cure. The caller names the
 // operation in the error.
-func (c *Client) dial(ctx context.Context) (_ *websocket.Conn, permanent bool, _ error) {
+func (c *Client) dial(ctx context.Context, url string) (_ *websocket.Conn, permanent bool, _ error) {
 	var mu sync.Mutex
 	var tcpUp, tlsUp bool
 	trace := &httptrace.ClientTrace{
@@ -205,7 +248,7 @@ func (c *Client) dial(ctx context.Context) (_ *websocket.Conn, permanent bool, _
 	}
 	actx, cancel := context.WithTimeoutCause(httptrace.WithClientTrace(ctx, trace), c.opts.HandshakeTimeout, errAttemptTimeout)
 	defer cancel() // coder/websocket does the same with http.Client.Timeout: the connection outlives it
-	ws, resp, err := websocket.Dial(actx, c.url, &websocket.DialOptions{
+	ws, resp, err := websocket.Dial(actx, url, &websocket.DialOptions{
 		HTTPHeader:      c.opts.Header,
 		CompressionMode: websocket.CompressionDisabled,
 	})
@@ -216,11 +259,11 @@ func (c *Client) dial(ctx context.Context) (_ *websocket.Conn, permanent bool, _
 			d := c.opts.HandshakeTimeout
 			switch {
 			case !tcpUp:
-				return nil, false, fmt.Errorf("no TCP connection to %s within %s: %w", c.url, d, ErrDialTimeout)
-			case strings.HasPrefix(c.url, "wss:") && !tlsUp:
-				return nil, false, fmt.Errorf("server at %s accepted TCP but did not finish the TLS handshake within %s: %w", c.url, d, ErrDialTimeout)
+				return nil, false, fmt.Errorf("no TCP connection to %s within %s: %w", url, d, ErrDialTimeout)
+			case strings.HasPrefix(url, "wss:") && !tlsUp:
+				return nil, false, fmt.Errorf("server at %s accepted TCP but did not finish the TLS handshake within %s: %w", url, d, ErrDialTimeout)
 			default:
-				return nil, false, fmt.Errorf("server at %s accepted TCP but did not answer the WebSocket handshake within %s: %w", c.url, d, ErrDialTimeout)
+				return nil, false, fmt.Errorf("server at %s accepted TCP but did not answer the WebSocket handshake within %s: %w", url, d, ErrDialTimeout)
 			}
 		}
 		var cv *tls.CertificateVerificationError
@@ -237,10 +280,10 @@ func (c *Client) dial(ctx context.Context) (_ *websocket.Conn, permanent bool, _
 }
 
 // failed reports a failed attempt that will be retried after wait.
-func (c *Client) failed(attempt int, err error, wait time.Duration) {
-	c.opts.Logger.Debug("signal dial failed", "attempt", attempt, "err", err, "retry_in", wait)
+func (c *Client) failed(attempt int, url string, err error, wait time.Duration) {
+	c.opts.Logger.Debug("signal dial failed", "attempt", attempt, "url", url, "err", err, "retry_in", wait)
 	if c.opts.OnDialFailure != nil {
-		c.opts.OnDialFailure(DialFailure{Attempt: attempt, Err: err, Retry: wait})
+		c.opts.OnDialFailure(DialFailure{Attempt: attempt, URL: url, Err: err, Retry: wait})
 	}
 }
 
@@ -422,6 +465,10 @@ func (c *Client) readAll(ctx context.Context, ws *websocket.Conn) error {
 			c.opts.Logger.Debug("ignoring bad frame from server", "err", err)
 			continue
 		}
+		if f.Type == TypeError && f.Code == CodeUnavailable && len(c.urls) > 1 {
+			// This node lost its cluster: another one takes the join.
+			return fmt.Errorf("%w: %s", ErrUnavailable, f.Error)
+		}
 		if f.Type == TypeJoined && f.PeerID != "" {
 			c.mu.Lock()
 			c.peerID = f.PeerID
@@ -443,8 +490,9 @@ func (c *Client) deliver(f Frame) bool {
 }
 
 // reconnect dials with backoff until it succeeds (and re-joins the room)
-// or the client is closed, then returns nil. Each failed attempt is reported
-// to OnDialFailure.
+// or the client is closed, then returns nil. It starts with the server
+// after the one it lost and goes round the list; the backoff doubles after
+// each round that failed. Each failed attempt is reported to OnDialFailure.
 func (c *Client) reconnect(ctx context.Context) *websocket.Conn {
 	d := c.opts.MinBackoff
 	wait := jitter(d)
@@ -452,25 +500,32 @@ func (c *Client) reconnect(ctx context.Context) *websocket.Conn {
 		if !sleep(ctx, wait) {
 			return nil
 		}
-		ws, err := c.redial(ctx)
+		c.mu.Lock()
+		c.cur = (c.cur + 1) % len(c.urls)
+		url := c.urls[c.cur]
+		c.mu.Unlock()
+		ws, err := c.redial(ctx, url)
 		if err == nil {
 			return ws
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		d = min(2*d, c.opts.MaxBackoff)
-		wait = jitter(d)
-		c.failed(attempt, err, wait)
+		wait = 0
+		if attempt%len(c.urls) == 0 {
+			d = min(2*d, c.opts.MaxBackoff)
+			wait = jitter(d)
+		}
+		c.failed(attempt, url, err, wait)
 	}
 }
 
-// redial makes one reconnection attempt and re-joins the room. It returns
-// nil and no error when the client was closed meanwhile.
-func (c *Client) redial(ctx context.Context) (*websocket.Conn, error) {
-	ws, _, err := c.dial(ctx)
+// redial makes one reconnection attempt to url and re-joins the room. It
+// returns nil and no error when the client was closed meanwhile.
+func (c *Client) redial(ctx context.Context, url string) (*websocket.Conn, error) {
+	ws, _, err := c.dial(ctx, url)
 	if err != nil {
-		return nil, fmt.Errorf("dial signal server: %w", err)
+		return nil, c.dialErr(url, err)
 	}
 	c.mu.Lock()
 	if c.closed {

@@ -31,6 +31,8 @@ type conn struct {
 	id         string
 	room       *room
 	resume     [32]byte
+	session    string // with a Cluster: this join's session (clusterjoin.go)
+	joinRev    uint64 // with a Cluster: the room revision that admitted it
 	nextPing   time.Time
 	violations int // only touched by readLoop
 
@@ -210,7 +212,7 @@ func (c *conn) cleanup() {
 	left := s.leaveLocked(c)
 	s.mu.Unlock()
 	s.m.conns.Dec()
-	left.notify(nil)
+	s.left(left, nil)
 }
 
 // sendError queues an error frame for the client. Like sendFrame it runs

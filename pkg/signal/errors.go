@@ -29,6 +29,16 @@ var (
 	// within ClientOptions.HandshakeTimeout; the error's text says how far it
 	// got (no TCP connection, or TCP accepted but no WebSocket handshake).
 	ErrDialTimeout = errors.New("signal: dial timed out")
+	// ErrRoomFull is returned by Cluster.Join when the room already has
+	// MaxMembers members over all nodes.
+	ErrRoomFull = errors.New("signal: room full")
+	// ErrPeerIDTaken is returned by Cluster.Join when the peer id is held
+	// by a member with another resume secret.
+	ErrPeerIDTaken = errors.New("signal: peer id taken")
+	// ErrUnavailable is returned by Cluster.Join and Cluster.Ready when the
+	// node cannot reach the rest of its cluster, and by Client when no
+	// server of its list answers.
+	ErrUnavailable = errors.New("signal: cluster unavailable")
 )
 
 // Error codes carried in the "code" field of error frames. They are stable:
@@ -51,6 +61,7 @@ const (
 	CodeInvalidUTF8  = "invalid_utf8"   // a text frame that is not valid UTF-8 (never relayed)
 
 	CodeMailRateLimited = "mail_rate_limited" // the connection's mail budget (bytes/s) is spent; not stored
+	CodeUnavailable     = "unavailable"       // this node lost its cluster and takes no joins; try another node
 )
 
 // WebSocket close codes used by the server. The standard ones are the
@@ -62,6 +73,7 @@ const (
 	CloseTooBig          = websocket.StatusMessageTooBig   // 1009: a frame exceeded MaxFrame
 	CloseReplaced        = websocket.StatusCode(4000)      // another connection resumed this peerId
 	CloseTooSlow         = websocket.StatusCode(4001)      // the client did not read fast enough (sent when possible)
+	CloseUnavailable     = websocket.StatusTryAgainLater   // 1013: this node lost its cluster; connect to another node
 )
 
 // ServerError is an error frame received from the server.

@@ -103,6 +103,12 @@ type ServerOptions struct {
 	// blob the store accepts or such blobs are always refused.
 	MailRate  rate.Limit
 	MailBurst int
+	// Cluster, when set, shares rooms with the other nodes of a cluster:
+	// members, the member cap and peer ids hold over all nodes, and frames
+	// reach members wherever they are (see Cluster). Nil: this Server holds
+	// every member of its rooms. MaxRooms, MaxConnsPerIP and the per
+	// connection budgets stay per node.
+	Cluster Cluster
 	// Registry, when set, receives the server's Prometheus metrics.
 	Registry prometheus.Registerer
 }

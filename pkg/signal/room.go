@@ -12,13 +12,21 @@ import (
 // room is a set of at most MaxMembers connections.
 type room struct {
 	name    string
-	members []*conn
+	members []*conn // held by this node
+
+	// With a Cluster only (clusterjoin.go), guarded by s.mu:
+	rev     uint64            // revision of the last RoomView applied
+	remote  map[string]string // peer id → session of the members other nodes hold
+	joining int               // joins waiting for Cluster.Join; keeps the room while > 0
 }
 
 // notice is a frame to deliver to some connections once s.mu is released.
 type notice struct {
 	to []*conn
 	f  Frame
+
+	// With a Cluster: the member that left, to remove cluster-wide.
+	room, peerID, session string
 }
 
 // notify delivers the notice. from is the connection whose frame caused
@@ -63,7 +71,7 @@ func (s *Server) handle(c *conn, in *inbound) {
 		s.mu.Lock()
 		left := s.leaveLocked(c)
 		s.mu.Unlock()
-		left.notify(c)
+		s.left(left, c)
 	case TypeMail:
 		s.handleMail(c, f)
 	case TypeJoined, TypePeerJoined, TypePeerLeft, TypeError, TypeReconnecting, TypeMailed:
@@ -99,12 +107,16 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 		resume = sha256.Sum256([]byte(f.Resume))
 	}
 
+	if s.cluster != nil {
+		s.handleClusterJoin(c, f, v, resume)
+		return
+	}
 	s.mu.Lock()
 	left := s.leaveLocked(c)
 	r := s.rooms[f.Room]
 	if r == nil && len(s.rooms) >= s.opts.MaxRooms {
 		s.mu.Unlock()
-		left.notify(c)
+		s.left(left, c)
 		c.sendError(CodeTooManyRooms, "too many rooms on this server")
 		return
 	}
@@ -117,7 +129,7 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 			}
 			if f.Resume == "" || m.resume == [32]byte{} || subtle.ConstantTimeCompare(m.resume[:], resume[:]) != 1 {
 				s.mu.Unlock()
-				left.notify(c)
+				s.left(left, c)
 				c.sendError(CodePeerIDTaken, "peerId is in use")
 				return
 			}
@@ -126,7 +138,7 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 	}
 	if r != nil && replaced == nil && len(r.members) >= s.opts.MaxMembers {
 		s.mu.Unlock()
-		left.notify(c)
+		s.left(left, c)
 		c.sendError(CodeRoomFull, "room full")
 		return
 	}
@@ -152,7 +164,7 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 	c.room, c.id, c.resume = r, id, resume
 	s.mu.Unlock()
 
-	left.notify(c)
+	s.left(left, c)
 	if replaced != nil {
 		replaced.closeWith(CloseReplaced, "peerId resumed by another connection")
 	}
@@ -198,8 +210,8 @@ func (s *Server) authorize(c *conn, f Frame) error {
 // of its room, or to f.To. Most frames take relayWire instead.
 func (s *Server) handleRelay(c *conn, f Frame) {
 	var buf [16]*conn
-	targets, from, ok := s.relayTargets(c, []byte(f.Room), []byte(f.To), buf[:0])
-	if !ok || len(targets) == 0 {
+	targets, from, fwd, ok := s.relayTargets(c, []byte(f.Room), []byte(f.To), buf[:0])
+	if !ok || len(targets) == 0 && !fwd.on {
 		return
 	}
 	b, err := encodeFrame(Frame{Type: f.Type, Room: f.Room, To: f.To, From: from, Data: f.Data})
@@ -207,6 +219,7 @@ func (s *Server) handleRelay(c *conn, f Frame) {
 		c.sendError(CodeBadFrame, "cannot relay frame")
 		return
 	}
+	s.forward(f.Room, f.To, fwd, b)
 	s.deliver(targets, b)
 }
 
@@ -215,41 +228,55 @@ func (s *Server) handleRelay(c *conn, f Frame) {
 // recipients.
 func (s *Server) relayWire(c *conn, w *wireRelay) {
 	var buf [16]*conn
-	targets, from, ok := s.relayTargets(c, w.room, w.to, buf[:0])
-	if !ok || len(targets) == 0 {
+	targets, from, fwd, ok := s.relayTargets(c, w.room, w.to, buf[:0])
+	if !ok || len(targets) == 0 && !fwd.on {
 		return
 	}
-	s.deliver(targets, w.appendRelay(make([]byte, 0, w.relaySize(from)), from))
+	b := w.appendRelay(make([]byte, 0, w.relaySize(from)), from)
+	if fwd.on {
+		s.forward(string(w.room), string(w.to), fwd, b)
+	}
+	s.deliver(targets, b)
 }
 
-// relayTargets appends to buf the members of c's room that a frame for
-// room (and for the member to, when set) goes to, and returns them with
-// c's peer id. When the frame cannot be relayed it answers c with an error
-// frame and reports false.
-func (s *Server) relayTargets(c *conn, room, to []byte, buf []*conn) ([]*conn, string, bool) {
+// relayTargets appends to buf the members of c's room held here that a
+// frame for room (and for the member to, when set) goes to, and returns
+// them with c's peer id and whether other nodes hold recipients too. When
+// the frame cannot be relayed it answers c with an error frame and reports
+// false.
+func (s *Server) relayTargets(c *conn, room, to []byte, buf []*conn) ([]*conn, string, remoteTargets, bool) {
 	if len(room) == 0 {
 		c.sendError(CodeRoomRequired, "room required")
-		return nil, "", false
+		return nil, "", remoteTargets{}, false
 	}
 	s.mu.Lock()
 	r := c.room
 	if r == nil || r.name != string(room) {
 		s.mu.Unlock()
 		c.sendError(CodeNotJoined, "join the room first")
-		return nil, "", false
+		return nil, "", remoteTargets{}, false
 	}
 	for _, m := range r.members {
 		if m != c && (len(to) == 0 || m.id == string(to)) {
 			buf = append(buf, m)
 		}
 	}
+	var fwd remoteTargets
+	if len(r.remote) > 0 {
+		if len(to) == 0 {
+			fwd.on = true
+		} else {
+			_, fwd.on = r.remote[string(to)]
+		}
+		fwd.rev = r.rev
+	}
 	from := c.id
 	s.mu.Unlock()
-	if len(to) > 0 && len(buf) == 0 {
+	if len(to) > 0 && len(buf) == 0 && !fwd.on {
 		c.sendError(CodeUnknownPeer, "no such peer in the room")
-		return nil, "", false
+		return nil, "", remoteTargets{}, false
 	}
-	return buf, from, true
+	return buf, from, fwd, true
 }
 
 // deliver queues the relayed frame b for each target, then holds the
@@ -276,12 +303,28 @@ func (s *Server) leaveLocked(c *conn) notice {
 	}
 	r.remove(c)
 	c.room = nil
-	if len(r.members) == 0 {
-		delete(s.rooms, r.name)
-		s.m.rooms.Dec()
-		return notice{}
+	var n notice
+	if s.cluster != nil {
+		n.room, n.peerID, n.session = r.name, c.id, c.session
 	}
-	return notice{to: append([]*conn(nil), r.members...), f: Frame{Type: TypePeerLeft, Room: r.name, PeerID: c.id}}
+	if len(r.members) == 0 {
+		if r.joining == 0 {
+			delete(s.rooms, r.name)
+			s.m.rooms.Dec()
+		}
+		return n
+	}
+	n.to, n.f = append([]*conn(nil), r.members...), Frame{Type: TypePeerLeft, Room: r.name, PeerID: c.id}
+	return n
+}
+
+// left delivers the notice of a member that left (see leaveLocked) and,
+// with a Cluster, removes the member cluster-wide. s.mu must not be held.
+func (s *Server) left(n notice, from *conn) {
+	n.notify(from)
+	if n.session != "" {
+		s.clusterLeave(n.room, n.peerID, n.session)
+	}
 }
 
 func (r *room) remove(c *conn) {

@@ -30,6 +30,8 @@ type Server struct {
 	m       *metrics
 	accept  websocket.AcceptOptions
 	origins *originPolicy
+	cluster Cluster // nil: this Server holds every member (ServerOptions.Cluster)
+	detach  func()
 
 	mu     sync.Mutex
 	closed bool
@@ -78,6 +80,10 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 		perIP:   make(map[string]int),
 		stop:    make(chan struct{}),
 		epoch:   time.Now(),
+	}
+	if o.Cluster != nil {
+		s.cluster = o.Cluster
+		s.detach = o.Cluster.Attach(clusterNode{s})
 	}
 	s.gate.conns = make(map[net.Conn]*pending)
 	s.gate.perIP = make(map[string]int)
@@ -171,6 +177,37 @@ func (s *Server) HealthHandler() http.Handler {
 	})
 }
 
+// ReadyHandler returns a handler answering 200 {"status":"ready"} while
+// the server takes joins, and 503 with the reason otherwise: after Close,
+// or while its Cluster cannot reach the rest of the cluster (a load
+// balancer then sends new clients to another node).
+func (s *Server) ReadyHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := struct {
+			Status string `json:"status"`
+			Node   string `json:"node,omitempty"`
+			Reason string `json:"reason,omitempty"`
+		}{Status: "ready"}
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		switch {
+		case closed:
+			h.Status, h.Reason = "closing", "server shutting down"
+		case s.cluster != nil:
+			h.Node = s.cluster.NodeID()
+			if err := s.cluster.Ready(); err != nil {
+				h.Status, h.Reason = "unavailable", err.Error()
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if h.Status != "ready" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(h)
+	})
+}
+
 // Close sends a going-away close (1001) to every client, cuts the
 // connections counted by ConnState that are waiting for a request (a
 // stalled client is not waited for), and waits until every goroutine the
@@ -196,6 +233,9 @@ func (s *Server) Close() error {
 		c.closeWith(CloseGoingAway, "server shutting down")
 	}
 	s.wg.Wait()
+	if s.detach != nil {
+		s.detach()
+	}
 	return nil
 }
 

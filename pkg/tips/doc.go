@@ -24,8 +24,18 @@
 //	sm, err := tips.ParseSignedMeta(frame)      // strict decoder, fuzzed
 //	res, err := verifier.Verify(sm)             // *VerifyError with a Code
 //	err = store.Record(res.Hash, time.Now())    // ErrReplay, persistent
-//	err = forwarder.Enqueue(ctx, sm)            // outbox → orchestrator POST
+//	err = forwarder.Enqueue(ctx, sm)            // forward queue → orchestrator POST
 //	receipt := tips.Receipt{…}; tips.SignReceipt(signer, &receipt)
+//
+// A Desk does all of that for one received tip: Judge (and JudgeQueued for
+// a tip that waited, against QueuedMaxAge) returns one Verdict and one
+// Receipt for every outcome, with the codes above plus CodeWrongRecipient,
+// CodeAlreadyAccepted and CodeNotReceiving.
+//
+// Words: the forwarder's persistent queue of accepted tips is the forward
+// queue (its bbolt bucket is still named "outbox" on disk); in vtpeer,
+// "outbox" means the peers' queue of messages for absent recipients
+// (mailbox.Outbox) and nothing else.
 //
 // Keys live in a go-ethereum V3 Keystore (scrypt). Nothing in this package
 // logs or returns key material or passwords.

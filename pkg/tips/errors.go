@@ -25,7 +25,7 @@ const (
 	CodeFuture              = "future"                // the signed timestamp is further than MaxFuture ahead
 	CodeReplay              = "replay"                // the messageHash was accepted before
 	// CodeStore refuses a valid tip the receiver could not record (its
-	// replay store or forward outbox failed to write, e.g. a full disk).
+	// replay store or forward queue failed to write, e.g. a full disk).
 	// Nothing was recorded: the same tip may be sent again later.
 	CodeStore = "store"
 )
@@ -55,6 +55,10 @@ var (
 	ErrStoreInUse = errors.New("tips: store in use by another vtpeer process")
 	// ErrStoreClosed is returned by Store methods after Close.
 	ErrStoreClosed = errors.New("tips: store closed")
+
+	// ErrForwardURL is returned by OpenDesk when DeskOptions.ForwardURL is
+	// not an http(s) URL.
+	ErrForwardURL = errors.New("tips: bad forward URL")
 
 	// ErrBadReceipt is returned when a receipt's signature does not verify.
 	ErrBadReceipt = errors.New("tips: invalid receipt signature")

@@ -95,9 +95,9 @@ func (o *ForwarderOptions) validate() error {
 }
 
 // Forwarder delivers accepted tips to the orchestrator through a persistent
-// outbox in the Store:
+// forward queue in the Store:
 //
-//   - Enqueue writes the tip to the outbox (a hash already there, in any
+//   - Enqueue writes the tip to the forward queue (a hash already there, in any
 //     state, is ignored), so a tip survives a restart until delivered.
 //   - Run POSTs queued tips as ForwardBody JSON. A 2xx marks the hash
 //     forwarded: it is never sent again, across restarts. A 4xx other than
@@ -162,8 +162,8 @@ func NewForwarder(store *Store, rawURL string, opts *ForwarderOptions) (*Forward
 	return f, nil
 }
 
-// Enqueue persists sm (which the caller has verified) in the outbox and wakes
-// Run. It returns once the entry is on disk; a hash already in the outbox is
+// Enqueue persists sm (which the caller has verified) in the forward queue and wakes
+// Run. It returns once the entry is on disk; a hash already in the queue is
 // left as it is.
 func (f *Forwarder) Enqueue(ctx context.Context, sm *SignedMeta) error {
 	if err := ctx.Err(); err != nil {
@@ -177,7 +177,7 @@ func (f *Forwarder) Enqueue(ctx context.Context, sm *SignedMeta) error {
 	if err != nil {
 		return fmt.Errorf("tips: enqueue: %w", err)
 	}
-	added, err := f.store.putOutbox(sm.Meta.MessageHash(), b, time.Now())
+	added, err := f.store.putForward(sm.Meta.MessageHash(), b, time.Now())
 	if errors.Is(err, ErrStoreClosed) {
 		return ErrForwarderClosed
 	}
@@ -246,7 +246,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	for {
 		next, err := f.sendDue(ctx)
 		if err != nil && ctx.Err() == nil {
-			f.log.Warn("forwarder outbox", "err", err)
+			f.log.Warn("forward queue", "err", err)
 			next = time.Now().Add(f.minB)
 		}
 		wait := time.Hour
@@ -266,7 +266,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 // sendDue posts every queued entry that is due and returns when the next one
 // falls due (zero when none is queued).
 func (f *Forwarder) sendDue(ctx context.Context) (time.Time, error) {
-	queued, err := f.store.queuedOutbox()
+	queued, err := f.store.queuedForwards()
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -291,7 +291,7 @@ func (f *Forwarder) sendDue(ctx context.Context) (time.Time, error) {
 		if !ok {
 			return time.Time{}, nil // cut short by shutdown: stays queued, not counted
 		}
-		if err := f.store.setOutbox(h, e); err != nil {
+		if err := f.store.setForward(h, e); err != nil {
 			return time.Time{}, err
 		}
 		if f.onAtt != nil {
@@ -306,7 +306,7 @@ func (f *Forwarder) sendDue(ctx context.Context) (time.Time, error) {
 
 // attempt posts one entry and returns it updated; ok is false when ctx
 // ended before the orchestrator answered.
-func (f *Forwarder) attempt(ctx context.Context, h common.Hash, e outboxEntry) (_ outboxEntry, ok bool) {
+func (f *Forwarder) attempt(ctx context.Context, h common.Hash, e forwardEntry) (_ forwardEntry, ok bool) {
 	e.Attempts++
 	status, err := f.post(ctx, e.Body)
 	if err != nil && ctx.Err() != nil {

@@ -1,6 +1,7 @@
 package tips
 
 import (
+	"crypto/rand"
 	"fmt"
 	"io"
 	"math/big"
@@ -76,6 +77,12 @@ const (
 	minNonceTimestamp = 1577836800000  // 2020-01-01T00:00:00Z
 	maxNonceTimestamp = 32503680000000 // 3000-01-01T00:00:00Z
 )
+
+// NewMeta is a fresh tip from → to of amount wei, stamped now, with
+// vtpeer's timestamped nonce (NewNonce from crypto/rand).
+func NewMeta(from, to common.Address, amount *big.Int, cid string, now time.Time) Meta {
+	return Meta{From: from, To: to, Amount: amount, Timestamp: now.UnixMilli(), Cid: cid, Nonce: NewNonce(rand.Reader, now)}
+}
 
 // NewNonce returns (now in unix ms << 128) | 128 random bits read from rand,
 // so that the signing time is covered by the signature. If rand fails the

@@ -1,17 +1,15 @@
 package tips
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/verytippers/vtpeer/internal/boltutil"
 )
 
 // DefaultLockTimeout is how long OpenStore waits for another process to
@@ -19,8 +17,11 @@ import (
 const DefaultLockTimeout = time.Second
 
 var (
-	bucketSeen   = []byte("seen")   // messageHash → accepted at (unix ns, 8 bytes)
-	bucketOutbox = []byte("outbox") // messageHash → outboxEntry JSON
+	bucketSeen = []byte("seen") // messageHash → accepted at (unix ns, 8 bytes)
+	// bucketForward is the forward queue: messageHash → forwardEntry JSON. Its
+	// name on disk is "outbox" (files written before the forward queue had
+	// its own name); in vtpeer "outbox" means mailbox.Outbox only.
+	bucketForward = []byte("outbox")
 )
 
 // StoreOptions configure OpenStore. A nil *StoreOptions uses the defaults.
@@ -41,7 +42,7 @@ func (o *StoreOptions) validate() error {
 
 // Store is the receiver's persistent state in one bbolt file: the hashes of
 // accepted tips (replay protection that survives restarts) and the
-// forwarder's outbox. One process at a time may open it. It is safe for
+// forwarder's queue. One process at a time may open it. It is safe for
 // concurrent use.
 type Store struct {
 	db  *bolt.DB
@@ -64,27 +65,12 @@ func OpenStore(path string, opts *StoreOptions) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("tips: open store: %w", err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout})
-	if errors.Is(err, bolterrors.ErrTimeout) {
+	db, err := boltutil.Open(path, o.LockTimeout, bucketSeen, bucketForward)
+	if errors.Is(err, boltutil.ErrLocked) {
 		return nil, fmt.Errorf("%w (%s)", ErrStoreInUse, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("tips: open store %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSeen, bucketOutbox} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("tips: open store %s: %w", path, err)
+		return nil, fmt.Errorf("tips: %w", err)
 	}
 	return &Store{db: db, log: o.Logger}, nil
 }
@@ -93,20 +79,10 @@ func OpenStore(path string, opts *StoreOptions) (*Store, error) {
 func (s *Store) Close() error { return s.db.Close() }
 
 func (s *Store) update(fn func(*bolt.Tx) error) error {
-	err := s.db.Update(fn)
-	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
-		return ErrStoreClosed
-	}
-	return err
+	return boltutil.Update(s.db, ErrStoreClosed, fn)
 }
 
-func (s *Store) view(fn func(*bolt.Tx) error) error {
-	err := s.db.View(fn)
-	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
-		return ErrStoreClosed
-	}
-	return err
-}
+func (s *Store) view(fn func(*bolt.Tx) error) error { return boltutil.View(s.db, ErrStoreClosed, fn) }
 
 // Record stores hash as accepted at the given time, atomically refusing one
 // already recorded with ErrReplay. Call it after Verify succeeds and before
@@ -117,24 +93,22 @@ func (s *Store) Record(hash common.Hash, at time.Time) error {
 }
 
 // accept records hash as accepted at the given time and, when forward is not
-// nil, adds it to the outbox as a queued entry with that body (unless the
-// outbox already holds hash), all in one transaction: on any error, including
+// nil, adds it to the forward queue as a queued entry with that body (unless
+// the queue already holds hash), all in one transaction: on any error, including
 // ErrReplay and a failed write, nothing was recorded or queued.
 func (s *Store) accept(hash common.Hash, at time.Time, forward []byte) error {
 	return s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSeen)
-		if b.Get(hash[:]) != nil {
-			return fmt.Errorf("%w %s", ErrReplay, hash.Hex())
-		}
-		var v [8]byte
-		binary.BigEndian.PutUint64(v[:], uint64(at.UnixNano()))
-		if err := b.Put(hash[:], v[:]); err != nil {
+		fresh, err := boltutil.MarkTx(tx.Bucket(bucketSeen), hash[:], at)
+		if err != nil {
 			return err
+		}
+		if !fresh {
+			return fmt.Errorf("%w %s", ErrReplay, hash.Hex())
 		}
 		if forward == nil {
 			return nil
 		}
-		return putOutboxTx(tx, hash, forward, at)
+		return putForwardTx(tx, hash, forward, at)
 	})
 }
 
@@ -152,30 +126,14 @@ func (s *Store) Seen(hash common.Hash) (bool, error) {
 // it deleted. Pass now minus the verifier's MaxAge: a tip whose nonce signs
 // its timestamp cannot verify after MaxAge anyway. A tip from another client
 // (no signed timestamp) is accepted again once its record is pruned, so keep
-// the window generous when such clients are expected. Outbox entries are
-// never pruned.
+// the window generous when such clients are expected. Forward queue
+// entries are never pruned.
 func (s *Store) Prune(olderThan time.Time) (int, error) {
 	n := 0
-	cutoff := olderThan.UnixNano()
 	err := s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSeen)
-		var old [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < cutoff {
-				old = append(old, append([]byte(nil), k...))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
+		var err error
+		n, err = boltutil.PruneBefore(tx.Bucket(bucketSeen), olderThan, false)
+		return err
 	})
 	if n > 0 {
 		s.log.Debug("pruned replay records", "count", n)

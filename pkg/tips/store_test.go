@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/verytippers/vtpeer/internal/fullfs"
 )
 
 func TestStoreReplaySurvivesReopen(t *testing.T) {
@@ -71,7 +73,7 @@ func TestStoreReplaySurvivesReopen(t *testing.T) {
 // second Accept of the same tip is ErrReplay.
 func TestForwarderAcceptAllOrNothing(t *testing.T) {
 	t.Parallel()
-	dir := tinyFS(t, "256k")
+	dir := fullfs.Tiny(t, "256k")
 	s, err := OpenStore(filepath.Join(dir, "vtpeer.db"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +92,7 @@ func TestForwarderAcceptAllOrNothing(t *testing.T) {
 		return sm
 	}
 	ctx := context.Background()
-	release := fillFS(t, dir)
+	release := fullfs.Fill(t, dir)
 	var refused []*SignedMeta
 	for i := range int64(40) {
 		sm := tip(i)

@@ -3,6 +3,8 @@ package sigbench
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -29,6 +31,12 @@ func (r Result) Rate() float64 { return float64(r.Frames) / r.Duration.Seconds()
 // per pair (closed loop). vtpeer says whether url speaks the vtpeer
 // protocol (joined/peer-joined answers) or is the bare hub (silent join).
 func RunRelay(ctx context.Context, url string, pairs int, duration time.Duration, vtpeer bool) (Result, error) {
+	return RunRelayAcross(ctx, url, url, pairs, duration, vtpeer)
+}
+
+// RunRelayAcross is RunRelay with each pair's sender A connected to urlA
+// and its receiver B to urlB: two nodes of a cluster, or the same one.
+func RunRelayAcross(ctx context.Context, urlA, urlB string, pairs int, duration time.Duration, vtpeer bool) (Result, error) {
 	type pair struct {
 		a, b *websocket.Conn
 		room string
@@ -47,7 +55,11 @@ func RunRelay(ctx context.Context, url string, pairs int, duration time.Duration
 	for i := range ps {
 		ps[i].room = fmt.Sprintf("bench-%d-%d", os.Getpid(), i)
 		room := `{"type":"join","room":"` + ps[i].room + `"}`
-		for _, c := range []**websocket.Conn{&ps[i].a, &ps[i].b} {
+		for k, c := range []**websocket.Conn{&ps[i].a, &ps[i].b} {
+			url := urlA
+			if k == 1 {
+				url = urlB
+			}
 			ws, _, err := websocket.Dial(ctx, url, nil)
 			if err != nil {
 				return Result{}, fmt.Errorf("dial: %w", err)
@@ -154,4 +166,45 @@ func RSS(pid int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
+
+// OpenIdleSpread is OpenIdle over several servers: connection i goes to
+// urls[i%len(urls)] from local address sources[i%len(sources)] (none: the
+// system's choice), so the 8 members of a room sit on different servers
+// of a cluster, and more connections fit than one source address has
+// ephemeral ports for.
+func OpenIdleSpread(ctx context.Context, urls, sources []string, n int) ([]*websocket.Conn, error) {
+	clients := make([]*http.Client, max(len(sources), 1))
+	for i := range clients {
+		d := &net.Dialer{Timeout: 30 * time.Second}
+		if len(sources) > 0 {
+			ip := net.ParseIP(sources[i])
+			if ip == nil {
+				return nil, fmt.Errorf("source address %q: not an IP address", sources[i])
+			}
+			d.LocalAddr = &net.TCPAddr{IP: ip}
+		}
+		clients[i] = &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+	}
+	conns := make([]*websocket.Conn, 0, n)
+	for i := range n {
+		ws, _, err := websocket.Dial(ctx, urls[i%len(urls)], &websocket.DialOptions{HTTPClient: clients[i%len(clients)]})
+		if err != nil {
+			return conns, fmt.Errorf("connection %d: %w", i, err)
+		}
+		conns = append(conns, ws)
+		// The pid keeps the rooms of several bench processes apart.
+		join := fmt.Sprintf(`{"type":"join","room":"idle-%d-%d"}`, os.Getpid(), i/8)
+		if err := ws.Write(ctx, websocket.MessageText, []byte(join)); err != nil {
+			return conns, err
+		}
+		go func() {
+			for {
+				if _, _, err := ws.Read(context.Background()); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	return conns, nil
 }

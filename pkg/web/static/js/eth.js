@@ -4,11 +4,11 @@ import * as secp from './vendor/noble-secp256k1/index.js';
 import { keccak_256 } from './vendor/noble-hashes/sha3.js';
 import { concat, utf8, toHex, fromHex, bytesToBig } from './bytes.js';
 
-/** Recovery failures carry a pkg/tips verification code. */
-export class SignatureError extends Error {
+/** A refused tip or signature: `code` is one of pkg/tips' codes, `reason` a sentence safe to show and send. */
+export class TipError extends Error {
 	constructor(code, reason) {
-		super('tips: ' + reason + ' (' + code + ')');
-		this.name = 'SignatureError';
+		super(`tips: ${reason} (${code})`);
+		this.name = 'TipError';
 		this.code = code;
 		this.reason = reason;
 	}
@@ -65,19 +65,19 @@ export function privToAddress(priv) {
 
 /** Recovers the signer of a 32-byte digest from a 65-byte r||s||v signature, with pkg/tips' checks. */
 export function recoverDigest(digest, sig) {
-	if (sig.length !== 65) throw new SignatureError('bad_signature_length', `signature is ${sig.length} bytes, want 65`);
+	if (sig.length !== 65) throw new TipError('bad_signature_length', `signature is ${sig.length} bytes, want 65`);
 	let v = sig[64];
 	if (v === 27 || v === 28) v -= 27;
-	else if (v !== 0 && v !== 1) throw new SignatureError('bad_signature_v', `signature V is ${sig[64]}, want 27 or 28`);
+	else if (v !== 0 && v !== 1) throw new TipError('bad_signature_v', `signature V is ${sig[64]}, want 27 or 28`);
 	const r = bytesToBig(sig.subarray(0, 32));
 	const s = bytesToBig(sig.subarray(32, 64));
-	if (r === 0n || s === 0n || r >= N || s >= N) throw new SignatureError('bad_signature', 'signature r or s out of range');
-	if (s > HALF_N) throw new SignatureError('high_s', 'signature s is not in the lower half of the curve order (EIP-2)');
+	if (r === 0n || s === 0n || r >= N || s >= N) throw new TipError('bad_signature', 'signature r or s out of range');
+	if (s > HALF_N) throw new TipError('high_s', 'signature s is not in the lower half of the curve order (EIP-2)');
 	let point;
 	try {
 		point = new secp.Signature(r, s, v).recoverPublicKey(digest);
 	} catch {
-		throw new SignatureError('bad_signature', 'no public key recovers from the signature');
+		throw new TipError('bad_signature', 'no public key recovers from the signature');
 	}
 	return pubToAddress(point.toRawBytes(false));
 }

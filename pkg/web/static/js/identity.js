@@ -1,13 +1,20 @@
 // Who the page is: an injected EIP-1193 wallet when the user picks it, else a throwaway in-page key.
 
 import { personalSignWithKey, privToAddress, randomPrivateKey, checksumAddress, isAddress, from0x } from './eth.js';
-import { utf8, toHex, fromHex, wipe } from './bytes.js';
+import { utf8, toHex, fromHex } from './bytes.js';
 
 const KEY_ITEM = 'vtpeer.throwawayKey';
 
 /** An identity: {kind, label, address, signText(text) → '0x…', personalSign(bytes) → Uint8Array}. */
-class KeyIdentity {
+class Identity {
+	async signText(text) {
+		return '0x' + toHex(await this.personalSign(utf8(text)));
+	}
+}
+
+class KeyIdentity extends Identity {
 	constructor(priv, kept) {
+		super();
 		this.priv = priv;
 		this.address = privToAddress(priv);
 		this.kind = kept ? 'kept' : 'throwaway';
@@ -21,9 +28,6 @@ class KeyIdentity {
 		if (!this.priv) return Promise.reject(new Error('identity: key forgotten'));
 		return personalSignWithKey(this.priv, msg);
 	}
-	async signText(text) {
-		return '0x' + toHex(await this.personalSign(utf8(text)));
-	}
 	keep() {
 		localStorage.setItem(KEY_ITEM, toHex(this.priv));
 		this.kind = 'kept';
@@ -32,14 +36,11 @@ class KeyIdentity {
 		localStorage.removeItem(KEY_ITEM);
 		this.kind = 'throwaway';
 	}
-	close() {
-		wipe(this.priv);
-		this.priv = null;
-	}
 }
 
-class WalletIdentity {
+class WalletIdentity extends Identity {
 	constructor(provider, address) {
+		super();
 		this.provider = provider;
 		this.address = checksumAddress(address);
 		this.kind = 'wallet';
@@ -54,10 +55,6 @@ class WalletIdentity {
 		if (b[64] < 27) b[64] += 27;
 		return b;
 	}
-	async signText(text) {
-		return '0x' + toHex(await this.personalSign(utf8(text)));
-	}
-	close() {}
 }
 
 /** Is an EIP-1193 wallet injected? */

@@ -342,10 +342,13 @@ export class Link {
 		}
 	}
 
+	/** Seals at once (the seq is taken now: encryptions overlap) and sends in call order. */
 	writeSealed(pt, prepare) {
+		if (prepare) prepare();
+		const sealed = this.sess.seal(pt);
+		sealed.catch(() => {}); // reported by the chain below
 		return this.out(async () => {
-			if (prepare) prepare();
-			const f = await this.sess.seal(pt);
+			const f = await sealed;
 			if (this.dead) return;
 			if (this.relay) this.writeRelay('sealed', f);
 			else this.dc.send(f);

@@ -264,7 +264,7 @@ export class PeerState {
 		if (this.closed || this.rejected || this.capped) return;
 		if (this.n.via === 'server') return this.connectRelay();
 		const l = new Link(this, this.n.nextGen(), true, false);
-		if (!this.install(l)) return l.close(null);
+		if (!this.install(l)) return;
 		l.offer(false).catch((e) => {
 			this.n.emit({ type: 'error', peer: this.id, code: 'transport', message: 'offer: ' + e.message });
 			l.close(e.message);
@@ -274,27 +274,22 @@ export class PeerState {
 
 	connectRelay() {
 		const l = new Link(this, this.n.nextGen(), true, true);
-		if (!this.installRelay(l)) return l.close(null);
+		if (!this.install(l)) return;
 		l.armRelayDeadline();
 		l.enqueue(() => l.onOpen());
 	}
 
+	/** Makes l the current PeerConnection or relay transport (closing the one it replaces); false: l is closed. */
 	install(l) {
-		if (this.closed || this.rejected || this.capped) return false;
-		const old = this.ice;
-		this.ice = l;
+		if (this.closed || this.rejected || this.capped) return l.close(null), false;
+		const slot = l.relay ? 'srv' : 'ice';
+		const old = this[slot];
+		this[slot] = l;
+		if (old) old.close(null);
+		if (l.relay) return true;
 		const early = this.earlyICE.get(l.gen) || [];
 		for (const g of [...this.earlyICE.keys()]) if (g <= l.gen) this.earlyICE.delete(g);
-		if (old) old.close(null);
 		for (const c of early) l.addCandidate(c);
-		return true;
-	}
-
-	installRelay(l) {
-		if (this.closed || this.rejected || this.capped) return false;
-		const old = this.srv;
-		this.srv = l;
-		if (old) old.close(null);
 		return true;
 	}
 
@@ -308,7 +303,7 @@ export class PeerState {
 		}
 		if (this.rejected) return;
 		const l = new Link(this, gen, false, false);
-		if (!this.install(l)) return l.close(null);
+		if (!this.install(l)) return;
 		try {
 			await l.answer(sdp);
 		} catch (e) {
@@ -353,7 +348,7 @@ export class PeerState {
 		if (this.n.via === 'direct' || this.n.via === 'turn') return this.n.log(`relay from ${this.id} refused: via ${this.n.via}`);
 		if (cur && cur.offerer && !cur.ready && this.n.selfId < this.id) return; // glare
 		const l = new Link(this, gen, false, true);
-		if (!this.installRelay(l)) return l.close(null);
+		if (!this.install(l)) return;
 		l.armRelayDeadline();
 		l.enqueue(() => l.onHandshakeMessage(new TextDecoder().decode(d.body)));
 	}

@@ -73,7 +73,6 @@ export async function openReplayStore() {
 		const open = indexedDB.open(DB, 1);
 		open.onupgradeneeded = () => {
 			if (!open.result.objectStoreNames.contains(STORE)) open.result.createObjectStore(STORE);
-			if (!open.result.objectStoreNames.contains('keys')) open.result.createObjectStore('keys');
 		};
 		const s = new IndexedDBReplayStore(await req(open));
 		await s.prune(Date.now() - KEEP_MS);

@@ -7,7 +7,7 @@ import { b64u, fromB64u, concat, lp, utf8, toHex, equalBytes, wipe, u64be, readU
 export const VERSION = 2;
 const T1 = 'vtpeer/seal/v1';
 const T2 = 'vtpeer/seal/v2';
-const LABELS = { 1: [T1 + ' key offerer->answerer', T1 + ' key answerer->offerer', T1 + ' sas'], 2: [T2 + ' key offerer->answerer', T2 + ' key answerer->offerer', T2 + ' sas'] };
+const labels = (v) => ['key offerer->answerer', 'key answerer->offerer', 'sas'].map((l) => (v === 1 ? T1 : T2) + ' ' + l);
 export const MAX_MESSAGE = 4096;
 export const MAX_ROOM = 1024;
 export const OVERHEAD = 25; // 9-byte header + 16-byte tag
@@ -166,7 +166,7 @@ async function sharedSecret(privateKey, peerKey) {
 export async function keySchedule(version, z, cs, th, extractable = false) {
 	const ikm = await subtle().importKey('raw', version === 1 ? z : concat(z, cs || EMPTY), 'HKDF', false, ['deriveBits']);
 	const x = async (info) => new Uint8Array(await subtle().deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: th, info: utf8(info) }, ikm, 256));
-	const [oa, ao, sas] = LABELS[version];
+	const [oa, ao, sas] = labels(version);
 	const raw = { oa: await x(oa), ao: await x(ao), sas: await x(sas), next: await x(T2 + ' continuity'), close: await x(T2 + ' close') };
 	const aes = (b) => subtle().importKey('raw', b, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
 	const k = { oa: await aes(raw.oa), ao: await aes(raw.ao), sas: sasDigits(raw.sas), next: raw.next, close: await hmacKey(raw.close) };

@@ -1,7 +1,7 @@
 // Tips as pkg/tips does them (docs/PROTOCOL.md "Application messages"); pure: store and signer are passed in.
 
 import { parseJSON, JSONNumber } from './json.js';
-import { keccak256, eip191Hash, checksumAddress, isAddress, recoverDigest, recoverPersonal, SignatureError, from0x } from './eth.js';
+import { keccak256, eip191Hash, checksumAddress, isAddress, recoverDigest, recoverPersonal, TipError, from0x } from './eth.js';
 import { concat, utf8, toHex, fromHex, bigToBytes, randomBytes, bytesToBig } from './bytes.js';
 
 /** Defaults of the verifier (pkg/tips). */
@@ -18,15 +18,7 @@ const UINT256_MAX = (1n << 256n) - 1n;
 const WEI_PER_VERY = 10n ** 18n;
 const ZERO_HASH = '0x' + '00'.repeat(32);
 
-/** A refused tip: `code` is one of pkg/tips' codes, `reason` a sentence safe to show and send. */
-export class TipError extends Error {
-	constructor(code, reason) {
-		super(`tips: ${reason} (${code})`);
-		this.name = 'TipError';
-		this.code = code;
-		this.reason = reason;
-	}
-}
+export { TipError };
 const terr = (code, reason) => new TipError(code, reason);
 const trunc = (s) => (s.length > 80 ? s.slice(0, 80) + '…' : s);
 
@@ -189,13 +181,7 @@ export function verify(sm, opts = {}) {
 	if (sm.messageHash && sm.messageHash !== hash) {
 		throw terr('message_hash_mismatch', `messageHash ${sm.messageHash} does not match the meta (recomputed ${hash})`);
 	}
-	let signer;
-	try {
-		signer = recoverDigest(eip191Hash(fromHex(hash.slice(2))), sm.signature);
-	} catch (e) {
-		if (e instanceof SignatureError) throw terr(e.code, e.reason);
-		throw e;
-	}
+	const signer = recoverDigest(eip191Hash(fromHex(hash.slice(2))), sm.signature);
 	if (signer.toLowerCase() !== m.from.toLowerCase()) throw terr('signer_mismatch', `signer ${signer} is not meta.from ${m.from}`);
 	const res = { signer, hash, timestampSigned: false, timestamp: 0 };
 	const ts = nonceTimestamp(m.nonce);

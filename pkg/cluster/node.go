@@ -1,0 +1,186 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// NodeOptions configure an embedded NATS server (StartNode). A nil
+// *NodeOptions, and every zero field, means the documented default.
+type NodeOptions struct {
+	// Name is the server's name, unique in the cluster (default: random).
+	Name string
+	// ClusterName names the cluster every node must share (default
+	// "vtpeer").
+	ClusterName string
+	// ClusterListen is the HOST:PORT the node listens on for routes from
+	// the other nodes. Empty (the default): the node is alone and listens
+	// on nothing at all.
+	ClusterListen string
+	// Routes are the nats://HOST:PORT route URLs of the other nodes (this
+	// node's own may be among them). Needs ClusterListen.
+	Routes []string
+	// StoreDir is JetStream's directory. Empty: a temporary directory,
+	// removed by Close.
+	StoreDir string
+	// Logger receives the server's warnings and errors. Nil: discard.
+	Logger *slog.Logger
+}
+
+// EmbeddedNode is a NATS server running in this process: JetStream on,
+// clients connected in-process, and no listener at all unless clustered
+// (then the route listener, and a client listener on a random loopback
+// port that nats-server needs before it starts routing).
+type EmbeddedNode struct {
+	srv     *server.Server
+	tempDir string
+}
+
+// StartNode starts an embedded NATS server and waits until it accepts
+// connections or ctx ends.
+func StartNode(ctx context.Context, opts *NodeOptions) (*EmbeddedNode, error) {
+	var o NodeOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Name == "" {
+		o.Name = "vtpeer-" + randomID()
+	}
+	if o.ClusterName == "" {
+		o.ClusterName = "vtpeer"
+	}
+	if len(o.Routes) > 0 && o.ClusterListen == "" {
+		return nil, fmt.Errorf("%w: routes need a cluster listen address", ErrBadOptions)
+	}
+	n := &EmbeddedNode{}
+	if o.StoreDir == "" {
+		d, err := os.MkdirTemp("", "vtpeer-nats-")
+		if err != nil {
+			return nil, fmt.Errorf("jetstream store: %w", err)
+		}
+		o.StoreDir, n.tempDir = d, d
+	}
+	so := &server.Options{
+		ServerName: o.Name,
+		DontListen: true,
+		JetStream:  true,
+		StoreDir:   o.StoreDir,
+		NoSigs:     true,
+		NoLog:      o.Logger == nil,
+		// Memory for the room bucket; the mailbox stream is on disk.
+		JetStreamMaxMemory: 256 << 20,
+	}
+	if o.ClusterListen != "" {
+		host, port, err := splitHostPort(o.ClusterListen)
+		if err != nil {
+			n.cleanup()
+			return nil, err
+		}
+		so.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: port}
+		// nats-server starts routing only once its client listener is up,
+		// which DontListen never opens (server.go: StartRouting waits on
+		// clientListenReady): a clustered node listens for clients on a
+		// random loopback port, which vtpeer itself does not use.
+		so.DontListen, so.Host, so.Port = false, "127.0.0.1", server.RANDOM_PORT
+		for _, r := range o.Routes {
+			u, err := url.Parse(r)
+			if err != nil || u.Scheme != "nats" || u.Host == "" {
+				n.cleanup()
+				return nil, fmt.Errorf("%w: route %q: want nats://HOST:PORT", ErrBadOptions, r)
+			}
+			so.Routes = append(so.Routes, u)
+		}
+	}
+	srv, err := server.NewServer(so)
+	if err != nil {
+		n.cleanup()
+		return nil, fmt.Errorf("nats server: %w", err)
+	}
+	if o.Logger != nil {
+		srv.SetLoggerV2(slogLogger{o.Logger.With("component", "nats")}, false, false, false)
+	}
+	n.srv = srv
+	srv.Start()
+	deadline := 30 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		deadline = time.Until(d)
+	}
+	if !srv.ReadyForConnections(deadline) {
+		n.Close()
+		return nil, fmt.Errorf("%w within %s", ErrNotReady, deadline)
+	}
+	return n, nil
+}
+
+// Connect returns a client connected in-process to the node.
+func (n *EmbeddedNode) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect("", append([]nats.Option{nats.InProcessServer(n.srv)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the embedded nats server: %w", err)
+	}
+	return nc, nil
+}
+
+// ClusterAddr is the address the node takes routes on, nil when alone.
+func (n *EmbeddedNode) ClusterAddr() net.Addr { return n.srv.ClusterAddr() }
+
+// Name is the server's name.
+func (n *EmbeddedNode) Name() string { return n.srv.Name() }
+
+// Close shuts the server down and removes its temporary store.
+func (n *EmbeddedNode) Close() {
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+	}
+	n.cleanup()
+}
+
+func (n *EmbeddedNode) cleanup() {
+	if n.tempDir != "" {
+		_ = os.RemoveAll(n.tempDir)
+	}
+}
+
+func splitHostPort(hp string) (string, int, error) {
+	host, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: cluster listen %q: %v", ErrBadOptions, hp, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%w: cluster listen %q: bad port", ErrBadOptions, hp)
+	}
+	if port == 0 {
+		port = -1 // nats-server: -1 picks a free port, 0 means the default 6222
+	}
+	return host, port, nil
+}
+
+// randomID returns 64 random bits in hex.
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// slogLogger sends nats-server's log lines to slog.
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s slogLogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
+func (s slogLogger) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s slogLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s slogLogger) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s slogLogger) Tracef(format string, v ...any)  {}

@@ -1,0 +1,292 @@
+package signal
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"sort"
+	"time"
+)
+
+// clusterTimeout bounds one call to the Cluster made for a client frame.
+const clusterTimeout = 5 * time.Second
+
+// remoteTargets says whether a relayed frame also goes to members held by
+// other nodes, and the room revision the sender's node has seen.
+type remoteTargets struct {
+	on  bool
+	rev uint64
+}
+
+// handleClusterJoin is handleJoin with a Cluster: the cluster admits the
+// member (cap and peer id over all nodes), and the room's members on other
+// nodes come from the RoomViews it gives.
+func (s *Server) handleClusterJoin(c *conn, f Frame, v int, resume [32]byte) {
+	if err := s.cluster.Ready(); err != nil {
+		c.sendError(CodeUnavailable, "this node has lost its cluster; connect to another node")
+		return
+	}
+	s.mu.Lock()
+	left := s.leaveLocked(c)
+	r := s.rooms[f.Room]
+	if r == nil && len(s.rooms) >= s.opts.MaxRooms {
+		s.mu.Unlock()
+		s.left(left, c)
+		c.sendError(CodeTooManyRooms, "too many rooms on this server")
+		return
+	}
+	id := f.PeerID
+	if r != nil && id != "" {
+		for _, m := range r.members {
+			if m.id == id && (f.Resume == "" || m.resume == [32]byte{} || subtle.ConstantTimeCompare(m.resume[:], resume[:]) != 1) {
+				s.mu.Unlock()
+				s.left(left, c)
+				c.sendError(CodePeerIDTaken, "peerId is in use")
+				return
+			}
+		}
+	}
+	if id == "" {
+		id = newPeerID()
+	}
+	if r == nil {
+		r = &room{name: f.Room}
+		s.rooms[f.Room] = r
+		s.m.rooms.Inc()
+	}
+	r.joining++ // keeps r, so that every RoomView told meanwhile is applied to it
+	s.mu.Unlock()
+	s.left(left, c)
+
+	session := newPeerID()
+	req := JoinRequest{Room: f.Room, PeerID: id, Session: session, MaxMembers: s.opts.MaxMembers}
+	if f.Resume != "" {
+		req.Resume = resume
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+	view, err := s.cluster.Join(ctx, req)
+	cancel()
+
+	s.mu.Lock()
+	if err != nil {
+		r.joining--
+		s.dropIfEmptyLocked(r)
+		s.mu.Unlock()
+		switch {
+		case errors.Is(err, ErrRoomFull):
+			c.sendError(CodeRoomFull, "room full")
+		case errors.Is(err, ErrPeerIDTaken):
+			c.sendError(CodePeerIDTaken, "peerId is in use")
+		default:
+			s.log.Warn("cluster join failed", "err", err)
+			c.sendError(CodeUnavailable, "this node cannot reach its cluster; connect to another node")
+		}
+		return
+	}
+	evict, notices := s.applyViewLocked(r, view)
+	r.joining--
+	var replaced *conn
+	for _, m := range r.members {
+		if m.id == id {
+			replaced = m
+		}
+	}
+	if replaced != nil {
+		r.remove(replaced)
+		replaced.room = nil
+	}
+	peers := make([]string, 0, len(r.members)+len(r.remote))
+	others := make([]*conn, 0, len(r.members))
+	for _, m := range r.members {
+		peers = append(peers, m.id)
+		others = append(others, m)
+	}
+	remote := make([]string, 0, len(r.remote))
+	for p := range r.remote {
+		remote = append(remote, p)
+	}
+	sort.Strings(remote)
+	peers = append(peers, remote...)
+	r.members = append(r.members, c)
+	c.room, c.id, c.resume, c.session, c.joinRev = r, id, resume, session, view.Rev
+	s.mu.Unlock()
+
+	s.finishView(evict, notices)
+	if replaced != nil {
+		replaced.closeWith(CloseReplaced, "peerId resumed by another connection")
+	}
+	var ice []ICEServer
+	if s.opts.ICEServers != nil {
+		ice = s.opts.ICEServers(id)
+	}
+	c.sendFrame(Frame{Type: TypeJoined, V: v, Room: r.name, PeerID: id, Peers: peers, ICEServers: ice})
+	notice{to: others, f: Frame{Type: TypePeerJoined, Room: r.name, PeerID: id}}.notify(c)
+	s.handOverMail(c, r.name, f.Mailbox)
+	s.log.Debug("joined", "peer", id, "resumed", replaced != nil)
+}
+
+// dropIfEmptyLocked forgets r when it holds no member and no join is on
+// its way. s.mu must be held.
+func (s *Server) dropIfEmptyLocked(r *room) {
+	if len(r.members) == 0 && r.joining == 0 && s.rooms[r.name] == r {
+		delete(s.rooms, r.name)
+		s.m.rooms.Dec()
+	}
+}
+
+// roomChanged applies a RoomView the Cluster tells (Node.RoomChanged).
+func (s *Server) roomChanged(v RoomView) {
+	s.mu.Lock()
+	r := s.rooms[v.Room]
+	if r == nil {
+		s.mu.Unlock()
+		return
+	}
+	evict, notices := s.applyViewLocked(r, v)
+	s.mu.Unlock()
+	s.finishView(evict, notices)
+}
+
+// applyViewLocked brings r up to v when v is newer: the members other nodes
+// hold become r.remote, and it returns the peer-joined and peer-left
+// frames owed to the members held here, and the members to close: those
+// whose peer id another node took over (resumed there), and those the
+// cluster no longer lists (removed while this node was cut off), which
+// must join again. s.mu must be held.
+func (s *Server) applyViewLocked(r *room, v RoomView) (evict []*conn, notices []notice) {
+	if v.Rev <= r.rev {
+		return nil, nil
+	}
+	self := s.cluster.NodeID()
+	remote := make(map[string]string, len(v.Members))
+	mine := make(map[string]string)
+	for _, m := range v.Members {
+		if m.Node == self {
+			mine[m.PeerID] = m.Session
+		} else {
+			remote[m.PeerID] = m.Session
+		}
+	}
+	for i := 0; i < len(r.members); i++ {
+		c := r.members[i]
+		_, takenOver := remote[c.id]
+		lost := c.joinRev < v.Rev && mine[c.id] != c.session
+		if takenOver || lost {
+			r.remove(c)
+			c.room = nil
+			evict = append(evict, c)
+			i--
+		}
+	}
+	var local []*conn
+	if len(r.members) > 0 {
+		local = append(local, r.members...)
+	}
+	for id, sess := range remote {
+		if old, ok := r.remote[id]; !ok || old != sess {
+			notices = append(notices, notice{to: local, f: Frame{Type: TypePeerJoined, Room: r.name, PeerID: id}})
+		}
+	}
+	for id := range r.remote {
+		if _, ok := remote[id]; !ok {
+			notices = append(notices, notice{to: local, f: Frame{Type: TypePeerLeft, Room: r.name, PeerID: id}})
+		}
+	}
+	r.rev, r.remote = v.Rev, remote
+	if len(evict) > 0 {
+		for _, c := range evict {
+			_, there := remote[c.id]
+			_, here := mine[c.id] // resumed by a join on this node
+			if !there && !here {
+				// Lost, not taken over: the others here hear it left.
+				notices = append(notices, notice{to: local, f: Frame{Type: TypePeerLeft, Room: r.name, PeerID: c.id}})
+			}
+		}
+		s.dropIfEmptyLocked(r)
+	}
+	return evict, notices
+}
+
+// finishView sends what applyViewLocked returned. s.mu must not be held.
+func (s *Server) finishView(evict []*conn, notices []notice) {
+	for _, n := range notices {
+		n.notify(nil)
+	}
+	for _, c := range evict {
+		s.m.dropped.WithLabelValues("taken_over").Inc()
+		c.closeWith(CloseReplaced, "peerId resumed on another node, or the cluster lost this member; join again")
+	}
+}
+
+// deliverForwarded queues a frame another node forwarded (Node.Deliver) for
+// the members held here, and waits while their queues are full.
+func (s *Server) deliverForwarded(room, to string, frame []byte) {
+	var buf [16]*conn
+	targets := buf[:0]
+	s.mu.Lock()
+	if r := s.rooms[room]; r != nil {
+		for _, m := range r.members {
+			if to == "" || m.id == to {
+				targets = append(targets, m)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if len(targets) > 0 {
+		s.deliver(targets, frame)
+	}
+}
+
+// clusterLost closes every member this node holds (Node.ClusterLost).
+func (s *Server) clusterLost(reason error) {
+	var members []*conn
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	for c := range s.conns {
+		if c.room != nil {
+			members = append(members, c)
+		}
+	}
+	s.mu.Unlock()
+	if len(members) > 0 {
+		s.log.Warn("cluster lost: closing this node's members so that they move to another node", "members", len(members), "err", reason)
+	}
+	for _, c := range members {
+		s.m.dropped.WithLabelValues("cluster_lost").Inc()
+		c.closeWith(CloseUnavailable, "this node lost its cluster; connect to another node")
+	}
+}
+
+// forward hands a relayed frame to the Cluster for the members other nodes
+// hold.
+func (s *Server) forward(room, to string, fwd remoteTargets, b []byte) {
+	if !fwd.on {
+		return
+	}
+	if err := s.cluster.Forward(room, to, fwd.rev, b); err != nil {
+		s.m.dropped.WithLabelValues("forward_failed").Inc()
+		s.log.Debug("forward to the cluster failed", "err", err)
+	}
+}
+
+// clusterLeave removes a member that left cluster-wide.
+func (s *Server) clusterLeave(room, peerID, session string) {
+	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+	defer cancel()
+	if err := s.cluster.Leave(ctx, room, peerID, session); err != nil {
+		// The cluster's presence sweep removes it when this node is gone.
+		s.log.Warn("cluster leave failed", "err", err)
+	}
+}
+
+// resumeHex is the hex form of a resume hash, "" for none.
+func resumeHex(h [32]byte) string {
+	if h == [32]byte{} {
+		return ""
+	}
+	return hex.EncodeToString(h[:])
+}
