@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/verytippers/vtpeer/internal/logflag"
 )
 
 // Exit codes. They are part of the CLI's interface: scripts rely on them.
@@ -45,19 +47,11 @@ type globals struct {
 
 // logger builds the slog.Logger the flags ask for; logs always go to stderr.
 func (g *globals) logger() (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return nil, usageError(fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel))
+	log, err := logflag.New(g.logFormat, g.logLevel, g.stderr)
+	if err != nil {
+		return nil, usageError(err)
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch strings.ToLower(g.logFormat) {
-	case "text":
-		return slog.New(slog.NewTextHandler(g.stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
-	default:
-		return nil, usageError(fmt.Errorf("--log-format %q: want text or json", g.logFormat))
-	}
+	return log, nil
 }
 
 // env returns the environment variable name, or def when it is unset or empty.
