@@ -51,9 +51,7 @@ func (s *Server) handleClusterJoin(c *conn, f Frame, v int, resume [32]byte) {
 		id = newPeerID()
 	}
 	if r == nil {
-		r = &room{name: f.Room}
-		s.rooms[f.Room] = r
-		s.m.rooms.Inc()
+		r = s.newRoomLocked(f.Room)
 	}
 	r.joining++ // keeps r, so that every RoomView told meanwhile is applied to it
 	s.mu.Unlock()

@@ -146,9 +146,7 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 		id = newPeerID()
 	}
 	if r == nil {
-		r = &room{name: f.Room}
-		s.rooms[f.Room] = r
-		s.m.rooms.Inc()
+		r = s.newRoomLocked(f.Room)
 	}
 	if replaced != nil {
 		r.remove(replaced)
@@ -342,4 +340,13 @@ func newPeerID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return hex.EncodeToString(b[:])
+}
+
+// newRoomLocked creates room name, counts it and returns it; s.mu must be
+// held. Both join paths (single node and cluster) open rooms through it.
+func (s *Server) newRoomLocked(name string) *room {
+	r := &room{name: name}
+	s.rooms[name] = r
+	s.m.rooms.Inc()
+	return r
 }
