@@ -37,7 +37,17 @@ func (r *doctorReport) status(group, check string) string {
 // exit code and report. cred, when set, runs it as another user.
 func runDoctorCmd(ctx context.Context, t *testing.T, bin string, env []string, cred *syscall.Credential, args ...string) (int, *doctorReport, string) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"doctor", "--json", "--timeout", "15s"}, args...)...)
+	return runDoctorIn(ctx, t, "", bin, env, cred, args...)
+}
+
+// runDoctorIn is runDoctorCmd inside network namespace ns ("" the host's).
+func runDoctorIn(ctx context.Context, t *testing.T, ns, bin string, env []string, cred *syscall.Credential, args ...string) (int, *doctorReport, string) {
+	t.Helper()
+	argv := append([]string{bin, "doctor", "--json", "--timeout", "15s"}, args...)
+	if ns != "" {
+		argv = append([]string{"ip", "netns", "exec", ns}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}

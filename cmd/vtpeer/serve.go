@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +54,7 @@ type serveOptions struct {
 type turnFlags struct {
 	enabled       bool
 	addr          string
+	altPort       int
 	publicIP      string
 	secretFile    string
 	realm         string
@@ -127,6 +129,7 @@ func (t *turnFlags) bind(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.BoolVar(&t.enabled, "turn", false, "run an embedded TURN server beside signaling; joined peers get credentials for it")
 	f.StringVar(&t.addr, "turn-addr", turnserver.DefaultAddr, "TURN listen address, UDP and TCP on the same port")
+	f.IntVar(&t.altPort, "turn-alt-port", 0, "a second UDP port the embedded TURN server answers STUN on, handed out as a stun: URL, so that `vtpeer doctor` can tell a symmetric NAT from an endpoint-independent one (0: none)")
 	f.StringVar(&t.publicIP, "turn-public-ip", "", "public IPv4 address of the TURN server behind NAT (default: the --turn-addr IP, or for a wildcard the local address of the default route)")
 	f.StringVar(&t.secretFile, "turn-secret-file", "", "shared secret of the TURN REST credentials (default: random per process; required for --ice-server turn: URLs)")
 	f.StringVar(&t.realm, "turn-realm", turnserver.DefaultRealm, "TURN realm")
@@ -415,8 +418,20 @@ func (t *turnFlags) start(log *slog.Logger, reg prometheus.Registerer) (*iceProv
 			return nil, usageError(fmt.Errorf("--turn-public-ip %q: want an IPv4 address", t.publicIP))
 		}
 	}
+	var altAddr string
+	switch {
+	case t.altPort < 0 || t.altPort > 65535:
+		return nil, usageError(fmt.Errorf("--turn-alt-port %d: want a UDP port, 1 to 65535 (0: none)", t.altPort))
+	case t.altPort > 0:
+		host, _, err := net.SplitHostPort(t.addr)
+		if err != nil {
+			return nil, usageError(fmt.Errorf("--turn-addr %q: %w", t.addr, err))
+		}
+		altAddr = net.JoinHostPort(host, strconv.Itoa(t.altPort))
+	}
 	ts, err := turnserver.New(&turnserver.Options{
 		Addr:                  t.addr,
+		AltAddr:               altAddr,
 		PublicIP:              publicIP,
 		Secret:                secret, // nil: random per process
 		Realm:                 t.realm,
@@ -443,7 +458,7 @@ func (t *turnFlags) start(log *slog.Logger, reg prometheus.Registerer) (*iceProv
 }
 
 // forPeer is signal.ServerOptions.ICEServers: the embedded TURN server's
-// URLs (and its STUN URL, without credentials), then the --ice-server ones,
+// URLs (and its STUN URLs, without credentials), then the --ice-server ones,
 // with credentials valid for --turn-ttl.
 func (p *iceProvider) forPeer(peerID string) []signal.ICEServer {
 	now := time.Now()
@@ -451,8 +466,14 @@ func (p *iceProvider) forPeer(peerID string) []signal.ICEServer {
 	if p.turn != nil {
 		user, pass := p.turn.Credentials(peerID, p.ttl, now)
 		out = append(out, signal.ICEServer{URLs: p.turn.URLs(), Username: user, Credential: pass})
-		if u := p.turn.STUNURL(); u != "" {
-			out = append(out, signal.ICEServer{URLs: []string{u}})
+		var stun []string
+		for _, u := range []string{p.turn.STUNURL(), p.turn.AltSTUNURL()} {
+			if u != "" {
+				stun = append(stun, u)
+			}
+		}
+		if len(stun) > 0 {
+			out = append(out, signal.ICEServer{URLs: stun})
 		}
 	}
 	if len(p.turnURLs) > 0 {

@@ -172,9 +172,9 @@ func checkNAT(ctx context.Context, o *Options, r *Report, dests []string, haveTU
 		r.add(GroupNetwork, "nat", StatusOK, detail, "")
 	case natUnknownMap:
 		if haveTURN {
-			r.add(GroupNetwork, "nat", StatusOK, detail+"; one STUN destination cannot tell more, and TURN is offered for the worst case", "")
+			r.add(GroupNetwork, "nat", StatusOK, detail+"; one STUN destination cannot tell more (the server can offer a second: serve --turn-alt-port), and TURN is offered for the worst case", "")
 		} else {
-			r.add(GroupNetwork, "nat", StatusWarn, detail+"; one STUN destination cannot tell more", "run `vtpeer serve --turn` so that peers behind a symmetric NAT can still connect")
+			r.add(GroupNetwork, "nat", StatusWarn, detail+"; one STUN destination cannot tell more", "run `vtpeer serve --turn --turn-alt-port 3479` so that peers behind a symmetric NAT can still connect and doctor can tell which NAT this is")
 		}
 	default: // address-dependent or symmetric: hole punching between two such peers fails
 		fix := "TURN needed: the server offers it, so peers will connect through it (slower than direct)"

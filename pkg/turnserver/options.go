@@ -32,6 +32,13 @@ type Options struct {
 	// Close.
 	PacketConn net.PacketConn
 	Listener   net.Listener
+	// AltAddr, when set, is a second UDP address (HOST:PORT, port 0: any
+	// free one) the server also answers on. A client that asks both ports
+	// for its mapped address from one socket learns whether its NAT keeps
+	// one mapping for every destination (endpoint-independent) or a new one
+	// per destination port (symmetric: direct connections need TURN);
+	// AltSTUNURL names it. Empty: none.
+	AltAddr string
 	// PublicIP is the address clients and peers reach the server at, for a
 	// server behind NAT (the relay ports must be forwarded 1:1). Default:
 	// the listening IP, or for a wildcard listener the local address of the
@@ -98,6 +105,11 @@ func (o *Options) validate() error {
 	if o.PacketConn == nil && o.Listener == nil {
 		if _, _, err := net.SplitHostPort(o.Addr); err != nil {
 			return fmt.Errorf("%w: Addr: %w", ErrBadOptions, err)
+		}
+	}
+	if o.AltAddr != "" {
+		if _, _, err := net.SplitHostPort(o.AltAddr); err != nil {
+			return fmt.Errorf("%w: AltAddr: %w", ErrBadOptions, err)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -26,6 +27,7 @@ type Server struct {
 	bindAny  bool         // relays bound to 0.0.0.0: the relay address may not be local
 	relays   relayPorts   // ports of live allocations
 	udpAddr  *net.UDPAddr // nil: no UDP listener
+	altAddr  *net.UDPAddr // nil: no second UDP port (Options.AltAddr)
 	tcpAddr  *net.TCPAddr // nil: no TCP listener
 	turn     *turn.Server
 	users    *users
@@ -68,20 +70,33 @@ func New(opts *Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	if err := s.start(pc, ln); err != nil {
-		if pc != nil {
-			_ = pc.Close()
+	var alt net.PacketConn
+	if o.AltAddr != "" {
+		var err error
+		if alt, err = net.ListenPacket("udp4", o.AltAddr); err != nil {
+			closeAll(pc, ln)
+			return nil, fmt.Errorf("listen turn alternate udp %s: %w", o.AltAddr, err)
 		}
-		if ln != nil {
-			_ = ln.Close()
-		}
+	}
+	if err := s.start(pc, ln, alt); err != nil {
+		closeAll(pc, ln, alt)
 		return nil, err
 	}
 	return s, nil
 }
 
-// start picks the relay address and runs pion on pc and ln (either may be nil).
-func (s *Server) start(pc net.PacketConn, ln net.Listener) error {
+// closeAll closes the sockets that are not nil (nil interfaces).
+func closeAll(socks ...io.Closer) {
+	for _, c := range socks {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
+// start picks the relay address and runs pion on pc and ln (either may be
+// nil) and on alt, the second UDP port (nil: none).
+func (s *Server) start(pc net.PacketConn, ln net.Listener, alt net.PacketConn) error {
 	var listenIP net.IP
 	if pc != nil {
 		a, ok := pc.LocalAddr().(*net.UDPAddr)
@@ -143,6 +158,13 @@ func (s *Server) start(pc net.PacketConn, ln net.Listener) error {
 			PacketConn: &trackedPacketConn{PacketConn: pc, tr: tr}, RelayAddressGenerator: gen, PermissionHandler: s.permit,
 		}}
 	}
+	if alt != nil {
+		s.altAddr = alt.LocalAddr().(*net.UDPAddr)
+		tr, _ := s.track.add(alt, nil)
+		cfg.PacketConnConfigs = append(cfg.PacketConnConfigs, turn.PacketConnConfig{
+			PacketConn: &trackedPacketConn{PacketConn: alt, tr: tr}, RelayAddressGenerator: gen, PermissionHandler: s.permit,
+		})
+	}
 	if ln != nil {
 		tr, _ := s.track.add(ln, nil)
 		cfg.ListenerConfigs = []turn.ListenerConfig{{
@@ -155,7 +177,7 @@ func (s *Server) start(pc net.PacketConn, ln net.Listener) error {
 		return fmt.Errorf("start turn server: %w", err)
 	}
 	s.turn = ts
-	s.log.Info("turn listening", "udp", addrString(s.udpAddr), "tcp", addrString(s.tcpAddr),
+	s.log.Info("turn listening", "udp", addrString(s.udpAddr), "tcp", addrString(s.tcpAddr), "alt_udp", addrString(s.altAddr),
 		"relay_ip", s.relayIP.String(), "allow_loopback", s.opts.AllowLoopback)
 	return nil
 }
@@ -248,6 +270,15 @@ func (s *Server) STUNURL() string {
 		return ""
 	}
 	return "stun:" + net.JoinHostPort(s.relayIP.String(), strconv.Itoa(s.udpAddr.Port))
+}
+
+// AltSTUNURL is stun:HOST:PORT for the second UDP port (Options.AltAddr),
+// "" without one.
+func (s *Server) AltSTUNURL() string {
+	if s.altAddr == nil {
+		return ""
+	}
+	return "stun:" + net.JoinHostPort(s.relayIP.String(), strconv.Itoa(s.altAddr.Port))
 }
 
 // Allocations is the number of live allocations.

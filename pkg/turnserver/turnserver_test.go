@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/stun/v4"
 
 	"github.com/verytippers/vtpeer/pkg/turnserver"
 )
@@ -192,6 +195,7 @@ func TestOptionsValidate(t *testing.T) {
 		{Addr: "127.0.0.1:0", PublicIP: net.IPv4zero},
 		{Addr: "127.0.0.1:0", PublicIP: net.ParseIP("2001:db8::1")},
 		{Addr: "no-port"},
+		{Addr: "127.0.0.1:0", AltAddr: "no-port"},
 	} {
 		if s, err := turnserver.New(&o); !errors.Is(err, turnserver.ErrBadOptions) {
 			if s != nil {
@@ -217,5 +221,47 @@ func TestPublicIPAndURLs(t *testing.T) {
 		if urls[i] != want {
 			t.Errorf("url %q, want %q", urls[i], want)
 		}
+	}
+}
+
+// TestAltPort: with AltAddr the server answers STUN Binding on a second UDP
+// port too, and one client socket sees the same mapped address from both
+// (on loopback, its own address): what a NAT classification compares.
+func TestAltPort(t *testing.T) {
+	t.Parallel()
+	s, _ := startServer(t, turnserver.Options{AltAddr: "127.0.0.1:0", PublicIP: net.IPv4(127, 0, 0, 1)})
+	main, alt := strings.TrimPrefix(s.STUNURL(), "stun:"), strings.TrimPrefix(s.AltSTUNURL(), "stun:")
+	if alt == "" || alt == main {
+		t.Fatalf("AltSTUNURL %q, STUNURL %q: want a second port", s.AltSTUNURL(), s.STUNURL())
+	}
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, server := range []string{main, alt} {
+		to, err := net.ResolveUDPAddr("udp4", server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.WriteTo(stun.MustBuild(stun.TransactionID, stun.BindingRequest).Raw, to); err != nil {
+			t.Fatal(err)
+		}
+		b, from := readWithin(t, conn, 10*time.Second)
+		var m stun.Message
+		var mapped stun.XORMappedAddress
+		if err := stun.Decode(b, &m); err != nil {
+			t.Fatalf("answer from %v: %v", from, err)
+		}
+		if err := mapped.GetFrom(&m); err != nil {
+			t.Fatalf("answer from %v: %v", from, err)
+		}
+		if from.String() != server || mapped.String() != conn.LocalAddr().String() {
+			t.Errorf("binding via %s: answered by %v, mapped %v, want %v", server, from, mapped, conn.LocalAddr())
+		}
+	}
+	// Without AltAddr there is no second URL.
+	if u := func() string { s, _ := startServer(t, turnserver.Options{}); return s.AltSTUNURL() }(); u != "" {
+		t.Errorf("AltSTUNURL without AltAddr = %q", u)
 	}
 }
