@@ -7,7 +7,9 @@
 #
 # TURN relays use ephemeral UDP ports: with Docker's port mapping only 3478
 # is reachable, so for relaying run with --network host (or publish the
-# relay range). Not built in this repository's CI (no Docker engine there).
+# relay range). Not built in this repository's CI (no Docker engine there):
+# .ci/run runs the static release binary the way this image does instead
+# (packaging/rootfs-smoke.sh: chrooted, uid 65532, VTPEER_HOME=/data, SIGTERM).
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
