@@ -249,7 +249,7 @@ func sendErr(ctx context.Context, o *sendOptions, err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &te):
-		return fmt.Errorf("send: %s", transferErrorLine(shortID(te.Peer), te))
+		return &transferFailed{line: "send: " + transferErrorLine(shortID(te.Peer), te), te: te}
 	case errors.Is(context.Cause(ctx), errTimedOut):
 		return fmt.Errorf("send: %w after %s before every file was in place (the receiver keeps what arrived: send again to resume)", errTimedOut, o.timeout)
 	case ctx.Err() != nil:
@@ -257,6 +257,16 @@ func sendErr(ctx context.Context, o *sendOptions, err error) error {
 	}
 	return err
 }
+
+// transferFailed is a failed transfer worded for the user; errors.As finds the
+// *app.TransferError (its code goes into the --json transfer-error event).
+type transferFailed struct {
+	line string
+	te   *app.TransferError
+}
+
+func (e *transferFailed) Error() string { return e.line }
+func (e *transferFailed) Unwrap() error { return e.te }
 
 // showSendPeerEvent shows the peer news a sender needs.
 func showSendPeerEvent(out *output, view *transferView, ev app.Event) {

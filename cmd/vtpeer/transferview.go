@@ -264,7 +264,11 @@ func transferErrorLine(peerName string, e *app.TransferError) string {
 	if e.Incoming {
 		dir = "from"
 	}
-	return fmt.Sprintf("transfer %s %s %s: %s (%s): %s", shortID(e.ID), dir, peerName, what, e.Code, why)
+	line := fmt.Sprintf("transfer %s %s %s: %s (%s)", shortID(e.ID), dir, peerName, what, e.Code)
+	if why != "" && why != what {
+		line += ": " + why
+	}
+	return line
 }
 
 // describeFiles is "3 files, 20.0 MiB: a.txt (6 B), …" (at most five names).
