@@ -93,9 +93,9 @@ func (hs *hostile) offer(ctx context.Context, files []FileEntry) (string, FileAn
 }
 
 // chunks sends the chunks of data as file 0 of transfer id: on a DataChannel of its own
-// (sealed) or, relay, as session messages; tamper may change each record before it goes.
-func (hs *hostile) chunks(ctx context.Context, id string, data []byte, relay bool, tamper func(c uint64, rec []byte)) {
-	hs.t.Helper()
+// (sealed) or, relay, as session messages; tamper may change each record before it goes. It
+// runs on its own goroutine: a failure to start goes to errc.
+func (hs *hostile) chunks(ctx context.Context, id string, data []byte, relay bool, tamper func(c uint64, rec []byte), errc chan<- error) {
 	idb, _ := hex.DecodeString(id)
 	st := FileStart{ID: id}
 	var ch *peer.Channel
@@ -103,20 +103,27 @@ func (hs *hostile) chunks(ctx context.Context, id string, data []byte, relay boo
 	if !relay {
 		c, err := hs.node.OpenChannel(ctx, hs.rx, ChannelPrefix+id)
 		if err != nil {
-			hs.t.Fatal(err)
+			errc <- err
+			return
 		}
-		hs.t.Cleanup(func() { _ = c.Close() })
+		defer c.Close()
 		ch, st.Channel, st.Salt = c, c.Label(), make([]byte, 16)
 		_, _ = rand.Read(st.Salt)
 		key, err := c.ExportKey(chunkKeyLabel, append(append([]byte(nil), idb...), st.Salt...), 32)
 		if err != nil {
-			hs.t.Fatal(err)
+			errc <- err
+			return
 		}
 		if cc, err = newChunkCipher(key); err != nil {
-			hs.t.Fatal(err)
+			errc <- err
+			return
 		}
 	}
-	hs.send(ctx, KindFileStart, st)
+	body, _ := json.Marshal(st)
+	if err := hs.node.Send(ctx, hs.rx, KindFileStart, body); err != nil {
+		errc <- err
+		return
+	}
 	for c := uint64(0); c*ChunkSize < uint64(len(data)); c++ {
 		end := min(uint64(len(data)), (c+1)*ChunkSize)
 		rec := encodeChunk(nil, cc, idb, 0, c, data[c*ChunkSize:end])
@@ -135,11 +142,14 @@ func (hs *hostile) chunks(ctx context.Context, id string, data []byte, relay boo
 	}
 }
 
-// awaitTransferError returns the receiver's TransferError; a file placed fails the test.
-func awaitTransferError(ctx context.Context, t *testing.T, evs <-chan Event) *TransferError {
+// awaitTransferError returns the receiver's TransferError; a file placed, or the hostile
+// sender failing to start (errc), fails the test.
+func awaitTransferError(ctx context.Context, t *testing.T, evs <-chan Event, errc <-chan error) *TransferError {
 	t.Helper()
 	for {
 		select {
+		case err := <-errc:
+			t.Fatalf("the hostile sender could not start: %v", err)
 		case ev := <-evs:
 			switch e := ev.(type) {
 			case *TransferError:
@@ -201,13 +211,14 @@ func TestHostileTamperedChunk(t *testing.T) {
 			defer cancel()
 			dir := t.TempDir()
 			hs, evs := newHostilePair(ctx, t, &FileOptions{Dir: dir, AutoAccept: true})
+			errc := make(chan error, 1)
 			data := randomBytes(6*ChunkSize + 100)
 			id, ans := hs.offer(ctx, []FileEntry{entryOf("doc.bin", data)})
 			if !ans.Accept {
 				t.Fatalf("offer refused: %+v", ans)
 			}
-			go hs.chunks(ctx, id, data, tc.relay, tc.tamper)
-			if te := awaitTransferError(ctx, t, evs); te.Code != XferBadChunk || !te.Incoming || !errors.Is(te, ErrBadChunk) {
+			go hs.chunks(ctx, id, data, tc.relay, tc.tamper, errc)
+			if te := awaitTransferError(ctx, t, evs, errc); te.Code != XferBadChunk || !te.Incoming || !errors.Is(te, ErrBadChunk) {
 				t.Fatalf("receiver's error %v (code %s), want %s", te, te.Code, XferBadChunk)
 			}
 			var res FileResult
@@ -230,13 +241,14 @@ func TestHostileHashMismatch(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	hs, evs := newHostilePair(ctx, t, &FileOptions{Dir: dir, AutoAccept: true})
+	errc := make(chan error, 1)
 	claimed, sent := randomBytes(3*ChunkSize+5), randomBytes(3*ChunkSize+5)
 	id, ans := hs.offer(ctx, []FileEntry{entryOf("swap.bin", claimed)})
 	if !ans.Accept {
 		t.Fatalf("offer refused: %+v", ans)
 	}
-	go hs.chunks(ctx, id, sent, false, nil)
-	if te := awaitTransferError(ctx, t, evs); te.Code != XferHashMismatch {
+	go hs.chunks(ctx, id, sent, false, nil, errc)
+	if te := awaitTransferError(ctx, t, evs, errc); te.Code != XferHashMismatch {
 		t.Fatalf("receiver's error %v (code %s), want %s", te, te.Code, XferHashMismatch)
 	}
 	var res FileResult
@@ -263,11 +275,12 @@ func TestHostileTraversalNames(t *testing.T) {
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "inbox")
 			hs, evs := newHostilePair(ctx, t, &FileOptions{Dir: dir, AutoAccept: true})
+			errc := make(chan error, 1)
 			_, ans := hs.offer(ctx, []FileEntry{entryOf(name, []byte("pwned"))})
 			if ans.Accept || ans.Code != XferUnsafePath {
 				t.Fatalf("answer %+v, want a refusal with %s", ans, XferUnsafePath)
 			}
-			if te := awaitTransferError(ctx, t, evs); te.Code != XferUnsafePath || !errors.Is(te, ErrUnsafePath) {
+			if te := awaitTransferError(ctx, t, evs, errc); te.Code != XferUnsafePath || !errors.Is(te, ErrUnsafePath) {
 				t.Fatalf("receiver's error %v, want %s", te, XferUnsafePath)
 			}
 			entries, _ := os.ReadDir(parent)
@@ -310,11 +323,12 @@ func TestTransferSymlinkInReceiveDir(t *testing.T) {
 				t.Fatal(err)
 			}
 			hs, evs := newHostilePair(ctx, t, &FileOptions{Dir: dir, AutoAccept: true})
+			errc := make(chan error, 1)
 			id, ans := hs.offer(ctx, tc.files)
 			if ans.Accept {
-				go hs.chunks(ctx, id, []byte("pwned"), false, nil)
+				go hs.chunks(ctx, id, []byte("pwned"), false, nil, errc)
 			}
-			if te := awaitTransferError(ctx, t, evs); te.Code != tc.code {
+			if te := awaitTransferError(ctx, t, evs, errc); te.Code != tc.code {
 				t.Fatalf("receiver's error %v (code %s), want %s", te, te.Code, tc.code)
 			}
 			entries, _ := os.ReadDir(outside)
@@ -338,13 +352,14 @@ func TestTransferDiskFull(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	hs, evs := newHostilePair(ctx, t, &FileOptions{Dir: dir, AutoAccept: true})
+	errc := make(chan error, 1)
 	data := randomBytes(3 << 20)
 	id, ans := hs.offer(ctx, []FileEntry{entryOf("huge.bin", data)})
 	if !ans.Accept {
 		t.Fatalf("offer refused: %+v", ans)
 	}
-	go hs.chunks(ctx, id, data, false, nil)
-	te := awaitTransferError(ctx, t, evs)
+	go hs.chunks(ctx, id, data, false, nil, errc)
+	te := awaitTransferError(ctx, t, evs, errc)
 	if te.Code != XferDiskFull || !errors.Is(te, ErrTransfer) {
 		t.Fatalf("receiver's error %v (code %s), want %s", te, te.Code, XferDiskFull)
 	}
