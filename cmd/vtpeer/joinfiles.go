@@ -80,6 +80,10 @@ func (j *joinLoop) handleTransfer(ev app.Event) bool {
 		f.drop(e.ID)
 	case *app.TransferError:
 		f.drop(e.ID)
+		if e.Incoming && e.Code == app.XferRefused { // our own answer, already shown
+			j.out.event(transferErrorEvent(e), "")
+			return true
+		}
 		if e.Incoming && e.Code == app.XferNotReceiving {
 			f.view.pause()
 			j.out.event(transferErrorEvent(e), fmt.Sprintf("! %s offered files: refused, this join takes none (start it with --receive-dir DIR to receive files)", j.nameOf(e.Peer)))
