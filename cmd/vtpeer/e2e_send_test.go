@@ -119,6 +119,9 @@ func TestE2ESendFileAndTree(t *testing.T) {
 	recv.waitEvent(ctx, "joined")
 	send := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"send", filepath.Join(src, "big.bin"), filepath.Join(src, "tree"), "--room", "files", "--json", "--timeout", "120s"}, net...)...)
 
+	if rc, sc := recv.waitEvent(ctx, "peer-connected"), send.waitEvent(ctx, "peer-connected"); rc["sas"] == "" || rc["sas"] != sc["sas"] {
+		t.Fatalf("SAS differ: receiver %v, sender %v", rc, sc)
+	}
 	offer := recv.waitEvent(ctx, "transfer-offer")
 	if offer["incoming"] != true || offer["ask"] == true || offer["total"] != float64(20<<20+300<<10+7+6) || len(offer["files"].([]any)) != 5 {
 		t.Fatalf("receiver's offer = %v", offer)

@@ -169,16 +169,17 @@ func runSend(ctx context.Context, cmd *cobra.Command, g *globals, o *sendOptions
 	for _, p := range room.Peers() {
 		if p.ID == target {
 			addr = p.Address
+			who := shortID(target)
+			if addr != "" {
+				who += " (" + addr + ")"
+			}
+			out.event(evPeerConnected{Type: "peer-connected", Peer: p.ID, SAS: p.SAS, Address: p.Address, Path: p.Path, Candidate: p.CandidateType},
+				fmt.Sprintf("* sending to %s via %s — SAS %s: compare it with your peer", who, p.Path, p.SAS))
 			if p.Path == peer.PathServer {
 				out.text("* %s is reachable only through the server relay: the files go that way, at the relay's budget", shortID(target))
 			}
 		}
 	}
-	who := shortID(target)
-	if addr != "" {
-		who += " (" + addr + ")"
-	}
-	out.text("* sending to %s", who)
 
 	view := newTransferView(out, g.stdout, func(id string) string { return nameIn(room, id) })
 	stop, rendered := make(chan struct{}), make(chan struct{})
