@@ -43,6 +43,10 @@ type joinOptions struct {
 	metrics   string
 	to        string
 	account   *accountFlags
+
+	receiveDir  string // take files into this directory
+	acceptFiles bool   // without asking
+	maxFileSize string // the largest file taken (parseSize)
 }
 
 // newJoinCmd builds `vtpeer join ROOM`.
@@ -59,10 +63,20 @@ Each line on stdin is a message to every connected peer. Commands:
   /peers            list the peers, their SAS and proven addresses
   /sas              show the SAS of each peer
   /tip 0x… 5 [cid]  sign a tip of 5 VERY (needs an account) and send it
+  /send PATH...     send files or directories to the one connected peer
+  /accept [ID]      take an offer of files (--receive-dir); y answers too
+  /refuse [ID]      refuse it; n answers too
   /quit             leave
 On a terminal Ctrl-D leaves too; when stdin is not a terminal its end does not
 end the session (run as a receiver until /quit, a signal, --exit-after or
 --timeout).
+
+Files: with --receive-dir DIR, offers of files are shown and wait for your
+answer: while one waits, a line that is just y (yes) or n (no) answers the
+oldest waiting offer instead of going out as chat; /accept ID and /refuse ID
+answer a given one (ID: the first characters of the offer's id). With
+--accept-files every offer is taken without asking (for scripts). Without
+--receive-dir offers are refused (not_receiving) and you are told.
 
 With an account, the peer is shown which address you are, and tips get
 signed receipts. Without --account, join uses the only account in the
@@ -98,6 +112,9 @@ anonymously, with several it says how to pick one.`,
 	f.StringVar(&o.metrics, "metrics-addr", "", "serve this peer's Prometheus metrics on ADDR/metrics (e.g. 127.0.0.1:9464)")
 	f.StringVar(&o.to, "to", "", "address --send to this account only; kept on disk (and in the server's mailbox) until delivered")
 	f.StringVar(&o.forward, "forward", "", "POST each accepted tip to this orchestrator URL (…/submit-meta), with a persistent outbox")
+	f.StringVar(&o.receiveDir, "receive-dir", "", "take files peers offer into this directory (asks first unless --accept-files)")
+	f.BoolVar(&o.acceptFiles, "accept-files", false, "with --receive-dir: accept every offer of files without asking")
+	f.StringVar(&o.maxFileSize, "max-file-size", "4GiB", "with --receive-dir: refuse offers with a file larger than this (e.g. 512MiB, 10GB)")
 	o.account = bindAccountFlags(cmd, g, false)
 	return cmd
 }
@@ -133,6 +150,10 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 		}
 		o.to = a.Hex()
 	}
+	files, err := o.fileOptions(cmd)
+	if err != nil {
+		return err
+	}
 	if o.expect != "" {
 		a, err := tips.ParseAddress(o.expect)
 		if err != nil {
@@ -145,7 +166,7 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 		return err
 	}
 	out := newOutput(cmd.OutOrStdout(), o.asJSON)
-	signer, err := joinAccount(cmd, o, out, log)
+	signer, err := pickAccount(cmd, o.account, o.asJSON, out, log)
 	if err != nil {
 		return err
 	}
@@ -189,7 +210,7 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 		loopbackOnly: o.net.loopback, via: o.net.via, p2pTimeout: o.net.p2p, turnWait: o.net.turnWait, connect: o.net.connect, retryDial: true,
 		logger: log, status: j.showStatus,
 		onMail: func(b []byte) { mails <- b }, onMailed: func() { mailed <- struct{}{} }}
-	opts := &app.Options{Room: o.room, Desk: desk, Mail: mails, Mailed: mailed, Logger: log}
+	opts := &app.Options{Room: o.room, Desk: desk, Mail: mails, Mailed: mailed, Files: files, Logger: log}
 	if signer != nil {
 		pb, err := openPostbox(vtpeerHome(g))
 		if err != nil {
@@ -252,29 +273,29 @@ func openPostbox(home string) (*app.Postbox, error) {
 	return pb, err
 }
 
-// joinAccount unlocks the account join proves to its peers: the one the
-// account flags name, else the only one in the keystore (said in a status
-// line, or on stderr under --json), else none (anonymous; with several
-// accounts a status line says how to pick one).
-func joinAccount(cmd *cobra.Command, o *joinOptions, out *output, log *slog.Logger) (*tips.KeySigner, error) {
+// pickAccount unlocks the account join (or send) proves to its peers: the
+// one the account flags name, else the only one in the keystore (said in a
+// status line, or on stderr under --json), else none (anonymous; with
+// several accounts a status line says how to pick one).
+func pickAccount(cmd *cobra.Command, account *accountFlags, asJSON bool, out *output, log *slog.Logger) (*tips.KeySigner, error) {
 	note := func(line string) {
-		if o.asJSON {
+		if asJSON {
 			log.Info(line) // stderr: stdout carries only events
 			return
 		}
 		out.text("* %s", line)
 	}
 	if usesAccount(cmd) {
-		return o.account.unlock(cmd, note)
+		return account.unlock(cmd, note)
 	}
-	n, err := o.account.count()
+	n, err := account.count()
 	switch {
 	case err != nil:
 		return nil, err
 	case n == 1:
-		return o.account.unlock(cmd, note)
+		return account.unlock(cmd, note)
 	case n > 1:
-		note(fmt.Sprintf("%d accounts in the keystore %s: joining without one; pick one with --account 0x… (see `vtpeer account list`)", n, o.account.dir()))
+		note(fmt.Sprintf("%d accounts in the keystore %s: joining without one; pick one with --account 0x… (see `vtpeer account list`)", n, account.dir()))
 	}
 	return nil, nil
 }

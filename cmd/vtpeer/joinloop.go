@@ -30,6 +30,8 @@ type joinLoop struct {
 	sent     bool          // --send messages were queued
 	acked    chan error    // --send: all acknowledged (or failed)
 	linger   time.Duration // how long to wait for our last receipts to be acknowledged
+
+	files joinFiles // offers waiting for an answer, /send transfers, their rendering
 }
 
 func newJoinLoop(g *globals, o *joinOptions, out *output, log *slog.Logger) *joinLoop {
@@ -38,9 +40,13 @@ func newJoinLoop(g *globals, o *joinOptions, out *output, log *slog.Logger) *joi
 
 func (j *joinLoop) run(ctx context.Context) error {
 	defer j.reportUndelivered()
+	j.files.init(ctx, j)
+	defer j.files.cancel()
 	lines := readLines(j.g)
 	for {
 		select {
+		case r := <-j.files.sent:
+			j.sendDone(r)
 		case ev, ok := <-j.room.Events():
 			if !ok {
 				return errors.New("peer node stopped")
@@ -154,6 +160,10 @@ func (j *joinLoop) showStatus(s statusUpdate) {
 
 // handleEvent shows one Room event and says whether join is done.
 func (j *joinLoop) handleEvent(ctx context.Context, ev app.Event) (int, error) {
+	if j.handleTransfer(ev) {
+		return doneNot, nil
+	}
+	j.files.view.pause()
 	switch e := ev.(type) {
 	case peer.PeerConnected:
 		j.showConnected(e)
@@ -332,8 +342,12 @@ func (j *joinLoop) handleLine(ctx context.Context, line string) bool {
 	if line == "" {
 		return false
 	}
+	j.files.view.pause()
 	if strings.HasPrefix(line, "/") {
 		return j.command(ctx, line)
+	}
+	if j.answerLine(line) {
+		return false
 	}
 	connected := 0
 	for _, p := range j.room.Peers() {
@@ -385,8 +399,12 @@ func (j *joinLoop) command(ctx context.Context, line string) bool {
 		}
 	case "/retry":
 		j.retry(f[1:])
+	case "/send":
+		j.sendFiles(ctx, f[1:])
+	case "/accept", "/refuse":
+		j.answer(f[0] == "/accept", f[1:])
 	default:
-		j.out.text("! unknown command %s (try /peers, /sas, /tip 0x… AMOUNT [cid], /retry [peer], /quit)", f[0])
+		j.out.text("! unknown command %s (try /peers, /sas, /tip 0x… AMOUNT [cid], /send PATH…, /accept [ID], /refuse [ID], /retry [peer], /quit)", f[0])
 	}
 	return false
 }

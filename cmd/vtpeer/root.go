@@ -88,6 +88,7 @@ server only introduces the peers and can neither read nor forge what they send.`
 		newTokenCmd(g),
 		newJoinCmd(g),
 		newTipCmd(g),
+		newSendCmd(g),
 		newVerifyCmd(g),
 		newAccountCmd(g),
 		newDemoCmd(g),

@@ -92,6 +92,13 @@ func sendTip(ctx context.Context, g *globals, o *tipOptions, sm *tips.SignedMeta
 // failed. While no acceptable peer is there (only peers proving other
 // accounts), it keeps waiting for the recipient until ctx ends.
 func awaitTarget(ctx context.Context, room *app.Room, present []string, to, peerFlag string, giveUp bool) (string, error) {
+	return awaitPeer(ctx, room, present, to, peerFlag, giveUp, app.ChooseTipTarget, "a peer to take the tip for "+to)
+}
+
+// awaitPeer is awaitTarget with the rule choose (app.ChooseTipTarget, app.ChooseFileTarget);
+// what names the peer waited for in the timeout's message.
+func awaitPeer(ctx context.Context, room *app.Room, present []string, to, peerFlag string, giveUp bool,
+	choose func([]peer.PeerInfo, string, string) (string, error), what string) (string, error) {
 	if giveUp && len(present) == 0 {
 		return "", fmt.Errorf("%w: nobody is in the room", errNoRecipient)
 	}
@@ -111,7 +118,7 @@ func awaitTarget(ctx context.Context, room *app.Room, present []string, to, peer
 			case peer.PeerConnected:
 				seen++
 				delete(pending, e.Peer)
-				if strings.EqualFold(e.Address, to) || e.Peer == peerFlag {
+				if (to != "" && strings.EqualFold(e.Address, to)) || (peerFlag != "" && e.Peer == peerFlag) {
 					return e.Peer, nil
 				}
 			case peer.Error:
@@ -122,7 +129,7 @@ func awaitTarget(ctx context.Context, room *app.Room, present []string, to, peer
 				delete(pending, e.Peer)
 			}
 			if seen > 0 && len(pending) == 0 {
-				id, err := app.ChooseTipTarget(room.Peers(), to, peerFlag)
+				id, err := choose(room.Peers(), to, peerFlag)
 				if err == nil || errors.Is(err, app.ErrAmbiguousTarget) {
 					return id, err // chosen, or ambiguous: waiting will not help
 				}
@@ -133,7 +140,7 @@ func awaitTarget(ctx context.Context, room *app.Room, present []string, to, peer
 			}
 		case <-ctx.Done():
 			if errors.Is(context.Cause(ctx), errTimedOut) {
-				return "", fmt.Errorf("timed out waiting for a peer to take the tip for %s (%s)", to, why)
+				return "", fmt.Errorf("timed out waiting for %s (%s)", what, why)
 			}
 			return "", ctx.Err()
 		}
