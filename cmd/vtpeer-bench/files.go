@@ -90,6 +90,7 @@ type pairResult struct {
 	manifest, transfer, raw float64 // seconds
 	txRSS, rxRSS            int64   // KiB, ru_maxrss
 	txHWM, rxHWM            int64   // KiB, VmHWM at the end of the sealed transfer
+	txAnon, rxAnon          int64   // KiB, largest RssAnon sampled during the sealed transfer
 }
 
 func runBenchFiles(ctx context.Context, g *globals, out io.Writer, o *benchFilesOptions) error {
@@ -119,7 +120,7 @@ func runBenchFiles(ctx context.Context, g *globals, out io.Writer, o *benchFiles
 	defer stop()
 	fmt.Fprintf(out, "bench files: %s of random data, %d round(s), loopback, direct path, one process per peer; load average %s\n",
 		o.size.String(), o.rounds, loadAvg())
-	fmt.Fprintf(out, "%-6s %10s %12s %12s %7s %14s %14s\n", "round", "hash s", "sealed MB/s", "raw MB/s", "ratio", "send RSS MiB", "recv RSS MiB")
+	fmt.Fprintf(out, "%-6s %8s %12s %10s %7s %20s %20s\n", "round", "hash s", "sealed MB/s", "raw MB/s", "ratio", "send RSS MiB", "recv RSS MiB")
 	size := int64(o.size)
 	var rs []pairResult
 	for r := range o.rounds {
@@ -133,8 +134,8 @@ func runBenchFiles(ctx context.Context, g *globals, out io.Writer, o *benchFiles
 		}
 		_ = os.RemoveAll(dir)
 		rs = append(rs, pr)
-		fmt.Fprintf(out, "%-6d %10.2f %12.1f %12.1f %6.2f× %14s %14s\n", r+1, pr.manifest, mbps(size, pr.transfer), mbps(size, pr.raw),
-			pr.raw/pr.transfer, rssCell(pr.txRSS, pr.txHWM), rssCell(pr.rxRSS, pr.rxHWM))
+		fmt.Fprintf(out, "%-6d %8.2f %12.1f %10.1f %6.2f× %20s %20s\n", r+1, pr.manifest, mbps(size, pr.transfer), mbps(size, pr.raw),
+			pr.raw/pr.transfer, rssCell(pr.txRSS, pr.txHWM, pr.txAnon), rssCell(pr.rxRSS, pr.rxHWM, pr.rxAnon))
 	}
 	if len(rs) > 1 {
 		var sealed, raw, ratio []float64
@@ -143,9 +144,11 @@ func runBenchFiles(ctx context.Context, g *globals, out io.Writer, o *benchFiles
 			raw = append(raw, mbps(size, pr.raw))
 			ratio = append(ratio, pr.raw/pr.transfer)
 		}
-		fmt.Fprintf(out, "median %10s %12.1f %12.1f %6.2f×\n", "", median(sealed), median(raw), median(ratio))
+		fmt.Fprintf(out, "median %8s %12.1f %10.1f %6.2f×\n", "", median(sealed), median(raw), median(ratio))
 	}
-	fmt.Fprintln(out, "(MB/s of file data, 1 MB = 10^6 B; ratio = sealed/raw of the same round; RSS: ru_maxrss of the process (VmHWM when the sealed transfer ended))")
+	fmt.Fprintln(out, "(MB/s of file data, 1 MB = 10^6 B; ratio = sealed/raw of the same round. RSS, MiB: peak of the process (ru_maxrss, raw run included),")
+	fmt.Fprintln(out, " peak when the sealed transfer ended (VmHWM), largest anonymous part sampled during it (RssAnon: heap, stacks, buffers; the")
+	fmt.Fprintln(out, " rest of the RSS is the mapped binary and the postbox file))")
 	if o.resume {
 		var transfers []float64
 		for _, pr := range rs {
@@ -161,8 +164,8 @@ func runBenchFiles(ctx context.Context, g *globals, out io.Writer, o *benchFiles
 
 func mbps(size int64, sec float64) float64 { return float64(size) / sec / 1e6 }
 
-func rssCell(maxrss, hwm int64) string {
-	return fmt.Sprintf("%.1f (%.1f)", float64(maxrss)/1024, float64(hwm)/1024)
+func rssCell(maxrss, hwm, anon int64) string {
+	return fmt.Sprintf("%.1f %.1f %.1f", float64(maxrss)/1024, float64(hwm)/1024, float64(anon)/1024)
 }
 
 // runPair runs one sender and one receiver process to the end.
@@ -195,7 +198,8 @@ func runPair(ctx context.Context, g *globals, url, room, src, dir, home string, 
 	if err != nil {
 		return pairResult{}, err
 	}
-	pr := pairResult{manifest: done.Manifest, transfer: done.Transfer, raw: rawLine.Raw, txHWM: done.HWM, rxHWM: rxDone.HWM}
+	pr := pairResult{manifest: done.Manifest, transfer: done.Transfer, raw: rawLine.Raw, txHWM: done.HWM, rxHWM: rxDone.HWM,
+		txAnon: done.Anon, rxAnon: rxDone.Anon}
 	if pr.txRSS, err = tx.wait(); err != nil {
 		return pr, err
 	}

@@ -61,6 +61,7 @@ type filesLine struct {
 	Transfer float64 `json:"transfer_s,omitempty"` // sender: offer → every file confirmed in place
 	Raw      float64 `json:"raw_s,omitempty"`      // sender: the raw baseline, first send → the receiver's ack
 	HWM      int64   `json:"hwm_kib,omitempty"`    // VmHWM when the sealed transfer ended
+	Anon     int64   `json:"anon_kib,omitempty"`   // the largest RssAnon seen at a progress event
 	Err      string  `json:"err,omitempty"`
 
 	at time.Time // when the parent read it
@@ -158,6 +159,7 @@ func runFilesSender(ctx context.Context, log *slog.Logger, o *filesPeerOptions) 
 	defer room.Close()
 	o.report(filesLine{Ev: "joined"})
 	offered := make(chan time.Time, 1)
+	var anon anonPeak
 	go func() {
 		for ev := range room.Events() {
 			switch e := ev.(type) {
@@ -168,6 +170,7 @@ func runFilesSender(ctx context.Context, log *slog.Logger, o *filesPeerOptions) 
 				}
 				o.report(filesLine{Ev: "offer", Total: e.Total})
 			case app.TransferProgress:
+				anon.sample()
 				o.report(filesLine{Ev: "progress", Peer: e.Peer, Bytes: e.Bytes, Moved: e.Moved, Total: e.Total})
 			}
 		}
@@ -206,7 +209,7 @@ func runFilesSender(ctx context.Context, log *slog.Logger, o *filesPeerOptions) 
 	pickMu.Lock()
 	to := last
 	pickMu.Unlock()
-	o.report(filesLine{Ev: "done", Peer: to, Manifest: t1.Sub(began).Seconds(), Transfer: end.Sub(t1).Seconds(), HWM: vmHWM()})
+	o.report(filesLine{Ev: "done", Peer: to, Manifest: t1.Sub(began).Seconds(), Transfer: end.Sub(t1).Seconds(), HWM: vmHWM(), Anon: anon.sample()})
 	if o.raw == 0 {
 		return nil
 	}
@@ -297,6 +300,7 @@ func runFilesReceiver(ctx context.Context, log *slog.Logger, o *filesPeerOptions
 	o.report(filesLine{Ev: "joined"})
 	rawDone := make(chan error, 1)
 	finished := false
+	var anon anonPeak
 	for {
 		select {
 		case ev, ok := <-room.Events():
@@ -309,6 +313,7 @@ func runFilesReceiver(ctx context.Context, log *slog.Logger, o *filesPeerOptions
 					o.report(filesLine{Ev: "offer", Peer: e.Peer, Total: e.Total})
 				}
 			case app.TransferProgress:
+				anon.sample()
 				o.report(filesLine{Ev: "progress", Peer: e.Peer, Bytes: e.Bytes, Moved: e.Moved, Total: e.Total})
 				if finished && o.raw == 0 && e.Bytes == e.Total {
 					return nil // the transfer's last progress follows its last TransferDone
@@ -322,7 +327,7 @@ func runFilesReceiver(ctx context.Context, log *slog.Logger, o *filesPeerOptions
 				if !e.Last {
 					continue
 				}
-				o.report(filesLine{Ev: "done", Peer: e.Peer, HWM: vmHWM()})
+				o.report(filesLine{Ev: "done", Peer: e.Peer, HWM: vmHWM(), Anon: anon.sample()})
 				finished = true
 				if o.raw == 0 {
 					continue
@@ -372,14 +377,32 @@ func benchAccount(ctx context.Context, home string) (*tips.KeySigner, *app.Postb
 }
 
 // vmHWM is this process's peak resident set size so far (VmHWM, KiB; 0 where /proc is absent).
-func vmHWM() int64 {
+func vmHWM() int64 { return procStatus("VmHWM:") }
+
+// anonPeak tracks the largest anonymous resident memory (RssAnon: the heap, stacks and
+// buffers; not the mapped binary or the postbox's file) sampled at each progress event.
+type anonPeak struct {
+	mu  sync.Mutex
+	max int64
+}
+
+func (a *anonPeak) sample() int64 {
+	v := procStatus("RssAnon:")
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.max = max(a.max, v)
+	return a.max
+}
+
+// procStatus is a "kB" field of /proc/self/status (0 where /proc is absent).
+func procStatus(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return n
 		}
