@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -41,9 +42,10 @@ type incoming struct {
 	decide chan bool
 	done   chan struct{}
 
-	root    *os.Root
-	files   []*rxFile
-	pending []recEntry
+	root     *os.Root
+	files    []*rxFile
+	pending  []recEntry
+	flushing chan error // the background sync of the previous batch (nil: none running)
 	bytes   int64 // in place (held or received)
 	moved   int64 // received in this run
 	began   time.Time
@@ -197,15 +199,11 @@ func (in *incoming) receive() (string, error) {
 }
 
 // openParts opens every NAME.part (creating directories beneath the root) and keeps what the
-// record says and the .part proves it holds.
+// record says and the .part proves it holds. The record is read as it is stored, without a copy
+// in memory. The postbox's record lists a file's chunks in order, so the verified prefix of a
+// .part also feeds the file's SHA-256 and is not read again when the file is complete (place
+// hashes the rest from the disk).
 func (in *incoming) openParts() (string, error) {
-	held := map[[12]byte][16]byte{}
-	if err := in.r.rec.chunks(in.offer.ID, func(f uint32, c uint64, sum []byte) {
-		held[[12]byte(recKey(f, c))] = [16]byte(sum)
-	}); err != nil {
-		return XferIO, err
-	}
-	buf := make([]byte, ChunkSize)
 	for i, e := range in.offer.Files {
 		if in.placed[uint32(i)] {
 			if _, err := in.root.Lstat(e.Path); err == nil {
@@ -227,28 +225,40 @@ func (in *incoming) openParts() (string, error) {
 		if err != nil {
 			return codeOf(err), fmt.Errorf("open %s.part: %w", e.Path, err)
 		}
-		rx := &rxFile{e: e, f: f, have: make([]bool, e.Chunks()), h: sha256.New()}
-		in.files = append(in.files, rx)
-		for c := range e.Chunks() {
-			sum, ok := held[[12]byte(recKey(uint32(i), c))]
-			if !ok {
-				continue
-			}
-			n := e.chunkLen(c)
-			if _, err := f.ReadAt(buf[:n], int64(c)*ChunkSize); err != nil {
-				continue
-			}
-			if got := sha256.Sum256(buf[:n]); [16]byte(got[:16]) == sum {
-				rx.have[c] = true
-				in.bytes += int64(n)
-			}
+		in.files = append(in.files, &rxFile{e: e, f: f, have: make([]bool, e.Chunks()), h: sha256.New()})
+		in.left++
+	}
+	buf := make([]byte, ChunkSize)
+	if err := in.r.rec.chunks(in.offer.ID, func(fi uint32, c uint64, sum []byte) {
+		if int(fi) >= len(in.files) {
+			return
 		}
+		rx := in.files[fi]
+		if rx.f == nil || c >= uint64(len(rx.have)) || rx.have[c] {
+			return // placed, the placed mark, or twice
+		}
+		n := rx.e.chunkLen(c)
+		if _, err := rx.f.ReadAt(buf[:n], int64(c)*ChunkSize); err != nil {
+			return
+		}
+		if got := sha256.Sum256(buf[:n]); !bytes.Equal(got[:16], sum) {
+			return
+		}
+		rx.have[c] = true
+		in.bytes += int64(n)
+		if off := int64(c) * ChunkSize; off == rx.hashedTo {
+			rx.h.Write(buf[:n])
+			rx.hashedTo += int64(n)
+		}
+	}); err != nil {
+		return XferIO, err
+	}
+	for _, rx := range in.files {
 		for _, h := range rx.have {
 			if !h {
 				rx.missing++
 			}
 		}
-		in.left++
 	}
 	return "", nil
 }
@@ -370,7 +380,7 @@ func (in *incoming) take(cc *chunkCipher, rec []byte) (string, error) {
 	in.bytes += int64(len(c.Data))
 	in.moved += int64(len(c.Data))
 	if len(in.pending) >= recordEvery {
-		if err := in.flush(); err != nil {
+		if err := in.flushAsync(); err != nil {
 			return codeOf(err), in.writeErr(rx, err)
 		}
 	}
@@ -393,22 +403,71 @@ func (in *incoming) writeErr(rx *rxFile, err error) error {
 	return fmt.Errorf("write %s.part: %w", rx.e.Path, err)
 }
 
-// flush syncs the .part files written since the last flush, then records their chunks.
+// flushAsync starts syncing the .part files written since the last flush, then recording their
+// chunks, in the background, so that the chunks that follow are taken meanwhile (an fsync of
+// 8 MiB would hold up the transport). At most one batch is in flight: it first waits for the
+// previous one, whose error it returns.
+func (in *incoming) flushAsync() error {
+	if err := in.waitFlush(); err != nil {
+		return err
+	}
+	files, batch := in.batch()
+	if len(files) == 0 && len(batch) == 0 {
+		return nil
+	}
+	done := make(chan error, 1)
+	in.flushing = done
+	id, rec := in.offer.ID, in.r.rec
+	in.r.wg.Go(func() { done <- syncAndRecord(rec, id, files, batch) })
+	return nil
+}
+
+// flush syncs the .part files written since the last flush, then records their chunks; it
+// waits for a background flush first.
 func (in *incoming) flush() error {
+	if err := in.waitFlush(); err != nil {
+		return err
+	}
+	files, batch := in.batch()
+	return syncAndRecord(in.r.rec, in.offer.ID, files, batch)
+}
+
+// waitFlush waits for the background flush, if one runs, and returns its error.
+func (in *incoming) waitFlush() error {
+	if in.flushing == nil {
+		return nil
+	}
+	err := <-in.flushing
+	in.flushing = nil
+	return err
+}
+
+// batch takes the .part files written and the chunks received since the last flush.
+func (in *incoming) batch() ([]*os.File, []recEntry) {
+	var files []*os.File
 	for _, rx := range in.files {
 		if rx.dirty && rx.f != nil {
-			if err := rx.f.Sync(); err != nil {
-				return err
-			}
+			files = append(files, rx.f)
 			rx.dirty = false
 		}
 	}
-	if len(in.pending) == 0 {
+	batch := in.pending
+	in.pending = make([]recEntry, 0, recordEvery)
+	return files, batch
+}
+
+// syncAndRecord syncs files, then adds entries to the record: a chunk is recorded only once
+// its bytes are on the disk.
+func syncAndRecord(rec recordStore, id string, files []*os.File, entries []recEntry) error {
+	for _, f := range files {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	if len(entries) == 0 {
 		return nil
 	}
-	err := in.r.rec.add(in.offer.ID, in.pending)
-	in.pending = in.pending[:0]
-	return err
+	return rec.add(id, entries)
 }
 
 // place checks a complete file's SHA-256 and renames NAME.part to NAME.
@@ -453,6 +512,7 @@ func (in *incoming) complete() (string, error) {
 }
 
 func (in *incoming) closeFiles() {
+	_ = in.waitFlush() // its files are closed below
 	for _, rx := range in.files {
 		if rx.f != nil {
 			_ = rx.f.Close()
