@@ -46,13 +46,13 @@ type incoming struct {
 	files    []*rxFile
 	pending  []recEntry
 	flushing chan error // the background sync of the previous batch (nil: none running)
-	bytes   int64 // in place (held or received)
-	moved   int64 // received in this run
-	began   time.Time
-	last    time.Time
-	left    int             // files not yet in place
-	placed  map[uint32]bool // files an earlier run of this transfer put in place (the record says)
-	refused bool            // the offer was answered no
+	bytes    int64      // in place (held or received)
+	moved    int64      // received in this run
+	began    time.Time
+	last     time.Time
+	left     int             // files not yet in place
+	placed   map[uint32]bool // files an earlier run of this transfer put in place (the record says)
+	refused  bool            // the offer was answered no
 }
 
 // rxFile is one file being received.
