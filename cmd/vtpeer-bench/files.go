@@ -238,6 +238,9 @@ func runResume(ctx context.Context, g *globals, out io.Writer, url, src, work st
 		}
 		atKill = l.Bytes
 	}
+	if atKill == size {
+		return fmt.Errorf("the receiver had the whole file before it reported half of it (progress comes every 250 ms): use a larger --size")
+	}
 	rx1.kill()
 	killed := time.Now()
 	_, _ = rx1.wait()
