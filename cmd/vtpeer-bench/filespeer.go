@@ -299,7 +299,8 @@ func runFilesReceiver(ctx context.Context, log *slog.Logger, o *filesPeerOptions
 	defer room.Close()
 	o.report(filesLine{Ev: "joined"})
 	rawDone := make(chan error, 1)
-	finished := false
+	finished, complete := false, false
+	var sender string
 	var anon anonPeak
 	for {
 		select {
@@ -316,7 +317,11 @@ func runFilesReceiver(ctx context.Context, log *slog.Logger, o *filesPeerOptions
 				anon.sample()
 				o.report(filesLine{Ev: "progress", Peer: e.Peer, Bytes: e.Bytes, Moved: e.Moved, Total: e.Total})
 				if finished && o.raw == 0 && e.Bytes == e.Total {
-					return nil // the transfer's last progress follows its last TransferDone
+					complete = true // the transfer's last progress follows its last TransferDone
+				}
+			case peer.PeerLeft:
+				if complete && e.Peer == sender {
+					return nil // the sender has the result: it leaves once SendFiles returned
 				}
 			case *app.TransferError:
 				if e.Code != app.XferInterrupted && e.Code != app.XferCancelled {
@@ -328,7 +333,7 @@ func runFilesReceiver(ctx context.Context, log *slog.Logger, o *filesPeerOptions
 					continue
 				}
 				o.report(filesLine{Ev: "done", Peer: e.Peer, HWM: vmHWM(), Anon: anon.sample()})
-				finished = true
+				finished, sender = true, e.Peer
 				if o.raw == 0 {
 					continue
 				}

@@ -503,11 +503,13 @@ func (in *incoming) place(rx *rxFile) (string, error) {
 	return "", nil
 }
 
-// complete tells the sender every file is in place and forgets the record.
+// complete tells the sender every file is in place and forgets the record. The result is
+// queued before the last progress event, so that a reader of the events who then waits for the
+// peer's acknowledgements (Node.WaitAcked) knows the sender has it.
 func (in *incoming) complete() (string, error) {
 	_ = in.r.rec.drop(in.offer.ID)
-	in.r.emit(progress(in.peer, in.offer, true, "", in.bytes, in.moved, in.began))
 	in.r.sendJSON(in.peer, KindFileResult, FileResult{ID: in.offer.ID, OK: true})
+	in.r.emit(progress(in.peer, in.offer, true, "", in.bytes, in.moved, in.began))
 	return "", nil
 }
 
