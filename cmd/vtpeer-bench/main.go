@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/vtpeer-bench signal --pairs 1,50 --duration 3s
 //	go run ./cmd/vtpeer-bench paths --rounds 5
+//	go run ./cmd/vtpeer-bench files --size 1GiB --rounds 3
 package main
 
 import (
