@@ -120,7 +120,7 @@ func runBenchFiles(ctx context.Context, g *globals, out io.Writer, o *benchFiles
 	defer stop()
 	fmt.Fprintf(out, "bench files: %s of random data, %d round(s), loopback, direct path, one process per peer; load average %s\n",
 		o.size.String(), o.rounds, loadAvg())
-	fmt.Fprintf(out, "%-6s %8s %12s %10s %7s %20s %20s\n", "round", "hash s", "sealed MB/s", "raw MB/s", "ratio", "send RSS MiB", "recv RSS MiB")
+	fmt.Fprintf(out, "%-6s %8s %12s %10s %7s %20s %20s  %s\n", "round", "hash s", "sealed MB/s", "raw MB/s", "ratio", "send RSS MiB", "recv RSS MiB", "first")
 	size := int64(o.size)
 	var rs []pairResult
 	for r := range o.rounds {
@@ -134,8 +134,12 @@ func runBenchFiles(ctx context.Context, g *globals, out io.Writer, o *benchFiles
 		}
 		_ = os.RemoveAll(dir)
 		rs = append(rs, pr)
-		fmt.Fprintf(out, "%-6d %8.2f %12.1f %10.1f %6.2f× %20s %20s\n", r+1, pr.manifest, mbps(size, pr.transfer), mbps(size, pr.raw),
-			pr.raw/pr.transfer, rssCell(pr.txRSS, pr.txHWM, pr.txAnon), rssCell(pr.rxRSS, pr.rxHWM, pr.rxAnon))
+		order := "sealed"
+		if rawFirst(r + 1) {
+			order = "raw"
+		}
+		fmt.Fprintf(out, "%-6d %8.2f %12.1f %10.1f %6.2f× %20s %20s  %s\n", r+1, pr.manifest, mbps(size, pr.transfer), mbps(size, pr.raw),
+			pr.raw/pr.transfer, rssCell(pr.txRSS, pr.txHWM, pr.txAnon), rssCell(pr.rxRSS, pr.rxHWM, pr.rxAnon), order)
 	}
 	if len(rs) > 1 {
 		var sealed, raw, ratio []float64
@@ -148,7 +152,7 @@ func runBenchFiles(ctx context.Context, g *globals, out io.Writer, o *benchFiles
 	}
 	fmt.Fprintln(out, "(MB/s of file data, 1 MB = 10^6 B; ratio = sealed/raw of the same round. RSS, MiB: peak of the process (ru_maxrss, raw run included),")
 	fmt.Fprintln(out, " peak when the sealed transfer ended (VmHWM), largest anonymous part sampled during it (RssAnon: heap, stacks, buffers; the")
-	fmt.Fprintln(out, " rest of the RSS is the mapped binary and the postbox file))")
+	fmt.Fprintln(out, " rest of the RSS is the mapped binary and the postbox file); first: which run came first in the round)")
 	if o.resume {
 		var transfers []float64
 		for _, pr := range rs {
@@ -168,12 +172,17 @@ func rssCell(maxrss, hwm, anon int64) string {
 	return fmt.Sprintf("%.1f %.1f %.1f", float64(maxrss)/1024, float64(hwm)/1024, float64(anon)/1024)
 }
 
+// rawFirst: even rounds run the raw baseline before the transfer, odd ones after it, so that
+// neither always runs first on a machine whose load changes.
+func rawFirst(round int) bool { return round%2 == 0 }
+
 // runPair runs one sender and one receiver process to the end.
 func runPair(ctx context.Context, g *globals, url, room, src, dir, home string, o *benchFilesOptions, round int) (pairResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	raw := o.size.String()
-	rx, err := startFilesPeer(ctx, g, o, round, "recv", "--url", url, "--room", room, "--dir", dir, "--home", home, "--raw", raw)
+	first := fmt.Sprintf("--raw-first=%v", rawFirst(round))
+	rx, err := startFilesPeer(ctx, g, o, round, "recv", "--url", url, "--room", room, "--dir", dir, "--home", home, "--raw", raw, first)
 	if err != nil {
 		return pairResult{}, err
 	}
@@ -181,7 +190,7 @@ func runPair(ctx context.Context, g *globals, url, room, src, dir, home string, 
 	if _, err := rx.await(ctx, "joined"); err != nil {
 		return pairResult{}, err
 	}
-	tx, err := startFilesPeer(ctx, g, o, round, "send", "--url", url, "--room", room, "--file", src, "--raw", raw)
+	tx, err := startFilesPeer(ctx, g, o, round, "send", "--url", url, "--room", room, "--file", src, "--raw", raw, first)
 	if err != nil {
 		return pairResult{}, err
 	}
@@ -194,9 +203,16 @@ func runPair(ctx context.Context, g *globals, url, room, src, dir, home string, 
 	if err != nil {
 		return pairResult{}, err
 	}
-	rawLine, err := tx.await(ctx, "raw")
-	if err != nil {
-		return pairResult{}, err
+	var rawLine filesLine
+	for _, l := range tx.seen { // before the transfer's lines when it ran first
+		if l.Ev == "raw" {
+			rawLine = l
+		}
+	}
+	if rawLine.Ev == "" {
+		if rawLine, err = tx.await(ctx, "raw"); err != nil {
+			return pairResult{}, err
+		}
 	}
 	pr := pairResult{manifest: done.Manifest, transfer: done.Transfer, raw: rawLine.Raw, txHWM: done.HWM, rxHWM: rxDone.HWM,
 		txAnon: done.Anon, rxAnon: rxDone.Anon}

@@ -29,12 +29,12 @@ func TestBenchFiles(t *testing.T) {
 	defer cancel()
 	var out bytes.Buffer
 	root := newRootCmd(&globals{stderr: io.Discard}, &out)
-	root.SetArgs([]string{"files", "--size", "24MiB", "--rounds", "1", "--dir", t.TempDir(), "--timeout", "3m", "--log-level", "error"})
+	root.SetArgs([]string{"files", "--size", "24MiB", "--rounds", "2", "--dir", t.TempDir(), "--timeout", "3m", "--log-level", "error"})
 	if err := root.ExecuteContext(ctx); err != nil {
 		t.Fatalf("bench files: %v\n%s", err, out.String())
 	}
 	text := out.String()
-	row := regexp.MustCompile(`(?m)^1 +[0-9.]+ +([0-9.]+) +([0-9.]+) +([0-9.]+)× +([0-9.]+) [0-9.]+ [0-9.]+ +([0-9.]+) [0-9.]+ [0-9.]+$`)
+	row := regexp.MustCompile(`(?m)^1 +[0-9.]+ +([0-9.]+) +([0-9.]+) +([0-9.]+)× +([0-9.]+) [0-9.]+ [0-9.]+ +([0-9.]+) [0-9.]+ [0-9.]+  sealed$`)
 	m := row.FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("no result row for round 1:\n%s", text)

@@ -43,6 +43,7 @@ type filesPeerOptions struct {
 	role, url, room  string
 	file, dir, home  string
 	raw              byteSize
+	rawFirst         bool
 	cpuprof, memprof string
 	timeout          time.Duration
 	stdout           io.Writer
@@ -99,6 +100,7 @@ func newBenchFilesPeerCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.dir, "dir", "", "receiver: the receive directory")
 	f.StringVar(&o.home, "home", "", "receiver: keystore and postbox (the record of received chunks)")
 	f.Var(&o.raw, "raw", "bytes of the raw DataChannel baseline after the transfer (0: none)")
+	f.BoolVar(&o.rawFirst, "raw-first", false, "run the raw baseline before the transfer")
 	f.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of this process to this file")
 	f.StringVar(&o.memprof, "memprofile", "", "write a heap profile of this process to this file at the end")
 	f.DurationVar(&o.timeout, "timeout", o.timeout, "limit for the whole role")
@@ -159,10 +161,16 @@ func runFilesSender(ctx context.Context, log *slog.Logger, o *filesPeerOptions) 
 	defer room.Close()
 	o.report(filesLine{Ev: "joined"})
 	offered := make(chan time.Time, 1)
+	connected := make(chan string, 16)
 	var anon anonPeak
 	go func() {
 		for ev := range room.Events() {
 			switch e := ev.(type) {
+			case peer.PeerConnected:
+				select {
+				case connected <- e.Peer:
+				default:
+				}
 			case app.TransferOffer:
 				select {
 				case offered <- time.Now():
@@ -195,6 +203,17 @@ func runFilesSender(ctx context.Context, log *slog.Logger, o *filesPeerOptions) 
 		last = ""
 		return "", errors.New("no receiver connected")
 	}
+	if o.raw > 0 && o.rawFirst {
+		var to string
+		select {
+		case to = <-connected:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := reportRaw(ctx, o, bp.node, to); err != nil {
+			return err
+		}
+	}
 	began := time.Now()
 	if err := room.SendFiles(ctx, []string{o.file}, pick); err != nil {
 		return fmt.Errorf("send files: %w", err)
@@ -210,10 +229,15 @@ func runFilesSender(ctx context.Context, log *slog.Logger, o *filesPeerOptions) 
 	to := last
 	pickMu.Unlock()
 	o.report(filesLine{Ev: "done", Peer: to, Manifest: t1.Sub(began).Seconds(), Transfer: end.Sub(t1).Seconds(), HWM: vmHWM(), Anon: anon.sample()})
-	if o.raw == 0 {
+	if o.raw == 0 || o.rawFirst {
 		return nil
 	}
-	d, err := rawSend(ctx, bp.node, to, int64(o.raw))
+	return reportRaw(ctx, o, bp.node, to)
+}
+
+// reportRaw runs the raw baseline to peer to and reports its time.
+func reportRaw(ctx context.Context, o *filesPeerOptions, n *peer.Node, to string) error {
+	d, err := rawSend(ctx, n, to, int64(o.raw))
 	if err != nil {
 		return fmt.Errorf("raw baseline: %w", err)
 	}
@@ -298,17 +322,30 @@ func runFilesReceiver(ctx context.Context, log *slog.Logger, o *filesPeerOptions
 	room.Start()
 	defer room.Close()
 	o.report(filesLine{Ev: "joined"})
+	// It leaves once the transfer is complete, the raw baseline (if any) is done and the sender
+	// left: the sender has then had the transfer's result.
 	rawDone := make(chan error, 1)
-	finished, complete := false, false
+	rawStarted, rawOK := false, o.raw == 0
+	finished, complete, senderLeft := false, false, false
 	var sender string
 	var anon anonPeak
-	for {
+	startRaw := func(from string) {
+		if !rawStarted && o.raw > 0 {
+			rawStarted = true
+			go func() { rawDone <- rawRecv(ctx, bp.node, from, int64(o.raw)) }()
+		}
+	}
+	for !(complete && rawOK && senderLeft) {
 		select {
 		case ev, ok := <-room.Events():
 			if !ok {
 				return errors.New("room closed")
 			}
 			switch e := ev.(type) {
+			case peer.PeerConnected:
+				if o.rawFirst {
+					startRaw(e.Peer)
+				}
 			case app.TransferOffer:
 				if e.Incoming {
 					o.report(filesLine{Ev: "offer", Peer: e.Peer, Total: e.Total})
@@ -316,13 +353,11 @@ func runFilesReceiver(ctx context.Context, log *slog.Logger, o *filesPeerOptions
 			case app.TransferProgress:
 				anon.sample()
 				o.report(filesLine{Ev: "progress", Peer: e.Peer, Bytes: e.Bytes, Moved: e.Moved, Total: e.Total})
-				if finished && o.raw == 0 && e.Bytes == e.Total {
-					complete = true // the transfer's last progress follows its last TransferDone
+				if finished && e.Bytes == e.Total {
+					complete = true // the transfer's last progress follows its last TransferDone and its result
 				}
 			case peer.PeerLeft:
-				if complete && e.Peer == sender {
-					return nil // the sender has the result: it leaves once SendFiles returned
-				}
+				senderLeft = senderLeft || (complete && e.Peer == sender)
 			case *app.TransferError:
 				if e.Code != app.XferInterrupted && e.Code != app.XferCancelled {
 					return e
@@ -334,21 +369,19 @@ func runFilesReceiver(ctx context.Context, log *slog.Logger, o *filesPeerOptions
 				}
 				o.report(filesLine{Ev: "done", Peer: e.Peer, HWM: vmHWM(), Anon: anon.sample()})
 				finished, sender = true, e.Peer
-				if o.raw == 0 {
-					continue
-				}
-				go func() { rawDone <- rawRecv(ctx, bp.node, e.Peer, int64(o.raw)) }()
+				startRaw(e.Peer)
 			}
 		case err := <-rawDone:
 			if err != nil {
 				return fmt.Errorf("raw baseline: %w", err)
 			}
+			rawOK = true
 			o.report(filesLine{Ev: "raw"})
-			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+	return nil
 }
 
 // benchAccount opens (creating on the first run) the receiver's account (light scrypt) and
