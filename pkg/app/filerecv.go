@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"math/bits"
 	"os"
 	"path"
 	"syscall"
@@ -59,7 +60,7 @@ type incoming struct {
 type rxFile struct {
 	e        FileEntry
 	f        *os.File
-	have     []bool
+	have     chunkSet
 	missing  uint64
 	h        hash.Hash
 	hashedTo int64
@@ -207,10 +208,7 @@ func (in *incoming) openParts() (string, error) {
 	for i, e := range in.offer.Files {
 		if in.placed[uint32(i)] {
 			if _, err := in.root.Lstat(e.Path); err == nil {
-				rx := &rxFile{e: e, have: make([]bool, e.Chunks()), placed: true}
-				for c := range rx.have {
-					rx.have[c] = true
-				}
+				rx := &rxFile{e: e, have: newChunkSet(e.Chunks(), true), placed: true}
 				in.files = append(in.files, rx)
 				in.bytes += e.Size
 				continue
@@ -225,7 +223,7 @@ func (in *incoming) openParts() (string, error) {
 		if err != nil {
 			return codeOf(err), fmt.Errorf("open %s.part: %w", e.Path, err)
 		}
-		in.files = append(in.files, &rxFile{e: e, f: f, have: make([]bool, e.Chunks()), h: sha256.New()})
+		in.files = append(in.files, &rxFile{e: e, f: f, have: newChunkSet(e.Chunks(), false), h: sha256.New()})
 		in.left++
 	}
 	buf := make([]byte, ChunkSize)
@@ -234,7 +232,7 @@ func (in *incoming) openParts() (string, error) {
 			return
 		}
 		rx := in.files[fi]
-		if rx.f == nil || c >= uint64(len(rx.have)) || rx.have[c] {
+		if rx.f == nil || c >= rx.have.n || rx.have.has(c) {
 			return // placed, the placed mark, or twice
 		}
 		n := rx.e.chunkLen(c)
@@ -244,7 +242,7 @@ func (in *incoming) openParts() (string, error) {
 		if got := sha256.Sum256(buf[:n]); !bytes.Equal(got[:16], sum) {
 			return
 		}
-		rx.have[c] = true
+		rx.have.set(c)
 		in.bytes += int64(n)
 		if off := int64(c) * ChunkSize; off == rx.hashedTo {
 			rx.h.Write(buf[:n])
@@ -254,11 +252,7 @@ func (in *incoming) openParts() (string, error) {
 		return XferIO, err
 	}
 	for _, rx := range in.files {
-		for _, h := range rx.have {
-			if !h {
-				rx.missing++
-			}
-		}
+		rx.missing = rx.have.n - rx.have.count()
 	}
 	return "", nil
 }
@@ -267,13 +261,13 @@ func (in *incoming) openParts() (string, error) {
 func (in *incoming) haveRanges() [][3]uint64 {
 	var out [][3]uint64
 	for i, rx := range in.files {
-		for c := uint64(0); c < uint64(len(rx.have)); {
-			if !rx.have[c] {
+		for c := uint64(0); c < rx.have.n; {
+			if !rx.have.has(c) {
 				c++
 				continue
 			}
 			e := c
-			for e < uint64(len(rx.have)) && rx.have[e] {
+			for e < rx.have.n && rx.have.has(e) {
 				e++
 			}
 			out = append(out, [3]uint64{uint64(i), c, e})
@@ -359,10 +353,10 @@ func (in *incoming) take(cc *chunkCipher, rec []byte) (string, error) {
 		return XferBadChunk, fmt.Errorf("%w: not a chunk of this transfer", ErrBadChunk)
 	}
 	rx := in.files[c.File]
-	if c.Chunk >= uint64(len(rx.have)) || len(c.Data) != rx.e.chunkLen(c.Chunk) {
+	if c.Chunk >= rx.have.n || len(c.Data) != rx.e.chunkLen(c.Chunk) {
 		return XferBadChunk, fmt.Errorf("%w: chunk %d of %s does not fit its size", ErrBadChunk, c.Chunk, rx.e.Path)
 	}
-	if rx.have[c.Chunk] {
+	if rx.have.has(c.Chunk) {
 		return "", nil
 	}
 	off := int64(c.Chunk) * ChunkSize
@@ -375,7 +369,8 @@ func (in *incoming) take(cc *chunkCipher, rec []byte) (string, error) {
 	}
 	sum := sha256.Sum256(c.Data)
 	in.pending = append(in.pending, recEntry{file: c.File, chunk: c.Chunk, sum: [16]byte(sum[:16])})
-	rx.have[c.Chunk], rx.dirty = true, true
+	rx.have.set(c.Chunk)
+	rx.dirty = true
 	rx.missing--
 	in.bytes += int64(len(c.Data))
 	in.moved += int64(len(c.Data))
@@ -547,4 +542,35 @@ func progress(peerID string, o FileOffer, incoming bool, file string, bytes, mov
 		p.ETA = time.Duration(float64(p.Total-p.Bytes) / p.Rate * float64(time.Second))
 	}
 	return p
+}
+
+// chunkSet is the set of a file's chunks in place: one bit per chunk (4 MiB for the largest
+// file the protocol allows), so that what a receiver keeps in memory hardly grows with the
+// file's size.
+type chunkSet struct {
+	n uint64   // chunks of the file
+	w []uint64 // bit c%64 of w[c/64]
+}
+
+func newChunkSet(n uint64, all bool) chunkSet {
+	s := chunkSet{n: n, w: make([]uint64, (n+63)/64)}
+	if all {
+		for c := range n {
+			s.set(c)
+		}
+	}
+	return s
+}
+
+func (s chunkSet) has(c uint64) bool { return s.w[c/64]&(1<<(c%64)) != 0 }
+
+func (s chunkSet) set(c uint64) { s.w[c/64] |= 1 << (c % 64) }
+
+// count is the number of chunks in the set.
+func (s chunkSet) count() uint64 {
+	var k int
+	for _, w := range s.w {
+		k += bits.OnesCount64(w)
+	}
+	return uint64(k)
 }
