@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/vtpeer-bench signal --pairs 1,50 --duration 3s
 //	go run ./cmd/vtpeer-bench paths --rounds 5
+//	go run ./cmd/vtpeer-bench files --size 1GiB --rounds 3
 package main
 
 import (
@@ -71,7 +72,7 @@ func newRootCmd(g *globals, stdout io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(newBenchSignalCmd(g), newBenchPathsCmd(g))
+	root.AddCommand(newBenchSignalCmd(g), newBenchPathsCmd(g), newBenchFilesCmd(g), newBenchFilesPeerCmd(g))
 	return root
 }
 

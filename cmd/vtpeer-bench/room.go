@@ -28,11 +28,19 @@ type benchPeer struct {
 // joinBench joins room on the server at url over via; signaling errors and
 // reconnects are counted in tally.
 func joinBench(ctx context.Context, url, room, via string, log *slog.Logger, tally *statusTally) (*benchPeer, error) {
+	return joinBenchWith(ctx, url, room, &peer.Options{Via: via}, log, tally)
+}
+
+// joinBenchWith is joinBench with the Node's options taken from base (its
+// Room, Signaler, LoopbackOnly and Logger are set here).
+func joinBenchWith(ctx context.Context, url, room string, base *peer.Options, log *slog.Logger, tally *statusTally) (*benchPeer, error) {
 	client, err := signal.Dial(ctx, url, &signal.ClientOptions{Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	node, err := peer.New(&peer.Options{Room: room, Signaler: signaler{client}, LoopbackOnly: true, Via: via, Logger: log})
+	opts := *base
+	opts.Room, opts.Signaler, opts.LoopbackOnly, opts.Logger = room, signaler{client}, true, log
+	node, err := peer.New(&opts)
 	if err != nil {
 		_ = client.Close()
 		return nil, err

@@ -151,10 +151,24 @@ func TestTransferRefusals(t *testing.T) {
 
 // TestTransferResume: the receiver stops (its Room and Node close, as a killed process) half
 // way; a new receiver process of the same account with the same postbox and receive directory
-// gets only the chunks it does not hold verified.
+// gets only the chunks it does not hold verified. With "tampered", a recorded chunk of the
+// .part is changed while no receiver runs: the new receiver must not count it as held (nor
+// feed it to the file's hash), gets it again, and the file still verifies.
 func TestTransferResume(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	for _, tc := range []struct {
+		name   string
+		tamper bool
+	}{{"clean", false}, {"tampered", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testTransferResume(t, tc.tamper)
+		})
+	}
+}
+
+func testTransferResume(t *testing.T, tamper bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	h := newHub(t)
 	dir, home := t.TempDir(), t.TempDir()
@@ -188,6 +202,24 @@ func TestTransferResume(t *testing.T) {
 	_ = rx1.node.Close()
 	_ = rx1.pb.Close()
 	h.leave("rx1")
+	if tamper {
+		part := filepath.Join(dir, "tree", "sub", "big.bin.part")
+		f, err := os.OpenFile(part, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 16)
+		if _, err := f.ReadAt(b, 3*ChunkSize+100); err != nil {
+			t.Fatal(err)
+		}
+		for i := range b {
+			b[i] ^= 0xff
+		}
+		if _, err := f.WriteAt(b, 3*ChunkSize+100); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Close()
+	}
 
 	rx2 := newMember(t, h, "files", "rx2", memberOpts{files: &FileOptions{Dir: dir, AutoAccept: true}, postbox: true, home: home, signer: signer})
 	off := await(ctx, t, rx2.room, func(e TransferOffer) bool { return e.Incoming })

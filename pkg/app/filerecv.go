@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"math/bits"
 	"os"
 	"path"
 	"syscall"
@@ -41,23 +43,24 @@ type incoming struct {
 	decide chan bool
 	done   chan struct{}
 
-	root    *os.Root
-	files   []*rxFile
-	pending []recEntry
-	bytes   int64 // in place (held or received)
-	moved   int64 // received in this run
-	began   time.Time
-	last    time.Time
-	left    int             // files not yet in place
-	placed  map[uint32]bool // files an earlier run of this transfer put in place (the record says)
-	refused bool            // the offer was answered no
+	root     *os.Root
+	files    []*rxFile
+	pending  []recEntry
+	flushing chan error // the background sync of the previous batch (nil: none running)
+	bytes    int64      // in place (held or received)
+	moved    int64      // received in this run
+	began    time.Time
+	last     time.Time
+	left     int             // files not yet in place
+	placed   map[uint32]bool // files an earlier run of this transfer put in place (the record says)
+	refused  bool            // the offer was answered no
 }
 
 // rxFile is one file being received.
 type rxFile struct {
 	e        FileEntry
 	f        *os.File
-	have     []bool
+	have     chunkSet
 	missing  uint64
 	h        hash.Hash
 	hashedTo int64
@@ -197,22 +200,15 @@ func (in *incoming) receive() (string, error) {
 }
 
 // openParts opens every NAME.part (creating directories beneath the root) and keeps what the
-// record says and the .part proves it holds.
+// record says and the .part proves it holds. The record is read as it is stored, without a copy
+// in memory. The postbox's record lists a file's chunks in order, so the verified prefix of a
+// .part also feeds the file's SHA-256 and is not read again when the file is complete (place
+// hashes the rest from the disk).
 func (in *incoming) openParts() (string, error) {
-	held := map[[12]byte][16]byte{}
-	if err := in.r.rec.chunks(in.offer.ID, func(f uint32, c uint64, sum []byte) {
-		held[[12]byte(recKey(f, c))] = [16]byte(sum)
-	}); err != nil {
-		return XferIO, err
-	}
-	buf := make([]byte, ChunkSize)
 	for i, e := range in.offer.Files {
 		if in.placed[uint32(i)] {
 			if _, err := in.root.Lstat(e.Path); err == nil {
-				rx := &rxFile{e: e, have: make([]bool, e.Chunks()), placed: true}
-				for c := range rx.have {
-					rx.have[c] = true
-				}
+				rx := &rxFile{e: e, have: newChunkSet(e.Chunks(), true), placed: true}
 				in.files = append(in.files, rx)
 				in.bytes += e.Size
 				continue
@@ -227,28 +223,36 @@ func (in *incoming) openParts() (string, error) {
 		if err != nil {
 			return codeOf(err), fmt.Errorf("open %s.part: %w", e.Path, err)
 		}
-		rx := &rxFile{e: e, f: f, have: make([]bool, e.Chunks()), h: sha256.New()}
-		in.files = append(in.files, rx)
-		for c := range e.Chunks() {
-			sum, ok := held[[12]byte(recKey(uint32(i), c))]
-			if !ok {
-				continue
-			}
-			n := e.chunkLen(c)
-			if _, err := f.ReadAt(buf[:n], int64(c)*ChunkSize); err != nil {
-				continue
-			}
-			if got := sha256.Sum256(buf[:n]); [16]byte(got[:16]) == sum {
-				rx.have[c] = true
-				in.bytes += int64(n)
-			}
-		}
-		for _, h := range rx.have {
-			if !h {
-				rx.missing++
-			}
-		}
+		in.files = append(in.files, &rxFile{e: e, f: f, have: newChunkSet(e.Chunks(), false), h: sha256.New()})
 		in.left++
+	}
+	buf := make([]byte, ChunkSize)
+	if err := in.r.rec.chunks(in.offer.ID, func(fi uint32, c uint64, sum []byte) {
+		if int(fi) >= len(in.files) {
+			return
+		}
+		rx := in.files[fi]
+		if rx.f == nil || c >= rx.have.n || rx.have.has(c) {
+			return // placed, the placed mark, or twice
+		}
+		n := rx.e.chunkLen(c)
+		if _, err := rx.f.ReadAt(buf[:n], int64(c)*ChunkSize); err != nil {
+			return
+		}
+		if got := sha256.Sum256(buf[:n]); !bytes.Equal(got[:16], sum) {
+			return
+		}
+		rx.have.set(c)
+		in.bytes += int64(n)
+		if off := int64(c) * ChunkSize; off == rx.hashedTo {
+			rx.h.Write(buf[:n])
+			rx.hashedTo += int64(n)
+		}
+	}); err != nil {
+		return XferIO, err
+	}
+	for _, rx := range in.files {
+		rx.missing = rx.have.n - rx.have.count()
 	}
 	return "", nil
 }
@@ -257,13 +261,13 @@ func (in *incoming) openParts() (string, error) {
 func (in *incoming) haveRanges() [][3]uint64 {
 	var out [][3]uint64
 	for i, rx := range in.files {
-		for c := uint64(0); c < uint64(len(rx.have)); {
-			if !rx.have[c] {
+		for c := uint64(0); c < rx.have.n; {
+			if !rx.have.has(c) {
 				c++
 				continue
 			}
 			e := c
-			for e < uint64(len(rx.have)) && rx.have[e] {
+			for e < rx.have.n && rx.have.has(e) {
 				e++
 			}
 			out = append(out, [3]uint64{uint64(i), c, e})
@@ -349,10 +353,10 @@ func (in *incoming) take(cc *chunkCipher, rec []byte) (string, error) {
 		return XferBadChunk, fmt.Errorf("%w: not a chunk of this transfer", ErrBadChunk)
 	}
 	rx := in.files[c.File]
-	if c.Chunk >= uint64(len(rx.have)) || len(c.Data) != rx.e.chunkLen(c.Chunk) {
+	if c.Chunk >= rx.have.n || len(c.Data) != rx.e.chunkLen(c.Chunk) {
 		return XferBadChunk, fmt.Errorf("%w: chunk %d of %s does not fit its size", ErrBadChunk, c.Chunk, rx.e.Path)
 	}
-	if rx.have[c.Chunk] {
+	if rx.have.has(c.Chunk) {
 		return "", nil
 	}
 	off := int64(c.Chunk) * ChunkSize
@@ -365,12 +369,13 @@ func (in *incoming) take(cc *chunkCipher, rec []byte) (string, error) {
 	}
 	sum := sha256.Sum256(c.Data)
 	in.pending = append(in.pending, recEntry{file: c.File, chunk: c.Chunk, sum: [16]byte(sum[:16])})
-	rx.have[c.Chunk], rx.dirty = true, true
+	rx.have.set(c.Chunk)
+	rx.dirty = true
 	rx.missing--
 	in.bytes += int64(len(c.Data))
 	in.moved += int64(len(c.Data))
 	if len(in.pending) >= recordEvery {
-		if err := in.flush(); err != nil {
+		if err := in.flushAsync(); err != nil {
 			return codeOf(err), in.writeErr(rx, err)
 		}
 	}
@@ -393,22 +398,71 @@ func (in *incoming) writeErr(rx *rxFile, err error) error {
 	return fmt.Errorf("write %s.part: %w", rx.e.Path, err)
 }
 
-// flush syncs the .part files written since the last flush, then records their chunks.
+// flushAsync starts syncing the .part files written since the last flush, then recording their
+// chunks, in the background, so that the chunks that follow are taken meanwhile (an fsync of
+// 8 MiB would hold up the transport). At most one batch is in flight: it first waits for the
+// previous one, whose error it returns.
+func (in *incoming) flushAsync() error {
+	if err := in.waitFlush(); err != nil {
+		return err
+	}
+	files, batch := in.batch()
+	if len(files) == 0 && len(batch) == 0 {
+		return nil
+	}
+	done := make(chan error, 1)
+	in.flushing = done
+	id, rec := in.offer.ID, in.r.rec
+	in.r.wg.Go(func() { done <- syncAndRecord(rec, id, files, batch) })
+	return nil
+}
+
+// flush syncs the .part files written since the last flush, then records their chunks; it
+// waits for a background flush first.
 func (in *incoming) flush() error {
+	if err := in.waitFlush(); err != nil {
+		return err
+	}
+	files, batch := in.batch()
+	return syncAndRecord(in.r.rec, in.offer.ID, files, batch)
+}
+
+// waitFlush waits for the background flush, if one runs, and returns its error.
+func (in *incoming) waitFlush() error {
+	if in.flushing == nil {
+		return nil
+	}
+	err := <-in.flushing
+	in.flushing = nil
+	return err
+}
+
+// batch takes the .part files written and the chunks received since the last flush.
+func (in *incoming) batch() ([]*os.File, []recEntry) {
+	var files []*os.File
 	for _, rx := range in.files {
 		if rx.dirty && rx.f != nil {
-			if err := rx.f.Sync(); err != nil {
-				return err
-			}
+			files = append(files, rx.f)
 			rx.dirty = false
 		}
 	}
-	if len(in.pending) == 0 {
+	batch := in.pending
+	in.pending = make([]recEntry, 0, recordEvery)
+	return files, batch
+}
+
+// syncAndRecord syncs files, then adds entries to the record: a chunk is recorded only once
+// its bytes are on the disk.
+func syncAndRecord(rec recordStore, id string, files []*os.File, entries []recEntry) error {
+	for _, f := range files {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	if len(entries) == 0 {
 		return nil
 	}
-	err := in.r.rec.add(in.offer.ID, in.pending)
-	in.pending = in.pending[:0]
-	return err
+	return rec.add(id, entries)
 }
 
 // place checks a complete file's SHA-256 and renames NAME.part to NAME.
@@ -444,15 +498,18 @@ func (in *incoming) place(rx *rxFile) (string, error) {
 	return "", nil
 }
 
-// complete tells the sender every file is in place and forgets the record.
+// complete tells the sender every file is in place and forgets the record. The result is
+// queued before the last progress event, so that a reader of the events who then waits for the
+// peer's acknowledgements (Node.WaitAcked) knows the sender has it.
 func (in *incoming) complete() (string, error) {
 	_ = in.r.rec.drop(in.offer.ID)
-	in.r.emit(progress(in.peer, in.offer, true, "", in.bytes, in.moved, in.began))
 	in.r.sendJSON(in.peer, KindFileResult, FileResult{ID: in.offer.ID, OK: true})
+	in.r.emit(progress(in.peer, in.offer, true, "", in.bytes, in.moved, in.began))
 	return "", nil
 }
 
 func (in *incoming) closeFiles() {
+	_ = in.waitFlush() // its files are closed below
 	for _, rx := range in.files {
 		if rx.f != nil {
 			_ = rx.f.Close()
@@ -485,4 +542,35 @@ func progress(peerID string, o FileOffer, incoming bool, file string, bytes, mov
 		p.ETA = time.Duration(float64(p.Total-p.Bytes) / p.Rate * float64(time.Second))
 	}
 	return p
+}
+
+// chunkSet is the set of a file's chunks in place: one bit per chunk (4 MiB for the largest
+// file the protocol allows), so that what a receiver keeps in memory hardly grows with the
+// file's size.
+type chunkSet struct {
+	n uint64   // chunks of the file
+	w []uint64 // bit c%64 of w[c/64]
+}
+
+func newChunkSet(n uint64, all bool) chunkSet {
+	s := chunkSet{n: n, w: make([]uint64, (n+63)/64)}
+	if all {
+		for c := range n {
+			s.set(c)
+		}
+	}
+	return s
+}
+
+func (s chunkSet) has(c uint64) bool { return s.w[c/64]&(1<<(c%64)) != 0 }
+
+func (s chunkSet) set(c uint64) { s.w[c/64] |= 1 << (c % 64) }
+
+// count is the number of chunks in the set.
+func (s chunkSet) count() uint64 {
+	var k int
+	for _, w := range s.w {
+		k += bits.OnesCount64(w)
+	}
+	return uint64(k)
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -166,16 +168,9 @@ func (s *sending) interrupted(ctx context.Context, err error) (bool, error) {
 // push sends the chunks the receiver does not hold.
 func (s *sending) push(ctx context.Context, have [][3]uint64) error {
 	r, o := s.r, s.offer
-	held := map[[2]uint64]bool{}
-	var heldBytes int64
-	for _, h := range have {
-		if h[0] >= uint64(len(o.Files)) || h[2] > o.Files[h[0]].Chunks() || h[1] > h[2] {
-			return &TransferError{Peer: s.peer, ID: o.ID, Code: XferBadManifest, Err: errors.New("the receiver's answer names chunks the files do not have")}
-		}
-		for c := h[1]; c < h[2]; c++ {
-			held[[2]uint64{h[0], c}] = true
-			heldBytes += int64(o.Files[h[0]].chunkLen(c))
-		}
+	held, heldBytes, err := heldRanges(o, have)
+	if err != nil {
+		return &TransferError{Peer: s.peer, ID: o.ID, Code: XferBadManifest, Err: err}
 	}
 	idb, _ := hex.DecodeString(o.ID)
 	st := FileStart{ID: o.ID}
@@ -223,7 +218,10 @@ func (s *sending) push(ctx context.Context, have [][3]uint64) error {
 			return &TransferError{Peer: s.peer, ID: o.ID, Path: f.Path, Code: XferSourceChanged, Err: err}
 		}
 		for c := range f.Chunks() {
-			if held[[2]uint64{uint64(i), c}] {
+			for len(held) > 0 && (held[0][0] < uint64(i) || (held[0][0] == uint64(i) && held[0][2] <= c)) {
+				held = held[1:] // ranges behind us
+			}
+			if len(held) > 0 && held[0][0] == uint64(i) && held[0][1] <= c {
 				continue
 			}
 			n := f.chunkLen(c)
@@ -252,6 +250,35 @@ func (s *sending) push(ctx context.Context, have [][3]uint64) error {
 	}
 	r.emit(progress(s.peer, o, false, "", bytes, s.moved, s.began))
 	return nil
+}
+
+// heldRanges checks the receiver's Have against the manifest and returns it sorted by file and
+// first chunk, with the bytes it covers (overlapping ranges counted once). It takes memory in
+// proportion to the ranges, not to the chunks (a resumed file of any size is a few ranges).
+func heldRanges(o FileOffer, have [][3]uint64) ([][3]uint64, int64, error) {
+	held := slices.Clone(have)
+	for _, h := range held {
+		if h[0] >= uint64(len(o.Files)) || h[2] > o.Files[h[0]].Chunks() || h[1] > h[2] {
+			return nil, 0, errors.New("the receiver's answer names chunks the files do not have")
+		}
+	}
+	slices.SortFunc(held, func(a, b [3]uint64) int {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+	})
+	var bytes int64
+	var end uint64 // of the ranges counted so far in this file
+	for k, h := range held {
+		if k == 0 || h[0] != held[k-1][0] {
+			end = 0
+		}
+		first := max(h[1], end)
+		if first < h[2] {
+			f := o.Files[h[0]]
+			bytes += min(int64(h[2])*ChunkSize, f.Size) - int64(first)*ChunkSize
+			end = h[2]
+		}
+	}
+	return held, bytes, nil
 }
 
 // BuildManifest lists the regular files at paths (a directory contributes the files beneath it

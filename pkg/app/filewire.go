@@ -210,8 +210,13 @@ type ChunkRecord struct {
 // DataChannel: AES-256-GCM under the key the channel's seal session exports
 // for (label "vtpeer-file/v1 chunk key", context id || salt), nonce
 // u32be(file) || u64be(chunk), AAD the 30-byte header. A fresh salt for
-// every FileStart means no (key, nonce) pair is used twice.
-type chunkCipher struct{ aead cipher.AEAD }
+// every FileStart means no (key, nonce) pair is used twice. One goroutine
+// uses it at a time (the sender's push, the receiver's run): nonce is
+// scratch space that saves an allocation per chunk.
+type chunkCipher struct {
+	aead  cipher.AEAD
+	nonce [12]byte
+}
 
 func newChunkCipher(key []byte) (*chunkCipher, error) {
 	b, err := aes.NewCipher(key)
@@ -222,12 +227,14 @@ func newChunkCipher(key []byte) (*chunkCipher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chunk key: %w", err)
 	}
-	return &chunkCipher{g}, nil
+	return &chunkCipher{aead: g}, nil
 }
 
-func chunkNonce(file uint32, chunk uint64) []byte {
-	n := binary.BigEndian.AppendUint32(make([]byte, 0, 12), file)
-	return binary.BigEndian.AppendUint64(n, chunk)
+// nonceFor is u32be(file) || u64be(chunk), in c's scratch space.
+func (c *chunkCipher) nonceFor(file uint32, chunk uint64) []byte {
+	binary.BigEndian.PutUint32(c.nonce[:4], file)
+	binary.BigEndian.PutUint64(c.nonce[4:], chunk)
+	return c.nonce[:]
 }
 
 // EncodeChunk builds a chunk record into dst: sealed with c, or (c nil) in
@@ -241,7 +248,7 @@ func encodeChunk(dst []byte, c *chunkCipher, id []byte, file uint32, chunk uint6
 	if c == nil {
 		return append(dst, data...)
 	}
-	return c.aead.Seal(dst, chunkNonce(file, chunk), data, dst[:ChunkHeaderSize])
+	return c.aead.Seal(dst, c.nonceFor(file, chunk), data, dst[:ChunkHeaderSize])
 }
 
 // DecodeChunk decodes a chunk record. With c set the record must be sealed
@@ -257,7 +264,7 @@ func DecodeChunk(c *chunkCipher, rec []byte) (ChunkRecord, error) {
 	case c == nil && rec[1] == chunkPlain:
 		r.Data = rec[ChunkHeaderSize:]
 	case c != nil && rec[1] == chunkSealed:
-		pt, err := c.aead.Open(rec[ChunkHeaderSize:ChunkHeaderSize], chunkNonce(r.File, r.Chunk), rec[ChunkHeaderSize:], rec[:ChunkHeaderSize])
+		pt, err := c.aead.Open(rec[ChunkHeaderSize:ChunkHeaderSize], c.nonceFor(r.File, r.Chunk), rec[ChunkHeaderSize:], rec[:ChunkHeaderSize])
 		if err != nil {
 			return ChunkRecord{}, fmt.Errorf("%w: authentication failed", ErrBadChunk)
 		}
