@@ -19,6 +19,12 @@ import (
 // compare-and-set attempts); it is below the signal.Server's 5 s per call.
 const writeTimeout = 4 * time.Second
 
+// attemptTimeout bounds one read or write of a compare-and-set attempt: a
+// request sent while the bucket's stream has no leader (the election after
+// a node's death) is never answered, and the attempt after it, once a new
+// leader is elected, gets in within the same batch.
+const attemptTimeout = 1500 * time.Millisecond
+
 // A room's changes on one node are written in batches: while a write of the
 // room is on its way, the joins and leaves that come meanwhile queue, and
 // the next write applies them all in one compare-and-set. Under churn the
@@ -132,7 +138,9 @@ func (c *Cluster) writeBatch(key, room string, batch []*pendingChange) {
 			finish(0, nil, fmt.Errorf("%w: %v", signal.ErrUnavailable, lastErr))
 			return
 		}
-		cur, rev, err := c.readRoom(ctx, key)
+		actx, acancel := context.WithTimeout(ctx, attemptTimeout)
+		cur, rev, err := c.readRoom(actx, key)
+		acancel()
 		if err != nil {
 			lastErr = err
 			continue
@@ -156,7 +164,9 @@ func (c *Cluster) writeBatch(key, room string, batch []*pendingChange) {
 			}
 			// Purge, not Delete: the marker replaces the room's value and
 			// goes itself after EmptyRoomTTL.
-			err = c.kv.Purge(ctx, key, jetstream.LastRevision(rev), jetstream.PurgeTTL(c.opts.EmptyRoomTTL))
+			actx, acancel := context.WithTimeout(ctx, attemptTimeout)
+			err = c.kv.Purge(actx, key, jetstream.LastRevision(rev), jetstream.PurgeTTL(c.opts.EmptyRoomTTL))
+			acancel()
 			if err == nil {
 				// The watch brings the marker's revision.
 				finish(rev, nil, nil)
@@ -167,9 +177,12 @@ func (c *Cluster) writeBatch(key, room string, batch []*pendingChange) {
 			var newRev uint64
 			// Update at revision 0 creates the key; at a marker's revision
 			// it brings the room back.
-			newRev, err = c.kv.Update(ctx, key, b, rev)
+			actx, acancel := context.WithTimeout(ctx, attemptTimeout)
+			newRev, err = c.kv.Update(actx, key, b, rev)
+			acancel()
 			if err == nil {
 				c.tell(key, room, newRev, members)
+				c.announce(key, newRev, b)
 				finish(newRev, members, nil)
 				return
 			}
