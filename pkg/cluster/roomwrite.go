@@ -22,8 +22,10 @@ const writeTimeout = 4 * time.Second
 // attemptTimeout bounds one read or write of a compare-and-set attempt: a
 // request sent while the bucket's stream has no leader (the election after
 // a node's death) is never answered, and the attempt after it, once a new
-// leader is elected, gets in within the same batch.
-const attemptTimeout = 1500 * time.Millisecond
+// leader is elected, gets in within the same batch. Half the batch's time,
+// so that a JetStream slow under load (seconds per request) still answers
+// the first attempt.
+const attemptTimeout = writeTimeout / 2
 
 // A room's changes on one node are written in batches: while a write of the
 // room is on its way, the joins and leaves that come meanwhile queue, and
