@@ -413,6 +413,15 @@ func (c *Cluster) announce(key string, rev uint64, value []byte) {
 // onRoomState receives a room state another node wrote (announce).
 func (c *Cluster) onRoomState(m *nats.Msg) {
 	e, err := decodeEnvelope(m.Data)
+	if err == nil {
+		c.mu.Lock()
+		st := c.rooms[e.room]
+		known := st != nil && st.rev >= e.rev
+		c.mu.Unlock()
+		if known { // the watch (or this node's own write) was first
+			return
+		}
+	}
 	var v roomValue
 	if err == nil {
 		err = decodeRoom(e.frame, &v)
