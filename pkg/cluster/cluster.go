@@ -119,10 +119,11 @@ type Cluster struct {
 	queues  map[string]*roomQueue // by key: the rooms being written (roomwrite.go)
 	leaves  map[pendingLeave]bool // leaves to retry (leaveretry.go)
 
-	// tellMu makes the states told to the node (tell, retell) one at a
-	// time, so that a corrected state at a revision (a dead node's members
-	// hidden) is never overtaken by the uncorrected one.
-	tellMu sync.Mutex
+	// tellMu makes the states of a room told to the node (tell, retell)
+	// one at a time, so that a corrected state at a revision (a dead node's
+	// members hidden) is never overtaken by the uncorrected one; striped by
+	// room (tellLock), so that rooms do not wait for each other.
+	tellMu [64]sync.Mutex
 
 	mu    sync.Mutex
 	node  signal.Node
@@ -351,8 +352,9 @@ func (c *Cluster) setStateLocked(key, name string, rev uint64, members []signal.
 // tell records a room state and, when it is news, tells the node (without
 // the members of nodes found dead, see visibleLocked).
 func (c *Cluster) tell(key, name string, rev uint64, members []signal.Member) {
-	c.tellMu.Lock()
-	defer c.tellMu.Unlock()
+	mu := c.tellLock(key)
+	mu.Lock()
+	defer mu.Unlock()
 	c.mu.Lock()
 	news := c.setStateLocked(key, name, rev, members)
 	st := c.rooms[key]
@@ -362,6 +364,13 @@ func (c *Cluster) tell(key, name string, rev uint64, members []signal.Member) {
 	if news && node != nil && v.Room != "" {
 		node.RoomChanged(v)
 	}
+}
+
+// tellLock is the lock of tellMu that serialises the states of key.
+func (c *Cluster) tellLock(key string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return &c.tellMu[h.Sum32()%uint32(len(c.tellMu))]
 }
 
 // visibleLocked returns members without those of the nodes found dead

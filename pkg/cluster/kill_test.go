@@ -235,14 +235,17 @@ func TestKilledNode(t *testing.T) {
 }
 
 // moveStreamLeader asks JetStream to make server the leader of stream,
-// until it is.
+// until it is: a stepdown starts an election, whose outcome is awaited
+// before asking again.
 func moveStreamLeader(ctx context.Context, t *testing.T, nc *nats.Conn, stream, server string) {
 	t.Helper()
 	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": server}})
-	for {
-		m, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.INFO."+stream, nil)
+	leader := func() string {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		m, err := nc.RequestWithContext(rctx, "$JS.API.STREAM.INFO."+stream, nil)
 		if err != nil {
-			t.Fatalf("stream info: %v", err)
+			return ""
 		}
 		var info struct {
 			Cluster struct {
@@ -250,15 +253,28 @@ func moveStreamLeader(ctx context.Context, t *testing.T, nc *nats.Conn, stream, 
 			} `json:"cluster"`
 		}
 		_ = json.Unmarshal(m.Data, &info)
-		if info.Cluster.Leader == server {
+		return info.Cluster.Leader
+	}
+	for {
+		was := leader()
+		if was == server {
 			return
 		}
-		if info.Cluster.Leader != "" {
-			if _, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, req); err != nil {
+		if was != "" {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			m, err := nc.RequestWithContext(rctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, req)
+			cancel()
+			if err != nil {
 				t.Logf("stepdown: %v", err)
+			} else if !strings.Contains(string(m.Data), `"success":true`) {
+				t.Logf("stepdown: %s", m.Data)
 			}
+			for l := leader(); (l == was || l == "") && ctx.Err() == nil; l = leader() {
+				waitABit(ctx, 100*time.Millisecond) // the election
+			}
+		} else {
+			waitABit(ctx, 100*time.Millisecond)
 		}
-		waitABit(ctx, 200*time.Millisecond)
 		if ctx.Err() != nil {
 			t.Fatalf("stream %s leader never moved to %s", stream, server)
 		}

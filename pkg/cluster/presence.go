@@ -250,9 +250,9 @@ func (c *Cluster) findDeadLocked(now time.Time) []string {
 // with the members of dead nodes hidden (signal.Node.RoomChanged takes a
 // state at the same revision as a correction).
 func (c *Cluster) retell(keys []string) {
-	c.tellMu.Lock()
-	defer c.tellMu.Unlock()
 	for _, key := range keys {
+		mu := c.tellLock(key)
+		mu.Lock()
 		c.mu.Lock()
 		st := c.rooms[key]
 		var v signal.RoomView
@@ -264,6 +264,7 @@ func (c *Cluster) retell(keys []string) {
 		if node != nil && v.Room != "" && v.Rev > 0 {
 			node.RoomChanged(v)
 		}
+		mu.Unlock()
 	}
 }
 

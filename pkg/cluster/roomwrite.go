@@ -19,13 +19,25 @@ import (
 // compare-and-set attempts); it is below the signal.Server's 5 s per call.
 const writeTimeout = 4 * time.Second
 
-// attemptTimeout bounds one read or write of a compare-and-set attempt: a
-// request sent while the bucket's stream has no leader (the election after
-// a node's death) is never answered, and the attempt after it, once a new
-// leader is elected, gets in within the same batch. Half the batch's time,
-// so that a JetStream slow under load (seconds per request) still answers
-// the first attempt.
-const attemptTimeout = writeTimeout / 2
+// silentAttemptTimeout bounds one read or write of a compare-and-set
+// attempt while the bucket is known silent (probe): a request sent while
+// its stream has no leader (the election after a node's death) is never
+// answered, and the attempt after it, once a new leader is elected, gets
+// in within the same batch. While the bucket answers, an attempt may take
+// the batch's whole time (a JetStream slow under load, seconds per
+// request, must still answer the first one).
+const silentAttemptTimeout = time.Second
+
+// attemptContext returns the context of one attempt of a batch.
+func (c *Cluster) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	c.mu.Lock()
+	silent := !c.silentSince.IsZero()
+	c.mu.Unlock()
+	if silent {
+		return context.WithTimeout(ctx, silentAttemptTimeout)
+	}
+	return context.WithCancel(ctx)
+}
 
 // A room's changes on one node are written in batches: while a write of the
 // room is on its way, the joins and leaves that come meanwhile queue, and
@@ -140,7 +152,7 @@ func (c *Cluster) writeBatch(key, room string, batch []*pendingChange) {
 			finish(0, nil, fmt.Errorf("%w: %v", signal.ErrUnavailable, lastErr))
 			return
 		}
-		actx, acancel := context.WithTimeout(ctx, attemptTimeout)
+		actx, acancel := c.attemptContext(ctx)
 		cur, rev, err := c.readRoom(actx, key)
 		acancel()
 		if err != nil {
@@ -166,7 +178,7 @@ func (c *Cluster) writeBatch(key, room string, batch []*pendingChange) {
 			}
 			// Purge, not Delete: the marker replaces the room's value and
 			// goes itself after EmptyRoomTTL.
-			actx, acancel := context.WithTimeout(ctx, attemptTimeout)
+			actx, acancel := c.attemptContext(ctx)
 			err = c.kv.Purge(actx, key, jetstream.LastRevision(rev), jetstream.PurgeTTL(c.opts.EmptyRoomTTL))
 			acancel()
 			if err == nil {
@@ -179,7 +191,7 @@ func (c *Cluster) writeBatch(key, room string, batch []*pendingChange) {
 			var newRev uint64
 			// Update at revision 0 creates the key; at a marker's revision
 			// it brings the room back.
-			actx, acancel := context.WithTimeout(ctx, attemptTimeout)
+			actx, acancel := c.attemptContext(ctx)
 			newRev, err = c.kv.Update(actx, key, b, rev)
 			acancel()
 			if err == nil {
