@@ -51,30 +51,58 @@ func TestClusterFailoverTimes(t *testing.T) {
 		if err := procs[1].cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
+		// a's events and the join process's are read as they come, while
+		// b's client fails over (its rejoin may wait for the election).
+		type seen struct{ noticed, heard time.Duration }
+		aDone := make(chan seen, 1)
+		go func() {
+			var s seen
+			for s.noticed == 0 || s.heard == 0 {
+				// a hears gone-peer-1 leave and bob back (a new session:
+				// peer-joined), in either order; bob's old session may be
+				// reported gone first (its node found dead before he
+				// rejoined), and the join process's comes and goes likewise.
+				_, f := a.Recv()
+				switch {
+				case f.Type == signal.TypePeerJoined && f.PeerID == "bob-peer-1" && s.heard == 0:
+					s.heard = time.Since(killed)
+				case f.Type == signal.TypePeerLeft && f.PeerID == "gone-peer-1" && s.noticed == 0:
+					s.noticed = time.Since(killed)
+				case f.Type == signal.TypePeerLeft && f.PeerID == "bob-peer-1" && s.heard == 0:
+				case (f.Type == signal.TypePeerLeft || f.Type == signal.TypePeerJoined) && f.PeerID != "bob-peer-1" && f.PeerID != "gone-peer-1",
+					f.From != "": // the join process's, and its offers
+				default:
+					t.Errorf("run %d: unexpected %+v", run, f)
+					close(aDone)
+					return
+				}
+			}
+			aDone <- s
+		}()
+		cliDone := make(chan time.Duration, 1)
+		go func() {
+			cli.waitEvent(ctx, "rejoined")
+			cliDone <- time.Since(killed)
+		}()
 		// b's client: the connection drops, it dials node 2 and resumes.
 		b.ExpectClose()
 		b2 := joinRetrying(ctx, t, urls[2], `{"type":"join","room":"fo","peerId":"bob-peer-1","resume":"bob-secret"}`)
 		rejoined = append(rejoined, time.Since(killed))
-		// a hears gone-peer-1 leave and bob back (a new session:
-		// peer-joined), in either order; bob's old session may be reported
-		// gone first (its node found dead before he rejoined), and the join
-		// process's comes and goes likewise.
-		for len(noticed) == run || len(heard) == run {
-			_, f := a.Recv()
-			switch {
-			case f.Type == signal.TypePeerJoined && f.PeerID == "bob-peer-1" && len(heard) == run:
-				heard = append(heard, time.Since(killed))
-			case f.Type == signal.TypePeerLeft && f.PeerID == "gone-peer-1" && len(noticed) == run:
-				noticed = append(noticed, time.Since(killed))
-			case f.Type == signal.TypePeerLeft && f.PeerID == "bob-peer-1" && len(heard) == run:
-			case (f.Type == signal.TypePeerLeft || f.Type == signal.TypePeerJoined) && f.PeerID != "bob-peer-1" && f.PeerID != "gone-peer-1",
-				f.From != "": // the join process's, and its offers
-			default:
-				t.Fatalf("run %d: unexpected %+v", run, f)
+		select {
+		case s, ok := <-aDone:
+			if !ok {
+				t.FailNow()
 			}
+			noticed, heard = append(noticed, s.noticed), append(heard, s.heard)
+		case <-ctx.Done():
+			t.Fatalf("run %d: the surviving member did not hear both events", run)
 		}
-		cli.waitEvent(ctx, "rejoined")
-		cliRejoined = append(cliRejoined, time.Since(killed))
+		select {
+		case d := <-cliDone:
+			cliRejoined = append(cliRejoined, d)
+		case <-ctx.Done():
+			t.Fatalf("run %d: join --server did not rejoin", run)
+		}
 		t.Logf("run %d: dead member's peer-left %v, rejoin on another node %v, heard back %v, join --server rejoined %v",
 			run, noticed[run].Round(time.Millisecond), rejoined[run].Round(time.Millisecond), heard[run].Round(time.Millisecond),
 			cliRejoined[run].Round(time.Millisecond))
