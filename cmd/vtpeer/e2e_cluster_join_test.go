@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,13 +15,6 @@ import (
 // pair's end on node 1 fails over to node 2 with its peer id, its peer
 // receiving every later message exactly once and in order.
 func TestClusterJoinFailover(t *testing.T) {
-	if os.Getenv("VTPEER_CLUSTER_FAILOVER") == "" {
-		// Known open bug (issue 11): under load the two surviving nodes can
-		// declare their cluster lost for over a minute after the kill (the
-		// room bucket's leader election), so the relayed end finds no node
-		// to rejoin. It passes on a quiet machine; run it by hand until fixed.
-		t.Skip("set VTPEER_CLUSTER_FAILOVER=1: survivors may report the cluster lost after a kill -9 under load (issue 11, open)")
-	}
 	t.Parallel()
 	vtpeerBin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
@@ -75,7 +67,18 @@ func TestClusterJoinFailover(t *testing.T) {
 	}
 	// The relayed pair's end on node 1 rejoins through node 2.
 	relayB.waitEvent(ctx, "rejoined")
-	t.Logf("FIGURE join failed over to another node %v after kill -9", time.Since(killed))
+	back := time.Since(killed)
+	t.Logf("FIGURE join failed over to another node %v after kill -9", back)
+	if back > 3*time.Second {
+		// Open (issue 11, pkg/peer): when the dead node held the room
+		// bucket's stream leader, the relayed end's rejoin waits for
+		// JetStream's election (4-10 s), so the survivors have reported it
+		// gone (3 s after the kill) before it is back; relayA's node then
+		// closes the server-relay session (peer-left), and neither end
+		// offers a new one when it returns with its peer id. The DataChannel
+		// pair above is unaffected.
+		t.Skipf("the relayed end came back %v after the kill, after its peer-left (3 s): the relay session is not renegotiated (open, pkg/peer)", back.Round(time.Millisecond))
+	}
 	say(relayA, "after 1")
 	say(relayA, "after 2")
 	for _, want := range []string{"after 1", "after 2"} {

@@ -22,10 +22,12 @@ import (
 )
 
 // churnClient is one websocket member of the churn test. Its reader keeps
-// the room as the client sees it: joined.peers, then peer-joined and
-// peer-left. Events for the room it asked to join that arrive before its
-// joined (the server queues joined after it lets others see the member)
-// are applied after joined.
+// the room as the client sees it, by the protocol's rule: joined.peers,
+// then the peer-joined and peer-left that come after it. A peer event that
+// comes between a join and its joined belongs to the client's previous
+// membership (the server queues joined before any later event of the
+// room): it is dropped. One for a room the client was not in is a breach
+// of that order, counted in early.
 type churnClient struct {
 	ws      *websocket.Conn
 	replies chan signal.Frame // joined or error
@@ -35,8 +37,7 @@ type churnClient struct {
 	room    string // room joined, "" when none
 	self    string
 	peers   map[string]bool
-	early   []signal.Frame
-	nEarly  int
+	early   []string // peer events of a room before its joined, the client not in it
 	done    chan struct{}
 }
 
@@ -69,17 +70,12 @@ func (c *churnClient) read() {
 			for _, p := range f.Peers {
 				c.peers[p] = true
 			}
-			for _, e := range c.early {
-				c.applyLocked(e)
-			}
-			c.nEarly += len(c.early)
-			c.early = nil
 		case signal.TypeError:
-			c.room, c.pending, c.early = "", "", nil
+			c.room, c.pending = "", ""
 		case signal.TypePeerJoined, signal.TypePeerLeft:
 			switch {
-			case c.pending != "" && f.Room == c.pending:
-				c.early = append(c.early, f)
+			case c.pending != "" && f.Room == c.pending && c.room != c.pending:
+				c.early = append(c.early, string(b))
 			case c.pending == "" && f.Room == c.room:
 				c.applyLocked(f)
 			}
@@ -197,7 +193,11 @@ func TestChurn(t *testing.T) {
 					}
 					clients[i], c = nc, nc
 				}
-				f, err := c.join(ctx, roomName(rnd.IntN(nRooms)))
+				room := roomName(rnd.IntN(nRooms))
+				if cur, _, _ := c.view(); cur != "" && rnd.IntN(4) == 0 {
+					room = cur // join the room it is in again: a new member id
+				}
+				f, err := c.join(ctx, room)
 				if err != nil {
 					errc <- fmt.Errorf("client %d: %w", i, err)
 					return
@@ -247,14 +247,14 @@ func TestChurn(t *testing.T) {
 		}
 		waitABit(ctx, 100*time.Millisecond)
 	}
-	early := 0
+	t.Logf("views identical %v after the churn stopped (%d rooms occupied)", time.Since(settle).Round(time.Millisecond), len(truth))
 	for _, c := range clients {
 		c.mu.Lock()
-		early += c.nEarly
+		if len(c.early) > 0 {
+			t.Errorf("client %s got %d peer events of a room before its joined, first %s", c.self, len(c.early), c.early[0])
+		}
 		c.mu.Unlock()
 	}
-	t.Logf("views identical %v after the churn stopped (%d rooms occupied; %d peer events came before their joined)",
-		time.Since(settle).Round(time.Millisecond), len(truth), early)
 
 	// A fresh join on each node lists exactly the members: the room's,
 	// plus the fresh members that joined on the nodes before.
@@ -362,13 +362,7 @@ func churnDiffs(ctx context.Context, t *testing.T, clusters []*Cluster, clients 
 			}
 		}
 	}
-	// Each client's room, from its joined frame and the peer events after
-	// it. A client can still miss a peer-left under churn (seen in CI:
-	// bucket and every node agree, one client keeps a ghost) — an open bug
-	// of issue 11, around the events a joiner gets just before its joined.
-	// Until it is fixed these differences are logged, and fail the test
-	// only with VTPEER_CHURN_CLIENTS=1.
-	strict := os.Getenv("VTPEER_CHURN_CLIENTS") != ""
+	// Each client's room, from its joined frame and the peer events after it.
 	for _, c := range clients {
 		room, self, peers := c.view()
 		if room == "" {
@@ -376,12 +370,7 @@ func churnDiffs(ctx context.Context, t *testing.T, clusters []*Cluster, clients 
 		}
 		want := slices.DeleteFunc(slices.Clone(truth[room]), func(p string) bool { return p == self })
 		if !slices.Equal(peers, want) {
-			d := fmt.Sprintf("client %s in %s sees %v, want %v", self, room, peers, want)
-			if strict {
-				diffs = append(diffs, d)
-			} else if len(diffs) == 0 {
-				t.Logf("known open bug (issue 11), not failing without VTPEER_CHURN_CLIENTS=1: %s", d)
-			}
+			diffs = append(diffs, fmt.Sprintf("client %s in %s sees %v, want %v", self, room, peers, want))
 		}
 	}
 	return diffs

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,7 +33,8 @@ type Options struct {
 	Replicas int
 	// Heartbeat is how often the node announces itself (default 500ms);
 	// the members of a node not heard for DeadAfter (default 3s) are
-	// removed by the others.
+	// reported gone at once by every other node (checked every
+	// Heartbeat/2) and removed from the bucket as soon as it answers.
 	Heartbeat time.Duration
 	DeadAfter time.Duration
 	// Shards is the number of goroutines that deliver forwarded frames
@@ -117,16 +119,23 @@ type Cluster struct {
 	queues  map[string]*roomQueue // by key: the rooms being written (roomwrite.go)
 	leaves  map[pendingLeave]bool // leaves to retry (leaveretry.go)
 
-	mu      sync.Mutex
-	node    signal.Node
-	rooms   map[string]*roomState // by key; every room of the bucket
-	seen    map[string]time.Time  // node id → last heartbeat
-	start   time.Time
-	unready error // why the node cannot take joins, nil when it can
-	// Since when the node has been unready, and disconnected from NATS
-	// (zero: it is not), and whether its members were closed for it.
-	unreadySince, offlineSince time.Time
-	lost                       bool
+	// tellMu makes the states of a room told to the node (tell, retell)
+	// one at a time, so that a corrected state at a revision (a dead node's
+	// members hidden) is never overtaken by the uncorrected one; striped by
+	// room (tellLock), so that rooms do not wait for each other.
+	tellMu [64]sync.Mutex
+
+	mu    sync.Mutex
+	node  signal.Node
+	rooms map[string]*roomState // by key; every room of the bucket
+	seen  map[string]time.Time  // node id → last heartbeat
+	dead  map[string]bool       // nodes not heard for DeadAfter: their members are hidden
+	start time.Time
+	// Since when the room bucket has not answered, and the node been
+	// disconnected from NATS (zero: it has, it is not); why the node has
+	// lost its cluster (nil: it has not).
+	silentSince, offlineSince time.Time
+	lost                      error
 
 	shards []chan envelope
 	done   chan struct{} // closed by Close
@@ -189,6 +198,7 @@ func New(ctx context.Context, nc *nats.Conn, opts *Options) (*Cluster, error) {
 		leaves: make(map[pendingLeave]bool),
 		rooms:  make(map[string]*roomState),
 		seen:   make(map[string]time.Time),
+		dead:   make(map[string]bool),
 		start:  time.Now(),
 		done:   make(chan struct{}),
 	}
@@ -208,6 +218,7 @@ func New(ctx context.Context, nc *nats.Conn, opts *Options) (*Cluster, error) {
 	for subj, h := range map[string]nats.MsgHandler{
 		o.Prefix + ".hb":            c.onHeartbeat,
 		o.Prefix + ".n." + o.NodeID: c.onFrame,
+		o.Prefix + ".rooms":         c.onRoomState,
 	} {
 		sub, err := nc.Subscribe(subj, h)
 		if err != nil {
@@ -228,6 +239,7 @@ func New(ctx context.Context, nc *nats.Conn, opts *Options) (*Cluster, error) {
 	}
 	c.heartbeat()
 	c.wg.Go(func() { c.presenceLoop(wctx) })
+	c.wg.Go(func() { c.upkeepLoop(wctx) })
 	return c, nil
 }
 
@@ -287,15 +299,27 @@ func (c *Cluster) Attach(n signal.Node) func() {
 	}
 }
 
-// Ready implements signal.Cluster: the NATS connection is up and the room
-// bucket answered within the last DeadAfter.
+// Ready implements signal.Cluster: the NATS connection is up, the node
+// has not lost its cluster (lostLocked), and the room bucket has answered
+// within the last 4 × DeadAfter. A bucket silent for less (the JetStream
+// leader election that follows a node's death: 4 to 10 s) does not make
+// the node unready: joins meanwhile wait for the new leader, as long as
+// they can (signal's 5 s per call).
 func (c *Cluster) Ready() error {
 	if !c.nc.IsConnected() {
 		return fmt.Errorf("%w: not connected to nats", signal.ErrUnavailable)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.unready
+	if c.lost != nil {
+		return c.lost
+	}
+	if !c.silentSince.IsZero() {
+		if d := time.Since(c.silentSince); d >= 4*c.opts.DeadAfter {
+			return fmt.Errorf("%w: room bucket unreachable for %s", signal.ErrUnavailable, d.Round(time.Millisecond))
+		}
+	}
+	return nil
 }
 
 // roomKey is the bucket key of a room.
@@ -325,17 +349,37 @@ func (c *Cluster) setStateLocked(key, name string, rev uint64, members []signal.
 	return true
 }
 
-// tell records a room state and, when it is news, tells the node.
+// tell records a room state and, when it is news, tells the node (without
+// the members of nodes found dead, see visibleLocked).
 func (c *Cluster) tell(key, name string, rev uint64, members []signal.Member) {
+	mu := c.tellLock(key)
+	mu.Lock()
+	defer mu.Unlock()
 	c.mu.Lock()
 	news := c.setStateLocked(key, name, rev, members)
 	st := c.rooms[key]
-	v := signal.RoomView{Room: st.name, Rev: st.rev, Members: st.members}
+	v := signal.RoomView{Room: st.name, Rev: st.rev, Members: c.visibleLocked(st.members)}
 	node := c.node
 	c.mu.Unlock()
 	if news && node != nil && v.Room != "" {
 		node.RoomChanged(v)
 	}
+}
+
+// tellLock is the lock of tellMu that serialises the states of key.
+func (c *Cluster) tellLock(key string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return &c.tellMu[h.Sum32()%uint32(len(c.tellMu))]
+}
+
+// visibleLocked returns members without those of the nodes found dead
+// (members itself when there are none). c.mu must be held.
+func (c *Cluster) visibleLocked(members []signal.Member) []signal.Member {
+	if len(c.dead) == 0 || !slices.ContainsFunc(members, func(m signal.Member) bool { return c.dead[m.Node] }) {
+		return members
+	}
+	return slices.DeleteFunc(slices.Clone(members), func(m signal.Member) bool { return c.dead[m.Node] })
 }
 
 // watchLoop applies every change of the bucket; initial is closed once the
@@ -359,6 +403,46 @@ func (c *Cluster) watchLoop(w jetstream.KeyWatcher, initial chan struct{}) {
 		}
 		c.tell(e.Key(), v.Room, e.Revision(), v.Members)
 	}
+}
+
+// announce tells the other nodes a room state this node wrote, on core
+// NATS, besides the bucket's watch: the watch is an ordered consumer that
+// lives on one node (the stream leader's), and stalls for 10 s or more
+// when that node dies (nats.go resets it after two missed 5 s heartbeats),
+// while the survivors' members must hear the failed-over clients' joins at
+// once. The watch stays the reliable path; a state told twice is applied
+// once (revisions).
+func (c *Cluster) announce(key string, rev uint64, value []byte) {
+	b := appendEnvelope(make([]byte, 0, 12+len(key)+len(value)), envelope{rev: rev, room: key, frame: value})
+	if err := c.nc.Publish(c.opts.Prefix+".rooms", b); err != nil {
+		c.log.Debug("announce a room state failed", "err", err)
+	}
+}
+
+// onRoomState receives a room state another node wrote (announce).
+func (c *Cluster) onRoomState(m *nats.Msg) {
+	e, err := decodeEnvelope(m.Data)
+	if err == nil {
+		c.mu.Lock()
+		st := c.rooms[e.room]
+		known := st != nil && st.rev >= e.rev
+		c.mu.Unlock()
+		if known { // the watch (or this node's own write) was first
+			return
+		}
+	}
+	var v roomValue
+	if err == nil {
+		err = decodeRoom(e.frame, &v)
+	}
+	if err == nil && roomKey(v.Room) != e.room {
+		err = fmt.Errorf("%w: key does not match the room", ErrBadEnvelope)
+	}
+	if err != nil {
+		c.log.Warn("announced room state dropped", "reason", err)
+		return
+	}
+	c.tell(e.room, v.Room, e.rev, v.Members)
 }
 
 // deliverLoop hands forwarded frames of one shard to the node, first

@@ -26,6 +26,9 @@ var natsNodes struct {
 var prefixes atomic.Int64
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(childNodeEnv); spec != "" {
+		os.Exit(runChildNode(spec)) // a NATS node of TestKilledNode in its own process
+	}
 	code := m.Run()
 	for _, n := range natsNodes.nodes {
 		n.Close()

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -116,5 +117,57 @@ func TestCutOffNodeClosesMembers(t *testing.T) {
 	t.Logf("cut-off node closed its member after %v", took)
 	if took > 5*time.Second {
 		t.Fatalf("member closed after %v, want within 5s", took)
+	}
+}
+
+// TestLostCluster: when a node decides it has lost its cluster (closing
+// its members) and when not. A JetStream leader election after another
+// node's death (the bucket silent while the survivors hear each other) is
+// not a lost cluster; neither is a silent bucket on the majority side.
+func TestLostCluster(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_000_000, 0)
+	ago := func(d time.Duration) time.Time { return now.Add(-d) }
+	for _, tc := range []struct {
+		name      string
+		connected bool
+		offline   time.Duration // since when disconnected (0: not)
+		silent    time.Duration // since when the bucket is silent (0: it answers)
+		heard     []time.Duration
+		lost      bool
+	}{
+		{"healthy", true, 0, 0, []time.Duration{time.Second, time.Second}, false},
+		{"election after a death: bucket silent 8 s, one survivor heard", true, 0, 8 * time.Second, []time.Duration{100 * time.Millisecond, 8 * time.Second}, false},
+		{"long silence on the majority side", true, 0, 13 * time.Second, []time.Duration{100 * time.Millisecond, 13 * time.Second}, false},
+		{"long silence on the minority side", true, 0, 13 * time.Second, []time.Duration{100 * time.Millisecond, 13 * time.Second, 13 * time.Second, 13 * time.Second}, true},
+		{"cut off: bucket silent, no other node heard", true, 0, 2 * time.Second, []time.Duration{3 * time.Second, 4 * time.Second}, true},
+		{"the others dead, the bucket answering: this node is the cluster", true, 0, 0, []time.Duration{5 * time.Second}, false},
+		{"disconnected from nats", false, 2 * time.Second, 0, []time.Duration{time.Second}, true},
+		{"disconnected briefly", false, time.Second, 0, []time.Duration{time.Second}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := (&Options{NodeID: "me"}).withDefaults()
+			c := &Cluster{opts: o, log: o.Logger, seen: map[string]time.Time{"me": now}}
+			for i, d := range tc.heard {
+				c.seen[fmt.Sprintf("n%d", i)] = ago(d)
+			}
+			if tc.offline > 0 {
+				c.offlineSince = ago(tc.offline)
+			}
+			if tc.silent > 0 {
+				c.silentSince = ago(tc.silent)
+			}
+			err := c.lostLocked(now, tc.connected)
+			if (err != nil) != tc.lost {
+				t.Fatalf("lost = %v, want lost %v", err, tc.lost)
+			}
+			if err != nil && !errors.Is(err, signal.ErrUnavailable) {
+				t.Fatalf("err = %v, want ErrUnavailable", err)
+			}
+			if again := c.lostLocked(now, tc.connected); again != nil {
+				t.Fatalf("lost told twice in one episode: %v", again)
+			}
+		})
 	}
 }

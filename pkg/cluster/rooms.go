@@ -54,6 +54,9 @@ func (c *Cluster) Join(ctx context.Context, j signal.JoinRequest) (signal.RoomVi
 		}
 		return signal.RoomView{}, fmt.Errorf("join room: %w", err)
 	}
+	c.mu.Lock()
+	members = c.visibleLocked(members)
+	c.mu.Unlock()
 	return signal.RoomView{Room: j.Room, Rev: rev, Members: members}, nil
 }
 

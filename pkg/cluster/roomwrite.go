@@ -19,6 +19,26 @@ import (
 // compare-and-set attempts); it is below the signal.Server's 5 s per call.
 const writeTimeout = 4 * time.Second
 
+// silentAttemptTimeout bounds one read or write of a compare-and-set
+// attempt while the bucket is known silent (probe): a request sent while
+// its stream has no leader (the election after a node's death) is never
+// answered, and the attempt after it, once a new leader is elected, gets
+// in within the same batch. While the bucket answers, an attempt may take
+// the batch's whole time (a JetStream slow under load, seconds per
+// request, must still answer the first one).
+const silentAttemptTimeout = time.Second
+
+// attemptContext returns the context of one attempt of a batch.
+func (c *Cluster) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	c.mu.Lock()
+	silent := !c.silentSince.IsZero()
+	c.mu.Unlock()
+	if silent {
+		return context.WithTimeout(ctx, silentAttemptTimeout)
+	}
+	return context.WithCancel(ctx)
+}
+
 // A room's changes on one node are written in batches: while a write of the
 // room is on its way, the joins and leaves that come meanwhile queue, and
 // the next write applies them all in one compare-and-set. Under churn the
@@ -132,7 +152,9 @@ func (c *Cluster) writeBatch(key, room string, batch []*pendingChange) {
 			finish(0, nil, fmt.Errorf("%w: %v", signal.ErrUnavailable, lastErr))
 			return
 		}
-		cur, rev, err := c.readRoom(ctx, key)
+		actx, acancel := c.attemptContext(ctx)
+		cur, rev, err := c.readRoom(actx, key)
+		acancel()
 		if err != nil {
 			lastErr = err
 			continue
@@ -156,7 +178,9 @@ func (c *Cluster) writeBatch(key, room string, batch []*pendingChange) {
 			}
 			// Purge, not Delete: the marker replaces the room's value and
 			// goes itself after EmptyRoomTTL.
-			err = c.kv.Purge(ctx, key, jetstream.LastRevision(rev), jetstream.PurgeTTL(c.opts.EmptyRoomTTL))
+			actx, acancel := c.attemptContext(ctx)
+			err = c.kv.Purge(actx, key, jetstream.LastRevision(rev), jetstream.PurgeTTL(c.opts.EmptyRoomTTL))
+			acancel()
 			if err == nil {
 				// The watch brings the marker's revision.
 				finish(rev, nil, nil)
@@ -167,9 +191,12 @@ func (c *Cluster) writeBatch(key, room string, batch []*pendingChange) {
 			var newRev uint64
 			// Update at revision 0 creates the key; at a marker's revision
 			// it brings the room back.
-			newRev, err = c.kv.Update(ctx, key, b, rev)
+			actx, acancel := c.attemptContext(ctx)
+			newRev, err = c.kv.Update(actx, key, b, rev)
+			acancel()
 			if err == nil {
 				c.tell(key, room, newRev, members)
+				c.announce(key, newRev, b)
 				finish(newRev, members, nil)
 				return
 			}

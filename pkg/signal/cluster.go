@@ -50,7 +50,11 @@ type Cluster interface {
 // Its methods are safe for concurrent use.
 type Node interface {
 	// RoomChanged tells the node a room's members at revision v.Rev. States
-	// older than one already told are ignored.
+	// older than one already told are ignored; a state at the revision
+	// already told replaces it (the Cluster hides the members of a node it
+	// found dead before the room's next revision removes them, and shows
+	// them again if the node comes back). The Cluster tells one room's
+	// states one at a time.
 	RoomChanged(v RoomView)
 	// Deliver queues frame for the node's members of room (only the one
 	// with peer id to, when set), and returns when their queues have room

@@ -27,6 +27,14 @@ func (s *Server) handleClusterJoin(c *conn, f Frame, v int, resume [32]byte) {
 		c.sendError(CodeUnavailable, "this node has lost its cluster; connect to another node")
 		return
 	}
+	id := f.PeerID
+	if id == "" {
+		id = newPeerID()
+	}
+	var ice []ICEServer
+	if s.opts.ICEServers != nil {
+		ice = s.opts.ICEServers(id)
+	}
 	s.mu.Lock()
 	left := s.leaveLocked(c)
 	r := s.rooms[f.Room]
@@ -36,8 +44,7 @@ func (s *Server) handleClusterJoin(c *conn, f Frame, v int, resume [32]byte) {
 		c.sendError(CodeTooManyRooms, "too many rooms on this server")
 		return
 	}
-	id := f.PeerID
-	if r != nil && id != "" {
+	if r != nil && f.PeerID != "" {
 		for _, m := range r.members {
 			if m.id == id && (f.Resume == "" || m.resume == [32]byte{} || subtle.ConstantTimeCompare(m.resume[:], resume[:]) != 1) {
 				s.mu.Unlock()
@@ -46,9 +53,6 @@ func (s *Server) handleClusterJoin(c *conn, f Frame, v int, resume [32]byte) {
 				return
 			}
 		}
-	}
-	if id == "" {
-		id = newPeerID()
 	}
 	if r == nil {
 		r = s.newRoomLocked(f.Room)
@@ -82,7 +86,7 @@ func (s *Server) handleClusterJoin(c *conn, f Frame, v int, resume [32]byte) {
 		}
 		return
 	}
-	evict, notices := s.applyViewLocked(r, view)
+	evict, notices := s.applyViewLocked(r, view, false)
 	r.joining--
 	var replaced *conn
 	for _, m := range r.members {
@@ -108,17 +112,18 @@ func (s *Server) handleClusterJoin(c *conn, f Frame, v int, resume [32]byte) {
 	peers = append(peers, remote...)
 	r.members = append(r.members, c)
 	c.room, c.id, c.resume, c.session, c.joinRev = r, id, resume, session, view.Rev
+	// Queued before the room is unlocked: every later RoomView (another
+	// joiner's peer-joined, here or on another node) reaches c after it.
+	full := c.queueJoinedLocked(Frame{Type: TypeJoined, V: v, Room: r.name, PeerID: id, Peers: peers, ICEServers: ice})
 	s.mu.Unlock()
 
+	if full {
+		s.pushBack([]*conn{c})
+	}
 	s.finishView(evict, notices)
 	if replaced != nil {
 		replaced.closeWith(CloseReplaced, "peerId resumed by another connection")
 	}
-	var ice []ICEServer
-	if s.opts.ICEServers != nil {
-		ice = s.opts.ICEServers(id)
-	}
-	c.sendFrame(Frame{Type: TypeJoined, V: v, Room: r.name, PeerID: id, Peers: peers, ICEServers: ice})
 	notice{to: others, f: Frame{Type: TypePeerJoined, Room: r.name, PeerID: id}}.notify(c)
 	s.handOverMail(c, r.name, f.Mailbox)
 	s.log.Debug("joined", "peer", id, "resumed", replaced != nil)
@@ -141,19 +146,20 @@ func (s *Server) roomChanged(v RoomView) {
 		s.mu.Unlock()
 		return
 	}
-	evict, notices := s.applyViewLocked(r, v)
+	evict, notices := s.applyViewLocked(r, v, true)
 	s.mu.Unlock()
 	s.finishView(evict, notices)
 }
 
-// applyViewLocked brings r up to v when v is newer: the members other nodes
-// hold become r.remote, and it returns the peer-joined and peer-left
-// frames owed to the members held here, and the members to close: those
-// whose peer id another node took over (resumed there), and those the
-// cluster no longer lists (removed while this node was cut off), which
-// must join again. s.mu must be held.
-func (s *Server) applyViewLocked(r *room, v RoomView) (evict []*conn, notices []notice) {
-	if v.Rev <= r.rev {
+// applyViewLocked brings r up to v when v is newer (or, with same, at the
+// revision applied: a state the Cluster corrected, see Node.RoomChanged):
+// the members other nodes hold become r.remote, and it returns the
+// peer-joined and peer-left frames owed to the members held here, and the
+// members to close: those whose peer id another node took over (resumed
+// there), and those the cluster no longer lists (removed while this node
+// was cut off), which must join again. s.mu must be held.
+func (s *Server) applyViewLocked(r *room, v RoomView, same bool) (evict []*conn, notices []notice) {
+	if v.Rev < r.rev || v.Rev == r.rev && !same {
 		return nil, nil
 	}
 	self := s.cluster.NodeID()

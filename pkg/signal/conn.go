@@ -235,6 +235,19 @@ func (c *conn) sendFrame(f Frame) {
 	c.sendOwn(b)
 }
 
+// queueJoinedLocked encodes c's joined frame and queues it while s.mu is
+// held, so that it goes before any room event queued after the room is
+// unlocked. It returns whether c's queue is full: the caller holds c's
+// reader back (pushBack) once s.mu is released.
+func (c *conn) queueJoinedLocked(f Frame) (full bool) {
+	b, err := EncodeFrame(f)
+	if err != nil {
+		c.s.log.Error("encode frame", "type", f.Type, "err", err)
+		return false
+	}
+	return c.send(b)
+}
+
 // sendOwn queues b, an answer to c's own frame, and when c's queue is full
 // holds c's reader until it drains (a mail hand-over, or a client that
 // floods without reading its errors).

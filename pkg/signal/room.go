@@ -111,6 +111,14 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 		s.handleClusterJoin(c, f, v, resume)
 		return
 	}
+	id := f.PeerID
+	if id == "" {
+		id = newPeerID()
+	}
+	var ice []ICEServer
+	if s.opts.ICEServers != nil {
+		ice = s.opts.ICEServers(id)
+	}
 	s.mu.Lock()
 	left := s.leaveLocked(c)
 	r := s.rooms[f.Room]
@@ -120,9 +128,8 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 		c.sendError(CodeTooManyRooms, "too many rooms on this server")
 		return
 	}
-	id := f.PeerID
 	var replaced *conn
-	if r != nil && id != "" {
+	if r != nil && f.PeerID != "" {
 		for _, m := range r.members {
 			if m.id != id {
 				continue
@@ -142,9 +149,6 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 		c.sendError(CodeRoomFull, "room full")
 		return
 	}
-	if id == "" {
-		id = newPeerID()
-	}
 	if r == nil {
 		r = s.newRoomLocked(f.Room)
 	}
@@ -160,17 +164,18 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 	}
 	r.members = append(r.members, c)
 	c.room, c.id, c.resume = r, id, resume
+	// Queued before the room is unlocked: no later event of the room (the
+	// peer-joined of the next joiner) can reach c before its joined.
+	full := c.queueJoinedLocked(Frame{Type: TypeJoined, V: v, Room: r.name, PeerID: id, Peers: peers, ICEServers: ice})
 	s.mu.Unlock()
 
+	if full {
+		s.pushBack([]*conn{c})
+	}
 	s.left(left, c)
 	if replaced != nil {
 		replaced.closeWith(CloseReplaced, "peerId resumed by another connection")
 	}
-	var ice []ICEServer
-	if s.opts.ICEServers != nil {
-		ice = s.opts.ICEServers(id)
-	}
-	c.sendFrame(Frame{Type: TypeJoined, V: v, Room: r.name, PeerID: id, Peers: peers, ICEServers: ice})
 	notice{to: others, f: Frame{Type: TypePeerJoined, Room: r.name, PeerID: id}}.notify(c)
 	s.handOverMail(c, r.name, f.Mailbox)
 	s.log.Debug("joined", "peer", id, "resumed", replaced != nil)

@@ -29,6 +29,7 @@ func Run(t *testing.T, nodes Nodes) {
 		{"PeerIDResume", peerIDResume},
 		{"MaxMembers", maxMembers},
 		{"MaxMembersRace", maxMembersRace},
+		{"JoinedFirst", joinedFirst},
 		{"RelayFrames", relayFrames},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,12 +200,7 @@ func maxMembersRace(t *testing.T, nodes Nodes) {
 	for i, c := range conns {
 		wg.Go(func() {
 			c.Send(`{"type":"join","room":"race"}`)
-			_, f := c.Recv()
-			// A racing member's peer-joined/peer-left may come just before
-			// this join's answer (docs/SCALING.md, "Not done yet"): skip it.
-			for f.Type == signal.TypePeerJoined || f.Type == signal.TypePeerLeft {
-				_, f = c.Recv()
-			}
+			_, f := c.Recv() // the answer comes before any later room event
 			results[i] = f.Type + "/" + f.Code
 		})
 	}
@@ -222,6 +218,44 @@ func maxMembersRace(t *testing.T, nodes Nodes) {
 	}
 	if joined != limit || full != limit {
 		t.Fatalf("%d joined and %d refused, want %d and %d", joined, full, limit, limit)
+	}
+}
+
+// joinedFirst lets many members join one room at once over the nodes,
+// round after round: each one's first frame is its own joined, never the
+// peer-joined of a member that joined just after it (docs/PROTOCOL.md,
+// "Ordering").
+func joinedFirst(t *testing.T, nodes Nodes) {
+	const joiners, rounds = 12, 8
+	urls := nodes(t, 3, &signal.ServerOptions{MaxMembers: joiners})
+	for round := range rounds {
+		room := fmt.Sprintf("first-%d", round)
+		conns := make([]*Conn, joiners)
+		for i := range conns {
+			conns[i] = Dial(t, urls[i%len(urls)])
+		}
+		var wg sync.WaitGroup
+		first := make([]string, joiners)
+		for i, c := range conns {
+			wg.Go(func() {
+				c.Send(`{"type":"join","room":"` + room + `"}`)
+				raw, _ := c.Recv()
+				first[i] = raw
+			})
+		}
+		wg.Wait()
+		for i, raw := range first {
+			var f signal.Frame
+			if err := json.Unmarshal([]byte(raw), &f); err != nil || f.Type != signal.TypeJoined {
+				t.Errorf("round %d: joiner %d got %s before its joined", round, i, raw)
+			}
+		}
+		for _, c := range conns {
+			c.CloseNow()
+		}
+		if t.Failed() {
+			return
+		}
 	}
 }
 
