@@ -5,9 +5,13 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/verytippers/vtpeer/pkg/signal/signaltest"
 )
 
 // clusterNode is one `vtpeer serve` process of a cluster started by
@@ -204,5 +208,106 @@ func TestClusterMailboxNodeKilled(t *testing.T) {
 		if strings.Contains(l, "while node 0 was alive") {
 			t.Fatalf("mail delivered twice: %s", l)
 		}
+	}
+}
+
+// serverNameRE reads the NATS server name a node logs at start.
+var serverNameRE = regexp.MustCompile(`msg="rooms shared".* server=(\S+) store=(\S+)`)
+
+// TestClusterNodeRestartKeepsStore: a clustered node keeps its JetStream
+// store and server name under its VTPEER_HOME (a second serve on that home
+// is refused while it runs); mail is deposited through node 0 (three
+// replicas); node 2 is stopped and started again on the same home and
+// comes back as the same JetStream peer with its replica, so that once
+// node 1 stops too, nodes 0 and 2 still make a quorum and node 2 hands
+// the mail over. (With a store that a restart forgets, node 2 came back
+// as a stranger and the stream had one of its three replicas left.)
+func TestClusterNodeRestartKeepsStore(t *testing.T) {
+	t.Parallel()
+	vtpeerBin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+	nodes := startClusterHomes(ctx, t, 3)
+	names := make([]string, 3)
+	for i, nd := range nodes {
+		m := serverNameRE.FindStringSubmatch(nd.proc.stderr.String())
+		if m == nil || m[2] != filepath.Join(nd.home, "cluster") {
+			t.Fatalf("node %d: no store under its home in the log:\n%s", i, nd.proc.stderr.String())
+		}
+		names[i] = m[1]
+	}
+
+	// A second serve on node 0's home is refused: the store is locked.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := ln.Addr().String()
+	_ = ln.Close()
+	twin := startProc(t, []string{"VTPEER_HOME=" + nodes[0].home}, "serve", "--addr", "127.0.0.1:0", "--cluster-listen", free)
+	if code := twin.wait(ctx); code != exitFailure || !strings.Contains(twin.stderr.String(), "in use by another process") {
+		t.Fatalf("second serve on a locked store: exit %d, want %d with the reason:\n%s", code, exitFailure, twin.stderr.String())
+	}
+
+	aKS, aPW, aAddr := newAccount(ctx, t)
+	bKS, bPW, bAddr := newAccount(ctx, t)
+	aHome, bHome := t.TempDir(), t.TempDir()
+	as := func(ks, pw, addr, url string) []string {
+		return []string{"--keystore", ks, "--password-file", pw, "--account", addr, "--server", url, "--ice-loopback", "--timeout", "90s"}
+	}
+	b := startProc(t, []string{"VTPEER_HOME=" + bHome}, append([]string{"join", "post", "--json", "--exit-after", "1"}, as(bKS, bPW, bAddr, nodes[1].url)...)...)
+	b.waitEvent(ctx, "joined")
+	a := startProc(t, []string{"VTPEER_HOME=" + aHome}, append([]string{"join", "post", "--json", "--to", bAddr, "--send", "hello"}, as(aKS, aPW, aAddr, nodes[0].url)...)...)
+	a.waitEvent(ctx, "delivered")
+	if a.wait(ctx) != 0 || b.wait(ctx) != 0 {
+		t.Fatal("first meeting failed")
+	}
+	a = startProc(t, []string{"VTPEER_HOME=" + aHome}, append([]string{"join", "post", "--json", "--to", bAddr, "--send", "kept by the store"}, as(aKS, aPW, aAddr, nodes[0].url)...)...)
+	if d := a.waitEvent(ctx, "deposited"); d["count"] != float64(1) {
+		t.Fatalf("deposited event = %v", d)
+	}
+	if code := a.wait(ctx); code != 0 {
+		t.Fatalf("A exit %d after depositing", code)
+	}
+
+	// Node 2 stops and starts again on the same home (its address too).
+	stop := func(i int) {
+		t.Helper()
+		nodes[i].proc.interrupt()
+		if code := nodes[i].proc.wait(ctx); code != 0 {
+			t.Fatalf("node %d exit %d", i, code)
+		}
+	}
+	stop(2)
+	args := append([]string{}, nodes[2].args...)
+	for i, a := range args {
+		if a == "--addr" {
+			args[i+1] = strings.TrimPrefix(nodes[2].url, "ws://")
+		}
+	}
+	nodes[2].proc = startProc(t, []string{"VTPEER_HOME=" + nodes[2].home}, args...)
+	waitListening(ctx, t, nodes[2].proc, 2)
+	if m := serverNameRE.FindStringSubmatch(nodes[2].proc.stderr.String()); m == nil || m[1] != names[2] {
+		t.Fatalf("restarted node 2 is server %v, want %s", m, names[2])
+	}
+	// It is back in the cluster: a member on node 2 sees one on node 0.
+	x := signaltest.Dial(t, nodes[0].url)
+	jx := x.Join("back")
+	y := signaltest.Dial(t, nodes[2].url)
+	if jy := y.Join("back"); len(jy.Peers) != 1 || jy.Peers[0] != jx.PeerID {
+		t.Fatalf("joined on the restarted node lists %v, want [%s]", jy.Peers, jx.PeerID)
+	}
+	x.CloseNow()
+	y.CloseNow()
+
+	// Node 1 stops: nodes 0 and 2 are two of the stream's three replicas.
+	stop(1)
+	b = startProc(t, []string{"VTPEER_HOME=" + bHome}, append([]string{"join", "post", "--json", "--exit-after", "1"}, as(bKS, bPW, bAddr, nodes[2].url)...)...)
+	m := b.waitEvent(ctx, "message")
+	if m["text"] != "kept by the store" || !strings.EqualFold(m["from"].(string), aAddr) || m["peer"] != "mailbox" {
+		t.Fatalf("B got %v", m)
+	}
+	if code := b.wait(ctx); code != 0 {
+		t.Fatalf("B exit %d", code)
 	}
 }

@@ -119,7 +119,7 @@ configured with use-auth-secret and that secret. See docs/TURN.md.`,
 	f.BoolVar(&o.noWeb, "no-web", false, "do not serve the P2P page at / and /p2p (only signaling, /healthz and /metrics)")
 	o.turn.bind(cmd)
 	o.mail.bind(cmd, g)
-	o.cluster.bind(cmd)
+	o.cluster.bind(cmd, g)
 	return cmd
 }
 
