@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,19 +30,36 @@ type clusterNode struct {
 // and returns them once each listens.
 func startClusterHomes(ctx context.Context, t *testing.T, n int, extra ...string) []*clusterNode {
 	t.Helper()
-	var addrs, routes []string
+	return startClusterAt(ctx, t, slices.Repeat([]string{"127.0.0.1:0"}, n), extra...)
+}
+
+// freeAddrs returns n loopback addresses that were free a moment ago.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		addrs = append(addrs, ln.Addr().String())
-		routes = append(routes, "nats://"+ln.Addr().String())
 		_ = ln.Close()
+	}
+	return addrs
+}
+
+// startClusterAt is startClusterHomes with node i's signaling on httpAddrs[i].
+func startClusterAt(ctx context.Context, t *testing.T, httpAddrs []string, extra ...string) []*clusterNode {
+	t.Helper()
+	n := len(httpAddrs)
+	addrs := freeAddrs(t, n)
+	var routes []string
+	for _, a := range addrs {
+		routes = append(routes, "nats://"+a)
 	}
 	nodes := make([]*clusterNode, n)
 	for i := range nodes {
-		nodes[i] = &clusterNode{home: t.TempDir(), args: append([]string{"serve", "--addr", "127.0.0.1:0",
+		nodes[i] = &clusterNode{home: t.TempDir(), args: append([]string{"serve", "--addr", httpAddrs[i],
 			"--cluster-listen", addrs[i], "--routes", strings.Join(routes, ",")}, extra...)}
 		nodes[i].proc = startProc(t, []string{"VTPEER_HOME=" + nodes[i].home}, nodes[i].args...)
 	}
@@ -238,12 +256,7 @@ func TestClusterNodeRestartKeepsStore(t *testing.T) {
 	}
 
 	// A second serve on node 0's home is refused: the store is locked.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	free := ln.Addr().String()
-	_ = ln.Close()
+	free := freeAddrs(t, 1)[0]
 	twin := startProc(t, []string{"VTPEER_HOME=" + nodes[0].home}, "serve", "--addr", "127.0.0.1:0", "--cluster-listen", free)
 	if code := twin.wait(ctx); code != exitFailure || !strings.Contains(twin.stderr.String(), "in use by another process") {
 		t.Fatalf("second serve on a locked store: exit %d, want %d with the reason:\n%s", code, exitFailure, twin.stderr.String())
