@@ -332,9 +332,11 @@ func TestClusterNodeRestartKeepsStore(t *testing.T) {
 	}
 
 	if os.Getenv("VTPEER_CLUSTER_FAILOVER") == "" {
-		// Under load the two nodes left after a stop can stay unavailable
-		// for minutes (the open "cluster lost" bug of issue 11; seen here
-		// in a run beside other cluster tests).
+		// Open (issue 11): after node 2's restart and node 1's stop, nodes
+		// 0 and 2 answered "JetStream system temporarily unavailable" (no
+		// meta leader) for the whole 3 minutes in 3 of 5 runs (it passed
+		// twice alone on a loaded machine). Not diagnosed: the "cluster
+		// lost" family, or something of a restarted node's replicas.
 		t.Log("stopping before node 1 stops: set VTPEER_CLUSTER_FAILOVER=1 (open bug, issue 11)")
 		return
 	}
