@@ -44,6 +44,7 @@ type serveOptions struct {
 	tlsCert       string
 	tlsKey        string
 	noWeb         bool
+	webSignal     []string
 	turn          turnFlags
 	mail          mailFlags
 	cluster       clusterFlags
@@ -119,9 +120,10 @@ configured with use-auth-secret and that secret. See docs/TURN.md.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM) to serve wss://")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	f.BoolVar(&o.noWeb, "no-web", false, "do not serve the P2P page at / and /p2p (only signaling, /healthz and /metrics)")
+	f.StringSliceVar(&o.webSignal, "web-signal", nil, "comma-separated ws:// or wss:// signaling URLs the page connects to, in order, failing over to the next (the cluster's nodes; default: this server)")
 	o.turn.bind(cmd)
 	o.mail.bind(cmd, g)
-	o.cluster.bind(cmd)
+	o.cluster.bind(cmd, g)
 	return cmd
 }
 
@@ -205,7 +207,10 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	var handler http.Handler = mux
 	if !o.noWeb {
-		page, err := web.NewHandler(&web.Options{Logger: log.With("component", "web"), SignalPath: "/ws"})
+		page, err := web.NewHandler(&web.Options{Logger: log.With("component", "web"), SignalPath: "/ws", SignalURLs: o.webSignal})
+		if errors.Is(err, web.ErrBadOptions) {
+			return usageError(fmt.Errorf("--web-signal: %w", err))
+		}
 		if err != nil {
 			return fmt.Errorf("web page: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,15 +25,19 @@ type clusterFlags struct {
 	natsURL   string
 	natsCreds string
 	replicas  int
+	store     string
+	home      string // $VTPEER_HOME: the default store is under it
 }
 
-func (c *clusterFlags) bind(cmd *cobra.Command) {
+func (c *clusterFlags) bind(cmd *cobra.Command, g *globals) {
+	c.home = vtpeerHome(g)
 	f := cmd.Flags()
 	f.StringVar(&c.listen, "cluster-listen", "", "HOST:PORT this node takes NATS routes from the other vtpeer serve nodes on (default: alone, no listener)")
 	f.StringSliceVar(&c.routes, "routes", nil, "comma-separated nats://HOST:PORT routes of the cluster's nodes (this node's own may be listed); needs --cluster-listen")
 	f.StringVar(&c.name, "cluster-name", "vtpeer", "name every node of the cluster shares")
 	f.StringVar(&c.natsURL, "nats-url", "", "comma-separated URLs of an external NATS cluster to share rooms through, instead of an embedded node")
 	f.StringVar(&c.natsCreds, "nats-creds", "", "NATS credentials file for --nats-url")
+	f.StringVar(&c.store, "cluster-store", "", "directory of this node's JetStream store and server name, locked while it runs (default: $VTPEER_HOME/cluster with --cluster-listen; alone, a temporary one)")
 	f.IntVar(&c.replicas, "cluster-replicas", 0, "copies JetStream keeps of the room state (default: 1 alone, 3 in a cluster of three or more nodes or with --nats-url)")
 }
 
@@ -57,6 +62,8 @@ func (c *clusterFlags) start(ctx context.Context, log *slog.Logger) (*sharedRoom
 		return nil, usageError(errors.New("--routes needs --cluster-listen (the address the other nodes route to)"))
 	case c.replicas < 0 || c.replicas > 5:
 		return nil, usageError(errors.New("--cluster-replicas must be 1 to 5"))
+	case c.store != "" && c.natsURL != "":
+		return nil, usageError(errors.New("--cluster-store is the embedded node's store: not with --nats-url"))
 	}
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -76,11 +83,18 @@ func (c *clusterFlags) start(ctx context.Context, log *slog.Logger) (*sharedRoom
 			replicas = 3
 		}
 	} else {
+		store := c.store
+		if store == "" && c.listen != "" {
+			store = filepath.Join(c.home, "cluster")
+		}
 		node, err := cluster.StartNode(sctx, &cluster.NodeOptions{
-			ClusterName: c.name, ClusterListen: c.listen, Routes: c.routes, Logger: log,
+			ClusterName: c.name, ClusterListen: c.listen, Routes: c.routes, StoreDir: store, Logger: log,
 		})
 		if errors.Is(err, cluster.ErrBadOptions) {
 			return nil, usageError(err)
+		}
+		if errors.Is(err, cluster.ErrStoreLocked) {
+			return nil, fmt.Errorf("start the embedded nats node: %w (another vtpeer serve runs on it: give each node its own VTPEER_HOME or --cluster-store)", err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("start the embedded nats node: %w", err)
@@ -102,7 +116,11 @@ func (c *clusterFlags) start(ctx context.Context, log *slog.Logger) (*sharedRoom
 		return nil, fmt.Errorf("join the cluster: %w", err)
 	}
 	r.cl, r.replicas, r.clustered = cl, replicas, c.natsURL != "" || c.listen != ""
-	log.Info("rooms shared", "node", cl.NodeID(), "replicas", replicas, "embedded", r.node != nil,
+	var server, storeDir string
+	if r.node != nil {
+		server, storeDir = r.node.Name(), r.node.StoreDir()
+	}
+	log.Info("rooms shared", "node", cl.NodeID(), "server", server, "store", storeDir, "replicas", replicas, "embedded", r.node != nil,
 		"cluster_listen", c.listen, "routes", strings.Join(c.routes, ","))
 	return r, nil
 }

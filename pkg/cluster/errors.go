@@ -13,6 +13,12 @@ var (
 	// ErrNotReady is returned by StartNode when the embedded server does
 	// not accept connections in time.
 	ErrNotReady = errors.New("cluster: server not ready")
+	// ErrStoreLocked is returned by StartNode when another process runs a
+	// node on the same StoreDir.
+	ErrStoreLocked = errors.New("cluster: jetstream store in use by another process")
+	// ErrBadStore is returned by StartNode for a StoreDir whose kept
+	// server name is unreadable or not the one asked for.
+	ErrBadStore = errors.New("cluster: bad jetstream store")
 )
 
 // Errors of MailStore.Put and Take (the deposit is refused; the

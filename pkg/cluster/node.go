@@ -19,7 +19,8 @@ import (
 // NodeOptions configure an embedded NATS server (StartNode). A nil
 // *NodeOptions, and every zero field, means the documented default.
 type NodeOptions struct {
-	// Name is the server's name, unique in the cluster (default: random).
+	// Name is the server's name, unique in the cluster (default: the one
+	// kept in StoreDir, or random on its first start or without StoreDir).
 	Name string
 	// ClusterName names the cluster every node must share (default
 	// "vtpeer").
@@ -31,8 +32,11 @@ type NodeOptions struct {
 	// Routes are the nats://HOST:PORT route URLs of the other nodes (this
 	// node's own may be among them). Needs ClusterListen.
 	Routes []string
-	// StoreDir is JetStream's directory. Empty: a temporary directory,
-	// removed by Close.
+	// StoreDir is the node's store: JetStream's files, and the server
+	// name, kept so that a restarted node comes back as the same JetStream
+	// peer holding its replicas. StartNode creates it if needed and locks
+	// it (ErrStoreLocked while another process runs a node on it). Empty:
+	// a temporary directory with a random name, removed by Close.
 	StoreDir string
 	// Logger receives the server's warnings and errors. Nil: discard.
 	Logger *slog.Logger
@@ -43,8 +47,10 @@ type NodeOptions struct {
 // (then the route listener, and a client listener on a random loopback
 // port that nats-server needs before it starts routing).
 type EmbeddedNode struct {
-	srv     *server.Server
-	tempDir string
+	srv      *server.Server
+	storeDir string
+	tempDir  string
+	unlock   func() // releases StoreDir's lock; nil for a temporary store
 }
 
 // StartNode starts an embedded NATS server and waits until it accepts
@@ -54,9 +60,6 @@ func StartNode(ctx context.Context, opts *NodeOptions) (*EmbeddedNode, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Name == "" {
-		o.Name = "vtpeer-" + randomID()
-	}
 	if o.ClusterName == "" {
 		o.ClusterName = "vtpeer"
 	}
@@ -65,11 +68,20 @@ func StartNode(ctx context.Context, opts *NodeOptions) (*EmbeddedNode, error) {
 	}
 	n := &EmbeddedNode{}
 	if o.StoreDir == "" {
+		if o.Name == "" {
+			o.Name = "vtpeer-" + randomID()
+		}
 		d, err := os.MkdirTemp("", "vtpeer-nats-")
 		if err != nil {
 			return nil, fmt.Errorf("jetstream store: %w", err)
 		}
 		o.StoreDir, n.tempDir = d, d
+	} else {
+		name, unlock, err := openStore(o.StoreDir, o.Name)
+		if err != nil {
+			return nil, err
+		}
+		o.Name, n.unlock = name, unlock
 	}
 	so := &server.Options{
 		ServerName: o.Name,
@@ -102,6 +114,7 @@ func StartNode(ctx context.Context, opts *NodeOptions) (*EmbeddedNode, error) {
 			so.Routes = append(so.Routes, u)
 		}
 	}
+	n.storeDir = o.StoreDir
 	srv, err := server.NewServer(so)
 	if err != nil {
 		n.cleanup()
@@ -135,10 +148,15 @@ func (n *EmbeddedNode) Connect(opts ...nats.Option) (*nats.Conn, error) {
 // ClusterAddr is the address the node takes routes on, nil when alone.
 func (n *EmbeddedNode) ClusterAddr() net.Addr { return n.srv.ClusterAddr() }
 
+// StoreDir is the node's store directory (a temporary one when
+// NodeOptions.StoreDir was empty).
+func (n *EmbeddedNode) StoreDir() string { return n.storeDir }
+
 // Name is the server's name.
 func (n *EmbeddedNode) Name() string { return n.srv.Name() }
 
-// Close shuts the server down and removes its temporary store.
+// Close shuts the server down, removes its temporary store or unlocks
+// its StoreDir.
 func (n *EmbeddedNode) Close() {
 	if n.srv != nil {
 		n.srv.Shutdown()
@@ -150,6 +168,10 @@ func (n *EmbeddedNode) Close() {
 func (n *EmbeddedNode) cleanup() {
 	if n.tempDir != "" {
 		_ = os.RemoveAll(n.tempDir)
+	}
+	if n.unlock != nil {
+		n.unlock()
+		n.unlock = nil
 	}
 }
 

@@ -10,6 +10,8 @@
 //	GET /p2p           the page again (the original client's path)
 //	GET /config.json   {"signalPath":"/ws","version":"…"}: where the page
 //	                   opens its signaling WebSocket, and the content version
+//	                   (with Options.SignalURLs also "signal":"ws://a/ws,…":
+//	                   the servers it connects to, in order, failing over)
 //	GET /js/app.js …   the other files under static/, by exact name
 //
 // Every response carries a strict Content-Security-Policy (no inline

@@ -1,6 +1,9 @@
 package web_test
 
 import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -28,6 +31,34 @@ func FuzzCleanPath(f *testing.F) {
 			if s == "." || s == ".." || (s == "" && i != len(segs)-1) {
 				t.Fatalf("CleanPath(%q) kept segment %q", p, s)
 			}
+		}
+	})
+}
+
+// FuzzSignalURLs: whatever Options.SignalURLs holds, NewHandler either
+// refuses it with ErrBadOptions or serves a CSP whose connect-src gained
+// only ws:// and wss:// sources with no character that could end the
+// directive or the header.
+func FuzzSignalURLs(f *testing.F) {
+	for _, s := range []string{"ws://127.0.0.1:8081/ws", "wss://a.example/ws", "ws://a/ws;script-src *", "ws://a,ws://b", "ws://[::1]:1/", "http://a/", "ws://a/\r\nX: y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, u string) {
+		h, err := web.NewHandler(&web.Options{SignalURLs: []string{u}})
+		if err != nil {
+			if !errors.Is(err, web.ErrBadOptions) {
+				t.Fatalf("SignalURLs [%q]: %v, want ErrBadOptions", u, err)
+			}
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://host.test/", nil))
+		csp := rec.Header().Get("Content-Security-Policy")
+		_, rest, _ := strings.Cut(csp, "connect-src 'self' ws://host.test wss://host.test ")
+		src, _, ok := strings.Cut(rest, "; manifest-src")
+		if !ok || strings.ContainsAny(src, ";,'\"\r\n\t") || strings.Contains(src, " ") ||
+			!(strings.HasPrefix(src, "ws://") || strings.HasPrefix(src, "wss://")) {
+			t.Fatalf("SignalURLs [%q] gave connect-src source %q in %q", u, src, csp)
 		}
 	})
 }

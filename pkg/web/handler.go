@@ -36,6 +36,7 @@ type Handler struct {
 	logRate *rate.Limiter
 	files   map[string]*file // by URL path, "/js/app.js"
 	version string
+	connect string // Options.SignalURLs' origins for the CSP's connect-src, each after a space
 }
 
 // file is one servable response body.
@@ -65,6 +66,10 @@ func NewHandler(opts *Options) (*Handler, error) {
 		log:     o.Logger,
 		logRate: rate.NewLimiter(rate.Every(time.Second), 10),
 		files:   make(map[string]*file),
+	}
+	for _, u := range o.SignalURLs {
+		origin, _ := signalOrigin(u) // checked by validate
+		h.connect += " " + origin
 	}
 	sum := sha256.New()
 	err := fs.WalkDir(tree, ".", func(p string, d fs.DirEntry, err error) error {
@@ -104,8 +109,9 @@ func NewHandler(opts *Options) (*Handler, error) {
 	h.version = hex.EncodeToString(sum.Sum(nil))[:16]
 	cfg, err := json.Marshal(struct {
 		SignalPath string `json:"signalPath"`
+		Signal     string `json:"signal,omitempty"`
 		Version    string `json:"version"`
-	}{o.SignalPath, h.version})
+	}{o.SignalPath, strings.Join(o.SignalURLs, ","), h.version})
 	if err != nil {
 		return nil, fmt.Errorf("web: encode config: %w", err)
 	}
@@ -142,7 +148,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusBadRequest, "bad host")
 		return
 	}
-	setSecurityHeaders(w.Header(), host)
+	setSecurityHeaders(w.Header(), host, h.connect)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		h.refuse(w, r, http.StatusMethodNotAllowed, "method not allowed")

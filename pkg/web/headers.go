@@ -58,15 +58,20 @@ func cspHost(host string) (string, bool) {
 // styles, fonts and images only from this server (no inline script or
 // style, no eval), connections only to this server over HTTP(S) and to its
 // ws:// and wss:// URLs ('self' does not cover WebSocket schemes in every
-// browser), no plugins, no framing, no <base> change.
-func CSP(host string) string {
+// browser), and, from a Handler, to the origins of Options.SignalURLs; no
+// plugins, no framing, no <base> change.
+func CSP(host string) string { return csp(host, "") }
+
+// csp is CSP with more connect-src sources (each after a space: the
+// origins of Options.SignalURLs).
+func csp(host, connect string) string {
 	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
-		"connect-src 'self' ws://" + host + " wss://" + host + "; manifest-src 'self'; " +
+		"connect-src 'self' ws://" + host + " wss://" + host + connect + "; manifest-src 'self'; " +
 		"base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
 }
 
-func setSecurityHeaders(h http.Header, host string) {
-	h.Set("Content-Security-Policy", CSP(host))
+func setSecurityHeaders(h http.Header, host, connect string) {
+	h.Set("Content-Security-Policy", csp(host, connect))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")

@@ -17,6 +17,7 @@ async function signalURL() {
 	try {
 		const res = await fetch('/config.json', { cache: 'no-store' });
 		const cfg = await res.json();
+		if (typeof cfg.signal === 'string' && cfg.signal) return cfg.signal; // the cluster's nodes, in order
 		return defaultSignalURL(location, typeof cfg.signalPath === 'string' ? cfg.signalPath : '/ws');
 	} catch {
 		return defaultSignalURL(location);

@@ -11,10 +11,15 @@ export function defaultSignalURL(loc, path = '/ws') {
 	return (loc.protocol === 'https:' ? 'wss://' : 'ws://') + loc.host + path;
 }
 
-/** A signaling client that stays joined to one room. Handlers (all optional): */
+/**
+ * A signaling client that stays joined to one room. url may list the nodes of a cluster, comma-separated:
+ * a lost connection moves on to the next one, with the same peerId and resume (docs/PROTOCOL.md "Client
+ * failover"). Handlers (all optional):
+ */
 export class SignalClient {
 	constructor(url, room, handlers, opts = {}) {
-		this.url = url;
+		this.urls = String(url).split(',').map((u) => u.trim()).filter(Boolean);
+		this.i = this.tried = 0;
 		this.room = room;
 		this.h = handlers;
 		this.peerId = opts.peerId || 'web-' + toHex(randomBytes(8));
@@ -29,6 +34,10 @@ export class SignalClient {
 
 	start() {
 		this.connect();
+	}
+
+	get url() {
+		return this.urls[this.i];
 	}
 
 	connect() {
@@ -76,6 +85,13 @@ export class SignalClient {
 	}
 
 	retry(why) {
+		this.i = (this.i + 1) % this.urls.length;
+		if (++this.tried < this.urls.length) {
+			this.log(`signaling: ${why}; trying ${this.url}`);
+			setTimeout(() => this.connect(), 0);
+			return;
+		}
+		this.tried = 0;
 		const wait = Math.min(this.backoff, 10000) * (0.5 + Math.random() / 2);
 		this.backoff = Math.min(this.backoff * 2, 10000);
 		this.log(`signaling: ${why}; reconnecting in ${Math.round(wait)} ms`);
@@ -90,6 +106,7 @@ export class SignalClient {
 		switch (f.type) {
 			case 'joined': {
 				this.joined = true;
+				this.tried = 0;
 				this.peerId = f.peerId || this.peerId;
 				const q = this.queue;
 				this.queue = [];
@@ -104,6 +121,8 @@ export class SignalClient {
 				this.h.onPeerLeft?.(f.peerId);
 				return;
 			case 'error':
+				// A node that lost its cluster: move on to the next.
+				if (f.code === 'unavailable' && !this.joined && this.urls.length > 1) return this.ws?.close(1000);
 				this.h.onError?.({ code: String(f.code || ''), error: String(f.error || '') });
 				return;
 			case 'mailed':
