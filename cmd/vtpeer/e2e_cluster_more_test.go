@@ -169,37 +169,11 @@ func TestClusterMailboxNodeKilled(t *testing.T) {
 			t.Fatalf("node %d does not keep mail in a 3-replica stream:\n%s", i, nd.proc.stderr.String())
 		}
 	}
-	aKS, aPW, aAddr := newAccount(ctx, t)
-	bKS, bPW, bAddr := newAccount(ctx, t)
-	aHome, bHome := t.TempDir(), t.TempDir()
-	as := func(ks, pw, addr, url string) []string {
-		return []string{"--keystore", ks, "--password-file", pw, "--account", addr, "--server", url, "--ice-loopback", "--timeout", "90s"}
-	}
+	mp := meetThenDeposit(ctx, t, nodes[1].url, nodes[0].url, "while node 0 was alive")
+	bHome, aAddr := mp.bHome, mp.aAddr
+	as, bKS, bPW, bAddr := mp.as, mp.bKS, mp.bPW, mp.bAddr
+	var b *proc
 
-	// They meet once (B on node 1, A on node 0): A learns B's mail key.
-	b := startProc(t, []string{"VTPEER_HOME=" + bHome}, append([]string{"join", "post", "--json", "--exit-after", "1"}, as(bKS, bPW, bAddr, nodes[1].url)...)...)
-	b.waitEvent(ctx, "joined")
-	a := startProc(t, []string{"VTPEER_HOME=" + aHome}, append([]string{"join", "post", "--json", "--to", bAddr, "--send", "hello"}, as(aKS, aPW, aAddr, nodes[0].url)...)...)
-	a.waitEvent(ctx, "delivered")
-	if a.wait(ctx) != 0 || b.wait(ctx) != 0 {
-		t.Fatal("first meeting failed")
-	}
-
-	// B is away: A deposits through node 0 and quits.
-	a = startProc(t, []string{"VTPEER_HOME=" + aHome}, append([]string{"join", "post", "--json", "--to", bAddr, "--send", "while node 0 was alive"}, as(aKS, aPW, aAddr, nodes[0].url)...)...)
-	if d := a.waitEvent(ctx, "deposited"); d["count"] != float64(1) {
-		t.Fatalf("deposited event = %v", d)
-	}
-	if code := a.wait(ctx); code != 0 {
-		t.Fatalf("A exit %d after depositing", code)
-	}
-
-	if os.Getenv("VTPEER_CLUSTER_FAILOVER") == "" {
-		// Known open bug (issue 11): after a kill -9 the survivors can
-		// declare their cluster lost and refuse joins for a while.
-		t.Log("stopping before the kill -9: set VTPEER_CLUSTER_FAILOVER=1 (open bug, issue 11)")
-		return
-	}
 	killed := time.Now()
 	if err := nodes[0].proc.cmd.Process.Kill(); err != nil { // kill -9
 		t.Fatal(err)
@@ -251,8 +225,8 @@ var serverNameRE = regexp.MustCompile(`msg="rooms shared".* server=(\S+) store=(
 // node 1 stops too, nodes 0 and 2 still make a quorum and node 2 hands
 // the mail over. (With a store that a restart forgets, node 2 came back
 // as a stranger and the stream had one of its three replicas left.) The
-// half after node 1's stop waits for VTPEER_CLUSTER_FAILOVER=1 like the
-// kill -9 tests: under load the survivors can stay unavailable.
+// half after node 1's stop waits for VTPEER_CLUSTER_FAILOVER=1: the
+// survivors can stay unavailable (open, issue 11).
 func TestClusterNodeRestartKeepsStore(t *testing.T) {
 	t.Parallel()
 	vtpeerBin(t)
@@ -275,26 +249,10 @@ func TestClusterNodeRestartKeepsStore(t *testing.T) {
 		t.Fatalf("second serve on a locked store: exit %d, want %d with the reason:\n%s", code, exitFailure, twin.stderr.String())
 	}
 
-	aKS, aPW, aAddr := newAccount(ctx, t)
-	bKS, bPW, bAddr := newAccount(ctx, t)
-	aHome, bHome := t.TempDir(), t.TempDir()
-	as := func(ks, pw, addr, url string) []string {
-		return []string{"--keystore", ks, "--password-file", pw, "--account", addr, "--server", url, "--ice-loopback", "--timeout", "90s"}
-	}
-	b := startProc(t, []string{"VTPEER_HOME=" + bHome}, append([]string{"join", "post", "--json", "--exit-after", "1"}, as(bKS, bPW, bAddr, nodes[1].url)...)...)
-	b.waitEvent(ctx, "joined")
-	a := startProc(t, []string{"VTPEER_HOME=" + aHome}, append([]string{"join", "post", "--json", "--to", bAddr, "--send", "hello"}, as(aKS, aPW, aAddr, nodes[0].url)...)...)
-	a.waitEvent(ctx, "delivered")
-	if a.wait(ctx) != 0 || b.wait(ctx) != 0 {
-		t.Fatal("first meeting failed")
-	}
-	a = startProc(t, []string{"VTPEER_HOME=" + aHome}, append([]string{"join", "post", "--json", "--to", bAddr, "--send", "kept by the store"}, as(aKS, aPW, aAddr, nodes[0].url)...)...)
-	if d := a.waitEvent(ctx, "deposited"); d["count"] != float64(1) {
-		t.Fatalf("deposited event = %v", d)
-	}
-	if code := a.wait(ctx); code != 0 {
-		t.Fatalf("A exit %d after depositing", code)
-	}
+	mp := meetThenDeposit(ctx, t, nodes[1].url, nodes[0].url, "kept by the store")
+	bHome, aAddr := mp.bHome, mp.aAddr
+	as, bKS, bPW, bAddr := mp.as, mp.bKS, mp.bPW, mp.bAddr
+	var b *proc
 
 	// Node 2 stops and starts again on the same home (its address too).
 	stop := func(i int) {
@@ -335,8 +293,8 @@ func TestClusterNodeRestartKeepsStore(t *testing.T) {
 		// Open (issue 11): after node 2's restart and node 1's stop, nodes
 		// 0 and 2 answered "JetStream system temporarily unavailable" (no
 		// meta leader) for the whole 3 minutes in 3 of 5 runs (it passed
-		// twice alone on a loaded machine). Not diagnosed: the "cluster
-		// lost" family, or something of a restarted node's replicas.
+		// twice alone on a loaded machine); after the dead-node fixes of
+		// issue 11, still 1 of 3 on a quiet machine. Not diagnosed.
 		t.Log("stopping before node 1 stops: set VTPEER_CLUSTER_FAILOVER=1 (open bug, issue 11)")
 		return
 	}
@@ -409,4 +367,39 @@ func waitMessageOrRetry(ctx context.Context, t *testing.T, p *proc) map[string]a
 			t.Fatalf("no message; stderr:\n%s", p.stderr.String())
 		}
 	}
+}
+
+// mailPair is two accounts of room "post": A, which deposited mail for B.
+type mailPair struct {
+	aAddr, bKS, bPW, bAddr, bHome string
+	// as is the account and server flags of a join.
+	as func(ks, pw, addr, url string) []string
+}
+
+// meetThenDeposit creates accounts A and B; they meet once in room "post"
+// (B through bURL, A through aURL: A learns B's mail key); then, B away, A
+// deposits text for B through aURL and quits.
+func meetThenDeposit(ctx context.Context, t *testing.T, bURL, aURL, text string) mailPair {
+	t.Helper()
+	aKS, aPW, aAddr := newAccount(ctx, t)
+	bKS, bPW, bAddr := newAccount(ctx, t)
+	aHome, bHome := t.TempDir(), t.TempDir()
+	as := func(ks, pw, addr, url string) []string {
+		return []string{"--keystore", ks, "--password-file", pw, "--account", addr, "--server", url, "--ice-loopback", "--timeout", "90s"}
+	}
+	b := startProc(t, []string{"VTPEER_HOME=" + bHome}, append([]string{"join", "post", "--json", "--exit-after", "1"}, as(bKS, bPW, bAddr, bURL)...)...)
+	b.waitEvent(ctx, "joined")
+	a := startProc(t, []string{"VTPEER_HOME=" + aHome}, append([]string{"join", "post", "--json", "--to", bAddr, "--send", "hello"}, as(aKS, aPW, aAddr, aURL)...)...)
+	a.waitEvent(ctx, "delivered")
+	if a.wait(ctx) != 0 || b.wait(ctx) != 0 {
+		t.Fatal("first meeting failed")
+	}
+	a = startProc(t, []string{"VTPEER_HOME=" + aHome}, append([]string{"join", "post", "--json", "--to", bAddr, "--send", text}, as(aKS, aPW, aAddr, aURL)...)...)
+	if d := a.waitEvent(ctx, "deposited"); d["count"] != float64(1) {
+		t.Fatalf("deposited event = %v", d)
+	}
+	if code := a.wait(ctx); code != 0 {
+		t.Fatalf("A exit %d after depositing", code)
+	}
+	return mailPair{aAddr: aAddr, bKS: bKS, bPW: bPW, bAddr: bAddr, bHome: bHome, as: as}
 }
