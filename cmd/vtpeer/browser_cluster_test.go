@@ -112,30 +112,5 @@ func TestOriginalClientTwoNodes(t *testing.T) {
 	if err := second.Navigate(ctx, page(1)); err != nil {
 		t.Fatal(err)
 	}
-	for _, tab := range []*browsertest.Tab{first, second} {
-		waitStatus(ctx, t, tab, "open")
-		label, err := browsertest.Eval[string](ctx, tab, `window.origclient.label`)
-		if err != nil || label != "verytippers-data" {
-			t.Fatalf("%s: %q %v", tab.Name, label, err)
-		}
-	}
-	for _, m := range []struct {
-		from, to *browsertest.Tab
-		text     string
-	}{{first, second, "hello from node 0's tab"}, {second, first, "hello back from node 1's tab"}} {
-		if _, err := browsertest.Eval[bool](ctx, m.from, fmt.Sprintf("window.origclient.send(%q)", m.text)); err != nil {
-			t.Fatal(err)
-		}
-		got, err := browsertest.WaitFor[string](ctx, m.to, "window.origclient.received[0]")
-		if err != nil || got != m.text {
-			t.Fatalf("%s received %q (%v), want %q", m.to.Name, got, err, m.text)
-		}
-	}
-	for _, tab := range []*browsertest.Tab{first, second} {
-		errs, err := browsertest.Eval[[]string](ctx, tab, "window.origclient.errors")
-		if err != nil || len(errs) != 0 {
-			t.Errorf("%s: errors %q %v", tab.Name, errs, err)
-		}
-		tab.CheckNoExceptions(t)
-	}
+	origClientExchange(ctx, t, first, second, "hello from node 0's tab", "hello back from node 1's tab")
 }

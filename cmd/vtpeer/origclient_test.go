@@ -44,6 +44,25 @@ func TestOriginalClientCrossOrigin(t *testing.T) {
 	if err := second.Navigate(ctx, page); err != nil {
 		t.Fatal(err)
 	}
+	origClientExchange(ctx, t, first, second, "hello from the first tab", "hello back from the second tab")
+}
+
+// waitStatus waits until the stand-in's status is want, failing fast on
+// "error" (a refused upgrade: the WebSocket never opens).
+func waitStatus(ctx context.Context, t *testing.T, tab *browsertest.Tab, want string) {
+	t.Helper()
+	got, err := browsertest.WaitFor[string](ctx, tab,
+		fmt.Sprintf(`(s => (s === %q || s === "error") && s)(window.origclient && window.origclient.status)`, want))
+	if err != nil || got != want {
+		t.Fatalf("%s: status %q (%v), want %q", tab.Name, got, err, want)
+	}
+}
+
+// origClientExchange waits until the original client's two tabs have their
+// `verytippers-data` channel open, sends text a from first to second and b
+// back, and checks that neither tab saw an error or an exception.
+func origClientExchange(ctx context.Context, t *testing.T, first, second *browsertest.Tab, a, b string) {
+	t.Helper()
 	for _, tab := range []*browsertest.Tab{first, second} {
 		waitStatus(ctx, t, tab, "open")
 		label, err := browsertest.Eval[string](ctx, tab, `window.origclient.label`)
@@ -54,7 +73,7 @@ func TestOriginalClientCrossOrigin(t *testing.T) {
 	for _, m := range []struct {
 		from, to *browsertest.Tab
 		text     string
-	}{{first, second, "hello from the first tab"}, {second, first, "hello back from the second tab"}} {
+	}{{first, second, a}, {second, first, b}} {
 		if _, err := browsertest.Eval[bool](ctx, m.from, fmt.Sprintf("window.origclient.send(%q)", m.text)); err != nil {
 			t.Fatal(err)
 		}
@@ -69,16 +88,5 @@ func TestOriginalClientCrossOrigin(t *testing.T) {
 			t.Errorf("%s: errors %q %v", tab.Name, errs, err)
 		}
 		tab.CheckNoExceptions(t)
-	}
-}
-
-// waitStatus waits until the stand-in's status is want, failing fast on
-// "error" (a refused upgrade: the WebSocket never opens).
-func waitStatus(ctx context.Context, t *testing.T, tab *browsertest.Tab, want string) {
-	t.Helper()
-	got, err := browsertest.WaitFor[string](ctx, tab,
-		fmt.Sprintf(`(s => (s === %q || s === "error") && s)(window.origclient && window.origclient.status)`, want))
-	if err != nil || got != want {
-		t.Fatalf("%s: status %q (%v), want %q", tab.Name, got, err, want)
 	}
 }
