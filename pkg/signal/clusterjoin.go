@@ -2,7 +2,6 @@ package signal
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"sort"
@@ -27,33 +26,11 @@ func (s *Server) handleClusterJoin(c *conn, f Frame, v int, resume [32]byte) {
 		c.sendError(CodeUnavailable, "this node has lost its cluster; connect to another node")
 		return
 	}
-	id := f.PeerID
-	if id == "" {
-		id = newPeerID()
-	}
-	var ice []ICEServer
-	if s.opts.ICEServers != nil {
-		ice = s.opts.ICEServers(id)
-	}
-	s.mu.Lock()
-	left := s.leaveLocked(c)
-	r := s.rooms[f.Room]
-	if r == nil && len(s.rooms) >= s.opts.MaxRooms {
-		s.mu.Unlock()
-		s.left(left, c)
-		c.sendError(CodeTooManyRooms, "too many rooms on this server")
+	j, ok := s.openJoinLocked(c, f, resume)
+	if !ok {
 		return
 	}
-	if r != nil && f.PeerID != "" {
-		for _, m := range r.members {
-			if m.id == id && (f.Resume == "" || m.resume == [32]byte{} || subtle.ConstantTimeCompare(m.resume[:], resume[:]) != 1) {
-				s.mu.Unlock()
-				s.left(left, c)
-				c.sendError(CodePeerIDTaken, "peerId is in use")
-				return
-			}
-		}
-	}
+	id, r, left := j.id, j.room, j.left
 	if r == nil {
 		r = s.newRoomLocked(f.Room)
 	}
@@ -114,19 +91,14 @@ func (s *Server) handleClusterJoin(c *conn, f Frame, v int, resume [32]byte) {
 	c.room, c.id, c.resume, c.session, c.joinRev = r, id, resume, session, view.Rev
 	// Queued before the room is unlocked: every later RoomView (another
 	// joiner's peer-joined, here or on another node) reaches c after it.
-	full := c.queueJoinedLocked(Frame{Type: TypeJoined, V: v, Room: r.name, PeerID: id, Peers: peers, ICEServers: ice})
+	full := c.queueJoinedLocked(Frame{Type: TypeJoined, V: v, Room: r.name, PeerID: id, Peers: peers, ICEServers: j.ice})
 	s.mu.Unlock()
 
 	if full {
 		s.pushBack([]*conn{c})
 	}
 	s.finishView(evict, notices)
-	if replaced != nil {
-		replaced.closeWith(CloseReplaced, "peerId resumed by another connection")
-	}
-	notice{to: others, f: Frame{Type: TypePeerJoined, Room: r.name, PeerID: id}}.notify(c)
-	s.handOverMail(c, r.name, f.Mailbox)
-	s.log.Debug("joined", "peer", id, "resumed", replaced != nil)
+	s.finishJoin(c, f, replaced, others)
 }
 
 // dropIfEmptyLocked forgets r when it holds no member and no join is on

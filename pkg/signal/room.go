@@ -111,36 +111,17 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 		s.handleClusterJoin(c, f, v, resume)
 		return
 	}
-	id := f.PeerID
-	if id == "" {
-		id = newPeerID()
-	}
-	var ice []ICEServer
-	if s.opts.ICEServers != nil {
-		ice = s.opts.ICEServers(id)
-	}
-	s.mu.Lock()
-	left := s.leaveLocked(c)
-	r := s.rooms[f.Room]
-	if r == nil && len(s.rooms) >= s.opts.MaxRooms {
-		s.mu.Unlock()
-		s.left(left, c)
-		c.sendError(CodeTooManyRooms, "too many rooms on this server")
+	j, ok := s.openJoinLocked(c, f, resume)
+	if !ok {
 		return
 	}
+	id, r, left := j.id, j.room, j.left
 	var replaced *conn
 	if r != nil && f.PeerID != "" {
 		for _, m := range r.members {
-			if m.id != id {
-				continue
+			if m.id == id {
+				replaced = m // openJoinLocked checked its resume secret
 			}
-			if f.Resume == "" || m.resume == [32]byte{} || subtle.ConstantTimeCompare(m.resume[:], resume[:]) != 1 {
-				s.mu.Unlock()
-				s.left(left, c)
-				c.sendError(CodePeerIDTaken, "peerId is in use")
-				return
-			}
-			replaced = m
 		}
 	}
 	if r != nil && replaced == nil && len(r.members) >= s.opts.MaxMembers {
@@ -166,19 +147,69 @@ func (s *Server) handleJoin(c *conn, f Frame) {
 	c.room, c.id, c.resume = r, id, resume
 	// Queued before the room is unlocked: no later event of the room (the
 	// peer-joined of the next joiner) can reach c before its joined.
-	full := c.queueJoinedLocked(Frame{Type: TypeJoined, V: v, Room: r.name, PeerID: id, Peers: peers, ICEServers: ice})
+	full := c.queueJoinedLocked(Frame{Type: TypeJoined, V: v, Room: r.name, PeerID: id, Peers: peers, ICEServers: j.ice})
 	s.mu.Unlock()
 
 	if full {
 		s.pushBack([]*conn{c})
 	}
 	s.left(left, c)
+	s.finishJoin(c, f, replaced, others)
+}
+
+// openingJoin is what openJoinLocked found for a join.
+type openingJoin struct {
+	id   string      // the member's peer id: the frame's, or a new one
+	ice  []ICEServer // its ICE servers
+	room *room       // the room, nil when it does not exist yet
+	left notice      // the peer-left of the room c was in, for s.left
+}
+
+// openJoinLocked starts a join on either path: it picks the peer id and
+// the ICE servers, takes s.mu, leaves c's current room and finds f.Room.
+// It refuses the join — with s.mu released, the old room told and the
+// client answered — when a new room would pass MaxRooms or f.PeerID is a
+// local member's without its resume secret. ok: s.mu is held.
+func (s *Server) openJoinLocked(c *conn, f Frame, resume [32]byte) (j openingJoin, ok bool) {
+	j.id = f.PeerID
+	if j.id == "" {
+		j.id = newPeerID()
+	}
+	if s.opts.ICEServers != nil {
+		j.ice = s.opts.ICEServers(j.id)
+	}
+	s.mu.Lock()
+	j.left = s.leaveLocked(c)
+	j.room = s.rooms[f.Room]
+	refuse := func(code, msg string) (openingJoin, bool) {
+		s.mu.Unlock()
+		s.left(j.left, c)
+		c.sendError(code, msg)
+		return j, false
+	}
+	if j.room == nil && len(s.rooms) >= s.opts.MaxRooms {
+		return refuse(CodeTooManyRooms, "too many rooms on this server")
+	}
+	if j.room != nil && f.PeerID != "" {
+		for _, m := range j.room.members {
+			if m.id == j.id && (f.Resume == "" || m.resume == [32]byte{} || subtle.ConstantTimeCompare(m.resume[:], resume[:]) != 1) {
+				return refuse(CodePeerIDTaken, "peerId is in use")
+			}
+		}
+	}
+	return j, true
+}
+
+// finishJoin is the end of a join on either path, once c's joined is
+// queued and s.mu released: the connection c resumed from is closed, the
+// other local members get peer-joined and c its mail.
+func (s *Server) finishJoin(c *conn, f Frame, replaced *conn, others []*conn) {
 	if replaced != nil {
 		replaced.closeWith(CloseReplaced, "peerId resumed by another connection")
 	}
-	notice{to: others, f: Frame{Type: TypePeerJoined, Room: r.name, PeerID: id}}.notify(c)
-	s.handOverMail(c, r.name, f.Mailbox)
-	s.log.Debug("joined", "peer", id, "resumed", replaced != nil)
+	notice{to: others, f: Frame{Type: TypePeerJoined, Room: f.Room, PeerID: c.id}}.notify(c)
+	s.handOverMail(c, f.Room, f.Mailbox)
+	s.log.Debug("joined", "peer", c.id, "resumed", replaced != nil)
 }
 
 // authorize checks the token of a join when Auth is on: the frame's token
