@@ -119,17 +119,11 @@ func runFilesPeer(ctx context.Context, g *globals, o *filesPeerOptions) (err err
 	if err != nil {
 		return err
 	}
-	if o.cpuprof != "" {
-		f, err := os.Create(o.cpuprof)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(o.cpuprof)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	if o.memprof != "" {
 		defer func() {
 			if f, err := os.Create(o.memprof); err == nil {

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	ossignal "os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -96,4 +97,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitFailure
+}
+
+// startCPUProfile writes a CPU profile to path ("" none) until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

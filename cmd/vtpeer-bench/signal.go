@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -100,17 +98,11 @@ func listenLoopback(h http.Handler) (string, func(), error) {
 }
 
 func runBenchRelay(cmd *cobra.Command, o *benchSignalOptions) error {
-	if o.cpuprof != "" {
-		f, err := os.Create(o.cpuprof)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(o.cpuprof)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	srv, err := signal.NewServer(&signal.ServerOptions{Rate: rate.Inf, Burst: 1, MaxConnsPerIP: -1, MaxRooms: 1 << 20})
 	if err != nil {
 		return err
