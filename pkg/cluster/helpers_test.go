@@ -45,16 +45,10 @@ func threeNodes(t testing.TB) []*EmbeddedNode {
 		defer cancel()
 		// Every node routes to all three (its own route is ignored):
 		// JetStream's cluster needs configured routes on every node.
-		var addrs, routes []string
-		for range 3 {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				natsNodes.err = err
-				return
-			}
-			addrs = append(addrs, ln.Addr().String())
-			routes = append(routes, "nats://"+ln.Addr().String())
-			_ = ln.Close()
+		addrs, routes, err := routeAddrs(3)
+		if err != nil {
+			natsNodes.err = err
+			return
 		}
 		for i, a := range addrs {
 			n, err := StartNode(ctx, &NodeOptions{Name: fmt.Sprintf("n%d", i), ClusterListen: a, Routes: routes})
@@ -69,6 +63,21 @@ func threeNodes(t testing.TB) []*EmbeddedNode {
 		t.Fatalf("start three nats nodes: %v", natsNodes.err)
 	}
 	return natsNodes.nodes
+}
+
+// routeAddrs reserves n free loopback ports for NATS cluster listeners
+// and returns them as addresses and as nats:// routes.
+func routeAddrs(n int) (addrs, routes []string, err error) {
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		addrs = append(addrs, ln.Addr().String())
+		routes = append(routes, "nats://"+ln.Addr().String())
+		_ = ln.Close()
+	}
+	return addrs, routes, nil
 }
 
 // newCluster connects a Cluster for node i of the shared NATS cluster.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -77,15 +76,9 @@ func TestKilledNode(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	var addrs, routes []string
-	for range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		routes = append(routes, "nats://"+ln.Addr().String())
-		_ = ln.Close()
+	addrs, routes, err := routeAddrs(3)
+	if err != nil {
+		t.Fatal(err)
 	}
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), childNodeEnv+"=k2|"+addrs[2]+"|"+strings.Join(routes, ","))

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -187,15 +186,9 @@ func TestMailSurvivesNode(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var addrs, routes []string
-	for range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		routes = append(routes, "nats://"+ln.Addr().String())
-		_ = ln.Close()
+	addrs, routes, err := routeAddrs(3)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var nodes []*EmbeddedNode
 	for i, a := range addrs {
