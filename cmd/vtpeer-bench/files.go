@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -339,7 +340,12 @@ func startFilesPeer(ctx context.Context, g *globals, o *benchFilesOptions, round
 		args = append(args, "--cpuprofile", filepath.Join(o.profile, fmt.Sprintf("%s-%d.pprof", role, round)),
 			"--memprofile", filepath.Join(o.profile, fmt.Sprintf("%s-%d.allocs", role, round)))
 	}
-	cmd := exec.Command(exe, args...)
+	// A child still running when ctx ends (a hang, a transfer slower than --timeout) gets SIGQUIT
+	// first: the Go runtime writes every goroutine's stack to its stderr before it exits, so
+	// a hang says where it was. SIGKILL follows if it has not ended 10 s later.
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	cmd.Stderr = g.stderr
 	stdout, err := cmd.StdoutPipe()

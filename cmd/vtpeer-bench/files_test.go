@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -28,10 +28,11 @@ func TestBenchFiles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	root := newRootCmd(&globals{stderr: io.Discard}, &out)
+	var stderr lockedBuffer // the children's: their errors, and their stacks if one hangs
+	root := newRootCmd(&globals{stderr: &stderr}, &out)
 	root.SetArgs([]string{"files", "--size", "24MiB", "--rounds", "2", "--dir", t.TempDir(), "--timeout", "3m", "--log-level", "error"})
 	if err := root.ExecuteContext(ctx); err != nil {
-		t.Fatalf("bench files: %v\n%s", err, out.String())
+		t.Fatalf("bench files: %v\n%s\nchildren's stderr:\n%s", err, out.String(), stderr.String())
 	}
 	text := out.String()
 	row := regexp.MustCompile(`(?m)^1 +[0-9.]+ +([0-9.]+) +([0-9.]+) +([0-9.]+)× +([0-9.]+) [0-9.]+ [0-9.]+ +([0-9.]+) [0-9.]+ [0-9.]+  sealed$`)
@@ -50,6 +51,25 @@ func TestBenchFiles(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that the output-copying goroutines of several child
+// processes can write to at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // TestBenchFilesUsage: bad sizes are usage errors (exit 2).

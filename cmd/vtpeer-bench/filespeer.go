@@ -320,8 +320,9 @@ func runFilesReceiver(ctx context.Context, log *slog.Logger, o *filesPeerOptions
 	// left: the sender has then had the transfer's result.
 	rawDone := make(chan error, 1)
 	rawStarted, rawOK := false, o.raw == 0
-	finished, complete, senderLeft := false, false, false
+	finished, complete := false, false
 	var sender string
+	left := map[string]bool{} // peers seen leaving: the sender may leave before its transfer's last progress is out
 	var anon anonPeak
 	startRaw := func(from string) {
 		if !rawStarted && o.raw > 0 {
@@ -329,7 +330,7 @@ func runFilesReceiver(ctx context.Context, log *slog.Logger, o *filesPeerOptions
 			go func() { rawDone <- rawRecv(ctx, bp.node, from, int64(o.raw)) }()
 		}
 	}
-	for !(complete && rawOK && senderLeft) {
+	for !(complete && rawOK && left[sender]) {
 		select {
 		case ev, ok := <-room.Events():
 			if !ok {
@@ -351,7 +352,7 @@ func runFilesReceiver(ctx context.Context, log *slog.Logger, o *filesPeerOptions
 					complete = true // the transfer's last progress follows its last TransferDone and its result
 				}
 			case peer.PeerLeft:
-				senderLeft = senderLeft || (complete && e.Peer == sender)
+				left[e.Peer] = true
 			case *app.TransferError:
 				if e.Code != app.XferInterrupted && e.Code != app.XferCancelled {
 					return e
