@@ -27,23 +27,29 @@ import (
 // relay transport and the session stayed down.
 func TestRelayRecoversAfterPeerLeft(t *testing.T) {
 	t.Parallel()
+	viaServer := func(o *Options) { o.Via = ViaServer }
+	// auto, on the relay: ICE cannot work (relay candidates only, no TURN server), so the ICE
+	// offerer starts the relay transport after P2PTimeout.
+	autoOnRelay := func(o *Options) { o.P2PTimeout = 200 * time.Millisecond; withRelayFirst(o) }
 	for _, tc := range []struct {
 		name       string
+		via        func(*Options)
 		cutOfferer bool // cut the end that offered the relay transport (it joined second)
 		cutSends   bool // the cut end sends during the gap as well
 	}{
-		{"cut offerer, survivor sends", true, false},
-		{"cut answerer, survivor sends", false, false},
-		{"cut offerer, both send", true, true},
-		{"cut answerer, both send", false, true},
+		{"cut offerer, survivor sends", viaServer, true, false},
+		{"cut answerer, survivor sends", viaServer, false, false},
+		{"cut offerer, both send", viaServer, true, true},
+		{"cut answerer, both send", viaServer, false, true},
+		{"auto on the relay, cut offerer, survivor sends", autoOnRelay, true, false},
+		{"auto on the relay, cut answerer, survivor sends", autoOnRelay, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := ctxT(t, 90*time.Second)
 			srv := newSigServer(t)
-			viaServer := func(o *Options) { o.Via = ViaServer }
-			first := srv.member(t, ctx, "peer-aaaaaaaa", viaServer)
-			second := srv.member(t, ctx, "peer-bbbbbbbb", viaServer) // joins later: offers
+			first := srv.member(t, ctx, "peer-aaaaaaaa", tc.via)
+			second := srv.member(t, ctx, "peer-bbbbbbbb", tc.via) // joins later: offers
 			sasFirst, sasSecond := waitConnected(t, ctx, first.tn), waitConnected(t, ctx, second.tn)
 			if sasFirst.SAS != sasSecond.SAS || sasFirst.Path != PathServer {
 				t.Fatalf("connected %+v / %+v", sasFirst, sasSecond)
