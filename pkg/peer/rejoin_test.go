@@ -50,9 +50,9 @@ func TestRelayRecoversAfterPeerLeft(t *testing.T) {
 			srv := newSigServer(t)
 			first := srv.member(t, ctx, "peer-aaaaaaaa", tc.via)
 			second := srv.member(t, ctx, "peer-bbbbbbbb", tc.via) // joins later: offers
-			sasFirst, sasSecond := waitConnected(t, ctx, first.tn), waitConnected(t, ctx, second.tn)
-			if sasFirst.SAS != sasSecond.SAS || sasFirst.Path != PathServer {
-				t.Fatalf("connected %+v / %+v", sasFirst, sasSecond)
+			connFirst, connSecond := waitConnected(t, ctx, first.tn), waitConnected(t, ctx, second.tn)
+			if connFirst.SAS != connSecond.SAS || connFirst.Path != PathServer {
+				t.Fatalf("connected %+v / %+v", connFirst, connSecond)
 			}
 			cut, survivor := first, second
 			if tc.cutOfferer {
@@ -100,8 +100,8 @@ func TestRelayRecoversAfterPeerLeft(t *testing.T) {
 			back, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			for _, m := range []*sigMember{survivor, cut} {
-				if e := waitConnected(t, back, m.tn); e.SAS != sasFirst.SAS || e.Path != PathServer {
-					t.Fatalf("%s: reconnected %+v, want SAS %s over the server", m.id, e, sasFirst.SAS)
+				if e := waitConnected(t, back, m.tn); e.SAS != connFirst.SAS || e.Path != PathServer {
+					t.Fatalf("%s: reconnected %+v, want SAS %s over the server", m.id, e, connFirst.SAS)
 				}
 			}
 			for i := range 3 {
