@@ -52,7 +52,9 @@
 //     server. A frame lost on the way (signaling reconnect) makes the next one fail to open, or
 //     leaves data unacknowledged for 10 s: the relay transport is replaced (a new handshake that continues the session: same
 //     SAS, PeerConnected again) and the reliable layer resends. A seal failure before the peer's
-//     start frame opened is still treated as an attack.
+//     start frame opened is still treated as an attack. PeerLeft closes the relay transport; the
+//     peer, whose signaling connection dropped, may still hold its end, so when it is back with its
+//     id (PeerJoined, or Joined listing it) this side offers a new one whatever its role.
 //   - "auto" (default): ICE as above (with TURN servers when given). The ICE offerer starts a
 //     server relay transport if none is ready within P2PTimeout (default 10 s) and retries ICE
 //     every max(3×P2PTimeout, 30 s) while the session runs over the relay. When ICE becomes ready

@@ -104,7 +104,7 @@ func (n *Node) Joined(ctx context.Context, selfID string, peers []string, ice []
 	if ice != nil {
 		n.ice = ice
 	}
-	var offer []*peerState
+	var offer, offerRelay []*peerState
 	for _, id := range peers {
 		if id == selfID {
 			continue
@@ -113,8 +113,13 @@ func (n *Node) Joined(ctx context.Context, selfID string, peers []string, ice []
 		p.mu.Lock()
 		p.left = false
 		idle := p.link == nil && (p.ice == nil || p.ice.isDead()) && (p.srv == nil || p.srv.isDead())
+		cut := p.relayCut
+		p.relayCut = false
 		p.mu.Unlock()
-		if idle {
+		switch {
+		case idle && cut: // the session ran over the relay until PeerLeft: resume it there
+			offerRelay = append(offerRelay, p)
+		case idle:
 			offer = append(offer, p)
 		}
 	}
@@ -122,22 +127,41 @@ func (n *Node) Joined(ctx context.Context, selfID string, peers []string, ice []
 	for _, p := range offer {
 		n.connect(p)
 	}
+	for _, p := range offerRelay {
+		n.connectRelay(p)
+	}
 }
 
-// PeerJoined records that id joined the room (it will offer to us).
+// PeerJoined records that id joined the room. A new member offers to us; a member that resumed
+// its signaling connection keeps its sessions. If we dropped our relay transport with id when
+// signaling said it left (PeerLeft), we offer a new one whatever our role: the member resumed its
+// peer id after we saw it leave and may still hold its end of the old transport, which it has no
+// reason to replace (issue 11: its node died and its rejoin took longer than the dead-node report).
+// The new transport continues the session (a candidate at its end while the old one looks live
+// there) and the unacknowledged messages are resent on it; if the peer offers too, the usual glare
+// rule picks one.
 func (n *Node) PeerJoined(id string) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if !n.closed {
-		p := n.peerLocked(id)
-		p.mu.Lock()
-		p.left = false
-		p.mu.Unlock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	p := n.peerLocked(id)
+	n.mu.Unlock()
+	p.mu.Lock()
+	p.left = false
+	offer := p.reofferRelayLocked()
+	p.mu.Unlock()
+	if offer {
+		n.log.Debug("peer: back after peer-left; offering a new relay transport", "peer", id)
+		n.connectRelay(p)
 	}
 }
 
 // PeerLeft records that signaling says id left. It is informational: a live DataChannel is not
-// torn down, but a dead one is no longer renegotiated.
+// torn down, but a dead one is no longer renegotiated. A server-relay transport is closed (it
+// cannot outlive the peer's membership); the peer may not learn it (its signaling connection is
+// gone), so if it comes back with the same id, PeerJoined (or our own Joined) offers a new one.
 func (n *Node) PeerLeft(id string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -149,6 +173,9 @@ func (n *Node) PeerLeft(id string) {
 		var cand *link
 		if p.cand != nil && p.cand.relay {
 			cand = p.cand
+		}
+		if (srv != nil && !srv.isDead()) || (cand != nil && !cand.isDead()) {
+			p.relayCut = true // if it comes back with this id, PeerJoined offers a new one
 		}
 		p.mu.Unlock()
 		for _, l := range []*link{cand, srv} { // the candidate first: it must not take over

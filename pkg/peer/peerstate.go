@@ -51,6 +51,7 @@ type peerState struct {
 
 	cont       contState // session continuity (continuity.go)
 	departed   bool      // signaling said the peer left (or Retry) since the last verified session
+	relayCut   bool      // PeerLeft dropped our relay transport, which the peer may still hold (node.go)
 	hsFailures int       // handshakes in a row that started and never verified a start frame
 	capped     bool      // hsFailures reached the cap: no handshake until Retry
 
@@ -351,6 +352,7 @@ func (p *peerState) onLinkReady(l *link, ev PeerConnected) {
 	l.mu.Unlock()
 	p.link = l
 	p.connected, p.conn, p.recovering, p.handover = true, ev, false, false
+	p.relayCut = false
 	start := p.attemptStart
 	p.attemptStart = time.Time{}
 	if !l.relay && p.fallbackTmr != nil {

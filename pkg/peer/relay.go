@@ -153,6 +153,19 @@ func (n *Node) connectRelay(p *peerState) {
 	l.onOpen()
 }
 
+// reofferRelayLocked reports whether to offer a new relay transport to p now that it is back in
+// the room: PeerLeft dropped ours (relayCut) and nothing has taken its place (no live transport,
+// no relay transport being negotiated). It clears relayCut either way. p.mu is held.
+func (p *peerState) reofferRelayLocked() bool {
+	cut := p.relayCut
+	p.relayCut = false
+	if !cut || p.closed || p.rejected || p.capped {
+		return false
+	}
+	live := func(l *link) bool { return l != nil && !l.isDead() }
+	return !live(p.link) && !live(p.srv) && !(p.cand != nil && p.cand.relay && live(p.cand))
+}
+
 // installRelay makes l the peer's current relay transport, closing the previous one, or, while
 // the active relay transport is live and the chain confirmed, its candidate (candidate.go).
 func (p *peerState) installRelay(l *link) bool {
