@@ -293,9 +293,9 @@ func testResumeAfterKill(t *testing.T, killed string) {
 // every offer (not_receiving), telling its user.
 func TestE2ESendAnswers(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	pctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel) // the parallel subtests run after this function returns
-	_, url := startServeProc(ctx, t, "")
+	_, url := startServeProc(pctx, t, "")
 	net := []string{"--server", url, "--ice-loopback"}
 	tests := []struct {
 		name    string
@@ -311,6 +311,10 @@ func TestE2ESendAnswers(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			// Its own deadline, from when it runs: parallel subtests wait for a free slot
+			// (GOMAXPROCS of them at once) behind the package's other tests.
+			ctx, cancel := context.WithTimeout(pctx, 150*time.Second)
+			defer cancel()
 			room := fmt.Sprintf("answers-%d", i)
 			dir := filepath.Join(t.TempDir(), "in")
 			args := []string{"join", room, "--json"}
@@ -424,8 +428,6 @@ func TestE2ESendTwoPeers(t *testing.T) {
 // message: exit 1 for a missing file, 2 for usage errors.
 func TestE2ESendErrors(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel) // the parallel subtests run after this function returns
 	file := filepath.Join(t.TempDir(), "here.txt")
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
@@ -450,6 +452,10 @@ func TestE2ESendErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			// Its own deadline, from when it runs: parallel subtests wait for a free slot
+			// (GOMAXPROCS of them at once) behind the package's other tests.
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
 			p := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append(tt.args, server...)...)
 			code := p.wait(ctx)
 			out := p.output()
