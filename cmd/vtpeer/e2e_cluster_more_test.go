@@ -200,7 +200,8 @@ func TestClusterMailboxNodeKilled(t *testing.T) {
 		t.Fatalf("B exit %d", code)
 	}
 	// Nothing twice: B, back on node 2, finds the box empty.
-	b = startProc(t, []string{"VTPEER_HOME=" + bHome}, append([]string{"join", "post", "--json", "--timeout", "5s"}, as(bKS, bPW, bAddr, nodes[2].url)...)...)
+	// (--timeout after as's own 90s: the last one counts.)
+	b = startProc(t, []string{"VTPEER_HOME=" + bHome}, append(append([]string{"join", "post", "--json"}, as(bKS, bPW, bAddr, nodes[2].url)...), "--timeout", "5s")...)
 	b.waitEvent(ctx, "joined")
 	b.wait(ctx)
 	for l := range b.lines {
