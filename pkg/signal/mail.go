@@ -64,7 +64,7 @@ const (
 func (s *Server) handOverMail(c *conn, room, mailboxID string) {
 	s.mu.Lock()
 	c.mailJoin++ // a retry of an earlier join's hand-over stops
-	join := c.mailJoin
+	join, id := c.mailJoin, c.id
 	s.mu.Unlock()
 	if s.opts.Mail == nil || mailboxID == "" {
 		return
@@ -73,16 +73,16 @@ func (s *Server) handOverMail(c *conn, room, mailboxID string) {
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrUnavailable):
-		s.log.Warn("reading a mailbox failed: retrying while the member stays", "peer", c.id, "err", err, "retry_in", mailRetryFirst)
+		s.log.Warn("reading a mailbox failed: retrying while the member stays", "peer", id, "err", err, "retry_in", mailRetryFirst)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.closed {
 			return
 		}
 		s.wg.Add(1)
-		go s.retryMail(c, room, mailboxID, join)
+		go s.retryMail(c, id, room, mailboxID, join)
 	default:
-		s.log.Warn("reading a mailbox failed", "peer", c.id, "err", err)
+		s.log.Warn("reading a mailbox failed", "peer", id, "err", err)
 	}
 }
 
@@ -103,12 +103,14 @@ func (s *Server) takeMail(c *conn, room, mailboxID string) error {
 	return nil
 }
 
-// retryMail retries the hand-over of join (c.mailJoin) with backoff until
-// it succeeds, fails for another reason than ErrUnavailable, c is no
-// longer in room from that join (it left, joined again or closed), the
-// Server closes or mailRetryFor has passed. A Take under way when the
-// Server closes is waited for (the store bounds it).
-func (s *Server) retryMail(c *conn, room, mailboxID string, join uint64) {
+// retryMail retries the hand-over of join (c.mailJoin; id is the member's
+// peer id then) with backoff until it succeeds, fails for another reason
+// than ErrUnavailable, c is no longer in room from that join (it left,
+// joined again or closed), the Server closes or mailRetryFor has passed.
+// A Take under way when the Server closes is waited for (the store bounds
+// it). As at the join, mail taken while the member's connection drops is
+// lost with it.
+func (s *Server) retryMail(c *conn, id, room, mailboxID string, join uint64) {
 	defer s.wg.Done()
 	start := time.Now()
 	wait := mailRetryFirst
@@ -124,24 +126,24 @@ func (s *Server) retryMail(c *conn, room, mailboxID string, join uint64) {
 		stays := c.room != nil && c.room.name == room && c.mailJoin == join
 		s.mu.Unlock()
 		if !stays {
-			s.log.Debug("mail hand-over retry ends: the member left", "peer", c.id, "attempts", attempt-1)
+			s.log.Debug("mail hand-over retry ends: the member left", "peer", id, "attempts", attempt-1)
 			return
 		}
 		err := s.takeMail(c, room, mailboxID)
 		switch {
 		case err == nil:
-			s.log.Info("mail handed over after a retry", "peer", c.id, "attempts", attempt, "after", time.Since(start).Round(time.Millisecond))
+			s.log.Info("mail handed over after a retry", "peer", id, "attempts", attempt, "after", time.Since(start).Round(time.Millisecond))
 			return
 		case !errors.Is(err, ErrUnavailable):
-			s.log.Warn("reading a mailbox failed", "peer", c.id, "attempts", attempt, "err", err)
+			s.log.Warn("reading a mailbox failed", "peer", id, "attempts", attempt, "err", err)
 			return
 		case time.Since(start)+wait > mailRetryFor:
 			s.log.Warn("reading a mailbox failed: gave up retrying, the mail waits for the member's next join",
-				"peer", c.id, "attempts", attempt, "after", time.Since(start).Round(time.Millisecond), "err", err)
+				"peer", id, "attempts", attempt, "after", time.Since(start).Round(time.Millisecond), "err", err)
 			return
 		}
 		wait = min(2*wait, mailRetryMax)
-		s.log.Debug("reading a mailbox failed: retrying", "peer", c.id, "attempts", attempt, "err", err, "retry_in", wait)
+		s.log.Debug("reading a mailbox failed: retrying", "peer", id, "attempts", attempt, "err", err, "retry_in", wait)
 		t.Reset(wait)
 	}
 }
