@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -175,12 +176,18 @@ func New(ctx context.Context, nc *nats.Conn, opts *Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	kv, err := createBucket(ctx, js, jetstream.KeyValueConfig{
+	kv, err := createBucket(ctx, js, o.Logger, jetstream.KeyValueConfig{
 		Bucket:      o.Prefix + "-rooms",
 		Description: "vtpeer room membership",
 		History:     1,
-		Storage:     jetstream.MemoryStorage,
-		Replicas:    o.Replicas,
+		// On disk, not in memory: a node restarted on its store comes back
+		// with its replica and its Raft log, and counts toward a quorum at
+		// once. A memory replica comes back empty, and nats-server (2.11+)
+		// does not count an empty log's vote: with another node gone
+		// before the restarted one caught up, the bucket had no leader
+		// until that node returned (docs/SCALING.md "Failure behaviour").
+		Storage:  jetstream.FileStorage,
+		Replicas: o.Replicas,
 		// Lets a purge marker (an emptied room) carry a TTL, so that it
 		// does not stay in the bucket for ever.
 		LimitMarkerTTL: o.EmptyRoomTTL,
@@ -245,10 +252,18 @@ func New(ctx context.Context, nc *nats.Conn, opts *Options) (*Cluster, error) {
 
 // createBucket creates or opens the bucket, retrying while JetStream is
 // not ready (a starting cluster has no meta leader yet).
-func createBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+func createBucket(ctx context.Context, js jetstream.JetStream, log *slog.Logger, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	for {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		kv, err := js.CreateOrUpdateKeyValue(actx, cfg)
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrStreamInvalidConfig && strings.Contains(apiErr.Description, "storage type") {
+			// A bucket an earlier version made in memory: its storage
+			// cannot change in place. Use it as it is.
+			log.Warn("room bucket keeps the storage it was made with (memory): delete it (nats kv del) while no node runs to move it to disk",
+				"bucket", cfg.Bucket)
+			kv, err = js.KeyValue(actx, cfg.Bucket)
+		}
 		cancel()
 		if err == nil {
 			return kv, nil
@@ -262,6 +277,11 @@ func createBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.Key
 		}
 	}
 }
+
+// jsErrStreamInvalidConfig is JetStream's error code for a stream
+// configuration it refuses (JSStreamInvalidConfigF), such as a change of
+// storage type.
+const jsErrStreamInvalidConfig = 10052
 
 // Close stops watching, announcing and delivering. It does not remove the
 // members this node holds: close the signal.Server first, whose members

@@ -44,6 +44,37 @@ func runChildNode(spec string) int {
 	return 0
 }
 
+// startChildNode starts NATS node name (listening for routes on addr) in
+// a process of its own, to be killed with SIGKILL, and returns the process
+// and a function that waits for the node's client URL (the node starts
+// routing once the other nodes are up). The process ends with the test.
+func startChildNode(ctx context.Context, t *testing.T, name, addr string, routes []string) (*exec.Cmd, func() string) {
+	t.Helper()
+	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), childNodeEnv+"="+name+"|"+addr+"|"+strings.Join(routes, ","))
+	child.Stderr = os.Stderr
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stdin.Close(); _ = child.Process.Kill(); _ = child.Wait() })
+	return child, func() string {
+		t.Helper()
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "client ") {
+			t.Fatalf("child node %s: %q %v", name, line, err)
+		}
+		return strings.TrimSpace(strings.TrimPrefix(line, "client "))
+	}
+}
+
 // countingNode wraps the Node a Server gives its Cluster and counts the
 // ClusterLost calls.
 type countingNode struct {
@@ -80,21 +111,7 @@ func TestKilledNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	child := exec.Command(os.Args[0], "-test.run=^$")
-	child.Env = append(os.Environ(), childNodeEnv+"=k2|"+addrs[2]+"|"+strings.Join(routes, ","))
-	child.Stderr = os.Stderr
-	stdin, err := child.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stdin.Close(); _ = child.Process.Kill(); _ = child.Wait() })
+	child, clientURL := startChildNode(ctx, t, "k2", addrs[2], routes)
 	var nodes []*EmbeddedNode
 	for i := range 2 {
 		n, err := StartNode(ctx, &NodeOptions{Name: fmt.Sprintf("k%d", i), ClusterListen: addrs[i], Routes: routes})
@@ -104,11 +121,7 @@ func TestKilledNode(t *testing.T) {
 		t.Cleanup(n.Close)
 		nodes = append(nodes, n)
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "client ") {
-		t.Fatalf("child node: %q %v", line, err)
-	}
-	ncDoomed, err := nats.Connect(strings.TrimSpace(strings.TrimPrefix(line, "client ")), nats.NoReconnect()) // dies with its node
+	ncDoomed, err := nats.Connect(clientURL(), nats.NoReconnect()) // dies with its node
 	if err != nil {
 		t.Fatal(err)
 	}

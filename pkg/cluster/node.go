@@ -90,7 +90,8 @@ func StartNode(ctx context.Context, opts *NodeOptions) (*EmbeddedNode, error) {
 		StoreDir:   o.StoreDir,
 		NoSigs:     true,
 		NoLog:      o.Logger == nil,
-		// Memory for the room bucket; the mailbox stream is on disk.
+		// The room bucket and the mailbox stream are on disk (file
+		// storage); memory streams, which vtpeer does not make, get this.
 		JetStreamMaxMemory: 256 << 20,
 	}
 	if o.ClusterListen != "" {
@@ -121,7 +122,10 @@ func StartNode(ctx context.Context, opts *NodeOptions) (*EmbeddedNode, error) {
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
 	if o.Logger != nil {
-		srv.SetLoggerV2(slogLogger{o.Logger.With("component", "nats")}, false, false, false)
+		// nats-server's debug lines (Raft elections, peers, routes) when
+		// the logger takes debug records: how a cluster's failures are read.
+		debug := o.Logger.Enabled(ctx, slog.LevelDebug)
+		srv.SetLoggerV2(slogLogger{o.Logger.With("component", "nats")}, debug, false, false)
 	}
 	n.srv = srv
 	srv.Start()

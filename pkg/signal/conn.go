@@ -33,6 +33,7 @@ type conn struct {
 	resume     [32]byte
 	session    string // with a Cluster: this join's session (clusterjoin.go)
 	joinRev    uint64 // with a Cluster: the room revision that admitted it
+	mailJoin   uint64 // joins so far: a mail hand-over retry is for one of them (mail.go)
 	nextPing   time.Time
 	violations int // only touched by readLoop
 
