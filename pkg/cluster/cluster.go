@@ -180,14 +180,8 @@ func New(ctx context.Context, nc *nats.Conn, opts *Options) (*Cluster, error) {
 		Bucket:      o.Prefix + "-rooms",
 		Description: "vtpeer room membership",
 		History:     1,
-		// On disk, not in memory: a node restarted on its store comes back
-		// with its replica and its Raft log, and counts toward a quorum at
-		// once. A memory replica comes back empty, and nats-server (2.11+)
-		// does not count an empty log's vote: with another node gone
-		// before the restarted one caught up, the bucket had no leader
-		// until that node returned (docs/SCALING.md "Failure behaviour").
-		Storage:  jetstream.FileStorage,
-		Replicas: o.Replicas,
+		Storage:     roomStorage(o.Replicas),
+		Replicas:    o.Replicas,
 		// Lets a purge marker (an emptied room) carry a TTL, so that it
 		// does not stay in the bucket for ever.
 		LimitMarkerTTL: o.EmptyRoomTTL,
@@ -276,6 +270,21 @@ func createBucket(ctx context.Context, js jetstream.JetStream, log *slog.Logger,
 		case <-t.C:
 		}
 	}
+}
+
+// roomStorage is where the room bucket lives. Replicated, on disk: a node
+// restarted on its store comes back with its replica and its Raft log, and
+// counts toward a quorum at once. A memory replica comes back empty, and
+// nats-server (2.11+) does not count an empty log's vote: with another node
+// gone before the restarted one caught up, the bucket had no leader until
+// that node returned (docs/SCALING.md "Failure behaviour"). One copy, in
+// memory: there is no quorum to keep, and the members of a node that
+// restarts are gone with their connections anyway.
+func roomStorage(replicas int) jetstream.StorageType {
+	if replicas > 1 {
+		return jetstream.FileStorage
+	}
+	return jetstream.MemoryStorage
 }
 
 // jsErrStreamInvalidConfig is JetStream's error code for a stream
