@@ -252,10 +252,11 @@ func createBucket(ctx context.Context, js jetstream.JetStream, log *slog.Logger,
 		kv, err := js.CreateOrUpdateKeyValue(actx, cfg)
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrStreamInvalidConfig && strings.Contains(apiErr.Description, "storage type") {
-			// A bucket an earlier version made in memory: its storage
+			// A bucket made with the other storage (by an earlier version,
+			// in memory, or with another replica count): its storage
 			// cannot change in place. Use it as it is.
-			log.Warn("room bucket keeps the storage it was made with (memory): delete it (nats kv del) while no node runs to move it to disk",
-				"bucket", cfg.Bucket)
+			log.Warn("room bucket keeps the storage it was made with: delete it (nats kv del) while no node runs to have it made again",
+				"bucket", cfg.Bucket, "wanted", cfg.Storage.String())
 			kv, err = js.KeyValue(actx, cfg.Bucket)
 		}
 		cancel()

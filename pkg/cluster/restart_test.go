@@ -96,11 +96,12 @@ func TestRoomBucketAfterRestart(t *testing.T) {
 	}
 }
 
-// TestRoomBucketMadeInMemory: a room bucket an earlier version made in
-// memory cannot move to disk in place (JetStream refuses a change of
-// storage type): New uses it as it is, says so, and does not wait on it
-// until its deadline.
-func TestRoomBucketMadeInMemory(t *testing.T) {
+// TestRoomBucketOtherStorage: a room bucket made with the other storage
+// (an earlier version made every bucket in memory, which replicated ones
+// no longer are) cannot change storage in place (JetStream refuses it):
+// New uses it as it is, says so, and does not wait on it until its
+// deadline.
+func TestRoomBucketOtherStorage(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -114,12 +115,15 @@ func TestRoomBucketMadeInMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := newPrefix()
+	// Three replicas want the bucket on disk; a single node's is in memory, as an
+	// earlier version made every bucket. (A node alone cannot make an R3 stream: the
+	// opposite case, a bucket on disk that one replica wants in memory, is made here.)
 	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: prefix + "-rooms", History: 1,
-		Storage: jetstream.MemoryStorage, LimitMarkerTTL: time.Minute}); err != nil {
+		Storage: jetstream.FileStorage, LimitMarkerTTL: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	var logged lockedBuffer
-	c, err := New(ctx, nc, &Options{Prefix: prefix, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	c, err := New(ctx, nc, &Options{Prefix: prefix, Replicas: 1, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	if err != nil {
 		t.Fatalf("cluster.New on a memory bucket: %v", err)
 	}
@@ -131,8 +135,8 @@ func TestRoomBucketMadeInMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := st.CachedInfo().Config.Storage; s != jetstream.MemoryStorage {
-		t.Fatalf("bucket storage %v, want it left in memory", s)
+	if s := st.CachedInfo().Config.Storage; s != jetstream.FileStorage {
+		t.Fatalf("bucket storage %v, want it left on disk", s)
 	}
 	if !strings.Contains(logged.String(), "room bucket keeps the storage it was made with") {
 		t.Fatalf("no warning logged:\n%s", logged.String())
