@@ -358,11 +358,11 @@ func churnDiffs(ctx context.Context, t *testing.T, clusters []*Cluster, clients 
 		c.mu.Lock()
 		seen := map[string]bool{}
 		for _, st := range c.rooms {
-			if len(st.members) == 0 {
+			if len(st.nodes) == 0 {
 				continue
 			}
 			seen[st.name] = true
-			if got := ids(st.members); !slices.Equal(got, truth[st.name]) {
+			if got := ids(st.members()); !slices.Equal(got, truth[st.name]) {
 				diffs = append(diffs, fmt.Sprintf("node %d: %s = %v, want %v", n, st.name, got, truth[st.name]))
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -147,17 +148,36 @@ type Cluster struct {
 
 // roomState is a room as this node last saw it; a room that emptied stays
 // as a tombstone (no members) so that an older state cannot bring it back.
+// Every node keeps one for every room of the cluster, so the members are
+// kept in their binary encoding (roomvalue.go: about 30 bytes a member
+// instead of about 120 decoded), with the nodes that hold them at hand for
+// Forward and the dead-node checks.
 type roomState struct {
 	name    string
 	rev     uint64
-	members []signal.Member
+	value   []byte   // appendRoom(nil, "", members); nil when emptied
+	nodes   []string // the nodes holding members, each once, interned
 	emptied time.Time
 }
 
-// roomValue is the JSON value of a room's key.
-type roomValue struct {
-	Room    string          `json:"room"`
-	Members []signal.Member `json:"members"`
+// members decodes the room's members.
+func (st *roomState) members() []signal.Member {
+	if len(st.value) == 0 {
+		return nil
+	}
+	var v roomValue
+	if err := decodeRoom(st.value, &v); err != nil {
+		return nil // not reached: the value is one appendRoom wrote
+	}
+	return v.Members
+}
+
+// nodeOf returns the node holding the member with peerID ("" when none).
+func (st *roomState) nodeOf(peerID string) string {
+	if i := memberNode(st.value, peerID); i >= 0 && i < len(st.nodes) {
+		return st.nodes[i]
+	}
+	return ""
 }
 
 var _ signal.Cluster = (*Cluster)(nil)
@@ -372,9 +392,16 @@ func (c *Cluster) setStateLocked(key, name string, rev uint64, members []signal.
 	if name != "" {
 		st.name = name
 	}
-	st.rev, st.members = rev, members
+	st.rev, st.value, st.nodes = rev, nil, nil
 	if len(members) == 0 {
 		st.emptied = time.Now()
+		return true
+	}
+	st.value = appendRoom(nil, "", members)
+	for _, m := range members {
+		if !slices.Contains(st.nodes, m.Node) {
+			st.nodes = append(st.nodes, unique.Make(m.Node).Value())
+		}
 	}
 	return true
 }
@@ -387,8 +414,10 @@ func (c *Cluster) tell(key, name string, rev uint64, members []signal.Member) {
 	defer mu.Unlock()
 	c.mu.Lock()
 	news := c.setStateLocked(key, name, rev, members)
-	st := c.rooms[key]
-	v := signal.RoomView{Room: st.name, Rev: st.rev, Members: c.visibleLocked(st.members)}
+	var v signal.RoomView
+	if news {
+		v = signal.RoomView{Room: c.rooms[key].name, Rev: rev, Members: c.visibleLocked(members)}
+	}
 	node := c.node
 	c.mu.Unlock()
 	if news && node != nil && v.Room != "" {
@@ -542,10 +571,14 @@ func (c *Cluster) Forward(room, to string, rev uint64, frame []byte) error {
 	nodes := buf[:0]
 	c.mu.Lock()
 	if st := c.rooms[key]; st != nil {
-		for _, m := range st.members {
-			if m.Node != c.opts.NodeID && (to == "" || m.PeerID == to) && !contains(nodes, m.Node) {
-				nodes = append(nodes, m.Node)
+		if to == "" {
+			for _, n := range st.nodes {
+				if n != c.opts.NodeID {
+					nodes = append(nodes, n)
+				}
 			}
+		} else if n := st.nodeOf(to); n != "" && n != c.opts.NodeID {
+			nodes = append(nodes, n)
 		}
 	}
 	c.mu.Unlock()

@@ -10,6 +10,9 @@ var (
 	// ErrBadEnvelope is returned by decodeEnvelope for bytes that are not
 	// a forwarded frame.
 	ErrBadEnvelope = errors.New("cluster: bad envelope")
+	// ErrBadRoomValue is returned by decodeRoom for bytes that are not a
+	// room's state.
+	ErrBadRoomValue = errors.New("cluster: bad room value")
 	// ErrNotReady is returned by StartNode when the embedded server does
 	// not accept connections in time.
 	ErrNotReady = errors.New("cluster: server not ready")

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -38,6 +39,12 @@ type NodeOptions struct {
 	// it (ErrStoreLocked while another process runs a node on it). Empty:
 	// a temporary directory with a random name, removed by Close.
 	StoreDir string
+	// CompactEvery is how often the node looks at the Raft logs of the
+	// memory-storage streams it holds a replica of (the room bucket) and
+	// compacts those whose writes have settled (compact.go). Default 1s;
+	// negative: never, leaving it to nats-server's own schedule (8 MiB or
+	// 65,536 entries applied, or every 2 to 3 minutes).
+	CompactEvery time.Duration
 	// Logger receives the server's warnings and errors. Nil: discard.
 	Logger *slog.Logger
 }
@@ -51,6 +58,9 @@ type EmbeddedNode struct {
 	storeDir string
 	tempDir  string
 	unlock   func() // releases StoreDir's lock; nil for a temporary store
+	log      *slog.Logger
+	done     chan struct{} // closed by Close: stops compactLoop
+	wg       sync.WaitGroup
 }
 
 // StartNode starts an embedded NATS server and waits until it accepts
@@ -66,7 +76,13 @@ func StartNode(ctx context.Context, opts *NodeOptions) (*EmbeddedNode, error) {
 	if len(o.Routes) > 0 && o.ClusterListen == "" {
 		return nil, fmt.Errorf("%w: routes need a cluster listen address", ErrBadOptions)
 	}
-	n := &EmbeddedNode{}
+	if o.CompactEvery == 0 {
+		o.CompactEvery = time.Second
+	}
+	n := &EmbeddedNode{log: o.Logger, done: make(chan struct{})}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
+	}
 	if o.StoreDir == "" {
 		if o.Name == "" {
 			o.Name = "vtpeer-" + randomID()
@@ -137,6 +153,9 @@ func StartNode(ctx context.Context, opts *NodeOptions) (*EmbeddedNode, error) {
 		n.Close()
 		return nil, fmt.Errorf("%w within %s", ErrNotReady, deadline)
 	}
+	if o.CompactEvery > 0 {
+		n.wg.Go(func() { n.compactLoop(o.CompactEvery) })
+	}
 	return n, nil
 }
 
@@ -162,6 +181,12 @@ func (n *EmbeddedNode) Name() string { return n.srv.Name() }
 // Close shuts the server down, removes its temporary store or unlocks
 // its StoreDir.
 func (n *EmbeddedNode) Close() {
+	select {
+	case <-n.done:
+	default:
+		close(n.done)
+	}
+	n.wg.Wait()
 	if n.srv != nil {
 		n.srv.Shutdown()
 		n.srv.WaitForShutdown()

@@ -206,9 +206,9 @@ func (c *Cluster) findDeadLocked(now time.Time) []string {
 	}
 	dead := make(map[string]bool, len(c.dead))
 	for _, st := range c.rooms {
-		for _, m := range st.members {
-			if _, ok := dead[m.Node]; !ok {
-				dead[m.Node] = !alive(m.Node)
+		for _, n := range st.nodes {
+			if _, ok := dead[n]; !ok {
+				dead[n] = !alive(n)
 			}
 		}
 	}
@@ -239,7 +239,7 @@ func (c *Cluster) findDeadLocked(now time.Time) []string {
 	c.dead = dead
 	var keys []string
 	for key, st := range c.rooms {
-		if slices.ContainsFunc(st.members, func(m signal.Member) bool { return flipped[m.Node] }) {
+		if slices.ContainsFunc(st.nodes, func(n string) bool { return flipped[n] }) {
 			keys = append(keys, key)
 		}
 	}
@@ -257,7 +257,7 @@ func (c *Cluster) retell(keys []string) {
 		st := c.rooms[key]
 		var v signal.RoomView
 		if st != nil {
-			v = signal.RoomView{Room: st.name, Rev: st.rev, Members: c.visibleLocked(st.members)}
+			v = signal.RoomView{Room: st.name, Rev: st.rev, Members: c.visibleLocked(st.members())}
 		}
 		node := c.node
 		c.mu.Unlock()
@@ -276,16 +276,16 @@ func (c *Cluster) sweep(ctx context.Context) {
 	var rooms []string
 	c.mu.Lock()
 	for key, st := range c.rooms {
-		if len(st.members) == 0 {
+		if len(st.nodes) == 0 {
 			if now.Sub(st.emptied) > tombstoneTTL {
 				delete(c.rooms, key)
 			}
 			continue
 		}
 		hit := false
-		for _, m := range st.members {
-			if c.dead[m.Node] {
-				dead[m.Node], hit = true, true
+		for _, n := range st.nodes {
+			if c.dead[n] {
+				dead[n], hit = true, true
 			}
 		}
 		if hit {

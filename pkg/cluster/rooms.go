@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -87,11 +86,3 @@ func (c *Cluster) leave(ctx context.Context, room, peerID, session string) error
 
 // errUnchanged tells update that the room needs no change.
 var errUnchanged = errors.New("cluster: unchanged")
-
-// decodeRoom parses a room's value.
-func decodeRoom(b []byte, v *roomValue) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decode room state: %w", err)
-	}
-	return nil
-}

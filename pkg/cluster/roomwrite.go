@@ -187,7 +187,7 @@ func (c *Cluster) writeBatch(key, room string, batch []*pendingChange) {
 				return
 			}
 		} else {
-			b, _ := json.Marshal(roomValue{Room: room, Members: members})
+			b := appendRoom(nil, room, members)
 			var newRev uint64
 			// Update at revision 0 creates the key; at a marker's revision
 			// it brings the room back.
