@@ -75,6 +75,28 @@ func startChildNode(ctx context.Context, t *testing.T, name, addr string, routes
 	}
 }
 
+// nodesBesideChild starts three clustered nodes named prefix0..2: node 2 in a
+// child process (startChildNode: SIGKILL it to kill the node), nodes 0 and 1
+// in this one.
+func nodesBesideChild(ctx context.Context, t *testing.T, prefix string) (*exec.Cmd, func() string, []*EmbeddedNode) {
+	t.Helper()
+	addrs, routes, err := routeAddrs(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, clientURL := startChildNode(ctx, t, prefix+"2", addrs[2], routes)
+	var nodes []*EmbeddedNode
+	for i := range 2 {
+		n, err := StartNode(ctx, &NodeOptions{Name: fmt.Sprintf("%s%d", prefix, i), ClusterListen: addrs[i], Routes: routes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Close)
+		nodes = append(nodes, n)
+	}
+	return child, clientURL, nodes
+}
+
 // countingNode wraps the Node a Server gives its Cluster and counts the
 // ClusterLost calls.
 type countingNode struct {
@@ -107,20 +129,7 @@ func TestKilledNode(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	addrs, routes, err := routeAddrs(3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	child, clientURL := startChildNode(ctx, t, "k2", addrs[2], routes)
-	var nodes []*EmbeddedNode
-	for i := range 2 {
-		n, err := StartNode(ctx, &NodeOptions{Name: fmt.Sprintf("k%d", i), ClusterListen: addrs[i], Routes: routes})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(n.Close)
-		nodes = append(nodes, n)
-	}
+	child, clientURL, nodes := nodesBesideChild(ctx, t, "k")
 	ncDoomed, err := nats.Connect(clientURL(), nats.NoReconnect()) // dies with its node
 	if err != nil {
 		t.Fatal(err)

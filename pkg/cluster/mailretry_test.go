@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -52,20 +51,7 @@ func TestMailHandOverRetried(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	addrs, routes, err := routeAddrs(3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	child, _ := startChildNode(ctx, t, "m2", addrs[2], routes)
-	var live []*EmbeddedNode
-	for i := range 2 {
-		n, err := StartNode(ctx, &NodeOptions{Name: fmt.Sprintf("m%d", i), ClusterListen: addrs[i], Routes: routes})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(n.Close)
-		live = append(live, n)
-	}
+	child, _, live := nodesBesideChild(ctx, t, "m")
 	nc, err := live[0].Connect()
 	if err != nil {
 		t.Fatal(err)
