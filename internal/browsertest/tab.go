@@ -2,11 +2,14 @@ package browsertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto"
 	"github.com/chromedp/chromedp"
 )
 
@@ -157,8 +160,30 @@ func Eval[T any](ctx context.Context, tab *Tab, expr string) (T, error) {
 
 // WaitFor evaluates expr in the page every 20 ms until it is truthy and
 // returns that value, or fails when ctx ends. (An interval, not animation
-// frames: a tab that is not in front gets none.) It does not survive a
-// navigation: navigate first.
+// frames: a tab that is not in front gets none.) Navigate first: it polls
+// the page that is there. If that page's JavaScript context is replaced
+// under the poll (the document a navigation loads takes over from the one
+// before it a moment after Navigate returned, seen once in CI as "Cannot
+// find context with specified id"), it polls again in the new one.
 func WaitFor[T any](ctx context.Context, tab *Tab, expr string) (T, error) {
-	return Run(ctx, tab, chromedp.Poll[T](expr, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(0)))
+	for {
+		v, err := Run(ctx, tab, chromedp.Poll[T](expr, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(0)))
+		if err == nil || !contextReplaced(err) || ctx.Err() != nil {
+			return v, err
+		}
+		// Any evaluation makes chromedp take up the frame's new context
+		// (chromedp issue #890); its own error, if any, is the next poll's.
+		_, _ = Eval[bool](ctx, tab, "true")
+	}
+}
+
+// contextReplaced reports whether err is the DevTools protocol's answer to
+// an evaluation in a JavaScript context that no longer exists.
+func contextReplaced(err error) bool {
+	var e *cdproto.Error
+	if !errors.As(err, &e) || e.Code != -32000 {
+		return false
+	}
+	return strings.HasPrefix(e.Message, "Cannot find context with specified id") ||
+		strings.HasPrefix(e.Message, "Execution context was destroyed")
 }
