@@ -105,6 +105,16 @@ func (s *sending) attempt(ctx context.Context) (bool, error) {
 	if err := r.o.Node.Send(ctx, s.peer, KindFileOffer, body); err != nil {
 		return s.interrupted(ctx, err)
 	}
+	// finish ends the transfer on the receiver's result.
+	finish := func(res FileResult) (bool, error) {
+		if !res.OK {
+			return true, &TransferError{Peer: s.peer, ID: o.ID, Code: res.Code, Err: errors.New(res.Reason)}
+		}
+		for i, f := range o.Files {
+			r.emit(TransferDone{Peer: s.peer, ID: o.ID, Path: f.Path, Size: f.Size, SHA256: f.SHA256, Last: i == len(o.Files)-1})
+		}
+		return true, nil
+	}
 	var ans FileAnswer
 	t := time.NewTimer(answerWait)
 	defer t.Stop()
@@ -112,9 +122,10 @@ func (s *sending) attempt(ctx context.Context) (bool, error) {
 		select {
 		case ans = <-s.out.answers:
 		case res := <-s.out.results:
-			if !res.OK {
-				return true, &TransferError{Peer: s.peer, ID: o.ID, Code: res.Code, Err: errors.New(res.Reason)}
-			}
+			// Also an OK one: the result of an earlier attempt whose transport looked gone
+			// just as the receiver confirmed (it has placed the files; a re-offer of a
+			// finished transfer gets no second result).
+			return finish(res)
 		case <-gone:
 			return false, nil
 		case <-t.C:
@@ -136,14 +147,13 @@ func (s *sending) attempt(ctx context.Context) (bool, error) {
 	for {
 		select {
 		case res := <-s.out.results:
-			if !res.OK {
-				return true, &TransferError{Peer: s.peer, ID: o.ID, Code: res.Code, Err: errors.New(res.Reason)}
-			}
-			for i, f := range o.Files {
-				r.emit(TransferDone{Peer: s.peer, ID: o.ID, Path: f.Path, Size: f.Size, SHA256: f.SHA256, Last: i == len(o.Files)-1})
-			}
-			return true, nil
+			return finish(res)
 		case <-gone:
+			select { // a result that came with the transport's end still counts
+			case res := <-s.out.results:
+				return finish(res)
+			default:
+			}
 			return false, nil
 		case <-ctx.Done():
 			return true, ctx.Err()
@@ -366,6 +376,7 @@ func (r *Room) handleFile(m peer.Message) {
 			select {
 			case out.answers <- a:
 			default:
+				r.log.Warn("file answer dropped: earlier ones are still unread", "peer", short(m.Peer), "id", short(a.ID))
 			}
 		}
 	case KindFileResult, KindFileCancel:
@@ -384,6 +395,7 @@ func (r *Room) handleFile(m peer.Message) {
 			select {
 			case out.results <- res:
 			default:
+				r.log.Warn("file result dropped: earlier ones are still unread", "peer", short(m.Peer), "id", short(res.ID), "ok", res.OK)
 			}
 		}
 	case KindFileStart:
