@@ -236,31 +236,28 @@ func memberNode(b []byte, peerID string) int {
 	if _, b, ok = rawStr(b); !ok { // room
 		return -1
 	}
-	nodes, n := binary.Uvarint(b)
-	if n <= 0 {
+	nodes, b, ok := rawUvarint(b)
+	if !ok {
 		return -1
 	}
-	b = b[n:]
 	for range nodes {
 		if _, b, ok = rawStr(b); !ok {
 			return -1
 		}
 	}
-	members, n := binary.Uvarint(b)
-	if n <= 0 {
+	members, b, ok := rawUvarint(b)
+	if !ok {
 		return -1
 	}
-	b = b[n:]
 	for range members {
 		var id []byte
 		if id, b, ok = rawStr(b); !ok {
 			return -1
 		}
-		node, n := binary.Uvarint(b)
-		if n <= 0 {
+		var node uint64
+		if node, b, ok = rawUvarint(b); !ok {
 			return -1
 		}
-		b = b[n:]
 		if string(id) == string(want) {
 			return int(node)
 		}
@@ -271,6 +268,15 @@ func memberNode(b []byte, peerID string) int {
 		}
 	}
 	return -1
+}
+
+// rawUvarint splits the uvarint at the start of b from the rest.
+func rawUvarint(b []byte) (x uint64, rest []byte, ok bool) {
+	x, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, nil, false
+	}
+	return x, b[n:], true
 }
 
 // rawStr splits the str at the start of b (its header and bytes) from the
