@@ -408,6 +408,7 @@ func (r *Room) handleFile(m peer.Message) {
 			select {
 			case in.starts <- st:
 			default:
+				r.log.Warn("file start dropped: an earlier one is still unread", "peer", short(m.Peer), "id", short(st.ID))
 			}
 		}
 	case KindFileChunk:
