@@ -27,6 +27,12 @@ func (n *Node) connect(p *peerState) {
 		return
 	}
 	if err := l.offer(false); err != nil {
+		if l.isDead() {
+			// Replaced or torn down between install and offer (glare, the peer's own new
+			// offer, a close): whoever closed it owns what comes next, so no error to report.
+			n.log.Debug("peer: offer abandoned, its transport closed meanwhile", "peer", p.id, "gen", gen, "err", err)
+			return
+		}
 		n.emit(Error{Peer: p.id, Code: CodeTransport, Err: err})
 		l.close(err)
 		return
