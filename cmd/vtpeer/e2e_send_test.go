@@ -392,24 +392,29 @@ func TestE2ESendViaServerRelay(t *testing.T) {
 // error, exit 1, nothing sent; --peer picks one.
 func TestE2ESendTwoPeers(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("VTPEER_SEND_TWO_PEERS") != "1" {
-		// Open bug (issue 12 follow-up, closing note of 2026-11-30): in about 1 of 3 runs under
-		// -race on a loaded machine the `send --peer` after the ambiguous send pushes its one
-		// chunk and then never gets the receiver's file-result (times out after 90 s). Not
-		// reproduced without the ambiguous send first (5/5 passed). Run it with
-		// VTPEER_SEND_TWO_PEERS=1 while fixing it.
-		t.Skip("open bug: the send --peer after an ambiguous send sometimes gets no file-result; VTPEER_SEND_TWO_PEERS=1 runs it")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	_, url := startServeProc(ctx, t, "")
 	net := []string{"--server", url, "--ice-loopback"}
 	dirs := []string{t.TempDir(), t.TempDir()}
 	var ids []string
+	var recv []*proc
 	for _, d := range dirs {
-		p := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"join", "two", "--json", "--receive-dir", d, "--accept-files"}, net...)...)
+		p := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"join", "two", "--json", "--receive-dir", d, "--accept-files", "--log-level", "debug"}, net...)...)
 		ids = append(ids, p.waitEvent(ctx, "joined")["peerId"].(string))
+		recv = append(recv, p)
 	}
+	defer func() {
+		if t.Failed() {
+			for i, p := range recv {
+				var lines []string
+				for len(p.lines) > 0 {
+					lines = append(lines, <-p.lines)
+				}
+				t.Logf("receiver %d (%s) stdout:\n%s\nstderr:\n%s", i, ids[i], strings.Join(lines, "\n"), p.stderr.String())
+			}
+		}
+	}()
 	src := filepath.Join(t.TempDir(), "x.bin")
 	writeRandom(t, src, 4096)
 	send := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"send", src, "--room", "two", "--timeout", "90s"}, net...)...)
@@ -423,7 +428,7 @@ func TestE2ESendTwoPeers(t *testing.T) {
 			t.Fatal("a file was sent")
 		}
 	}
-	send = startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"send", src, "--room", "two", "--peer", ids[1], "--timeout", "90s"}, net...)...)
+	send = startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"send", src, "--room", "two", "--peer", ids[1], "--timeout", "90s", "--log-level", "debug"}, net...)...)
 	if code := send.wait(ctx); code != 0 {
 		t.Fatalf("send --peer exit %d:\n%s", code, send.output())
 	}

@@ -95,6 +95,50 @@ func TestTransferTree(t *testing.T) {
 	sameTree(t, src, dir)
 }
 
+// TestTransferOfferedAgainAfterDone: a sender that did not see the result (its transport
+// changed just then) offers again; the receiver, which has the files in place, answers with the
+// result again instead of refusing files that "already exist". Once a placed file changed size,
+// an offer again is refused as before (XferExists).
+func TestTransferOfferedAgainAfterDone(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	h := newHub(t)
+	dir := t.TempDir()
+	rx := newMember(t, h, "files", "rx", memberOpts{files: &FileOptions{Dir: dir, AutoAccept: true}})
+	tx := newMember(t, h, "files", "tx", memberOpts{})
+	go func() {
+		for range tx.room.Events() {
+		}
+	}()
+	offers := make(chan TransferOffer, 4)
+	go func() {
+		for ev := range rx.room.Events() {
+			if o, ok := ev.(TransferOffer); ok {
+				offers <- o
+			}
+		}
+	}()
+	src := writeTree(t, "tree", 200<<10)
+	for i := range 2 {
+		if err := tx.room.SendFiles(ctx, []string{src}, pickOnly); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	sameTree(t, src, dir)
+	if n := len(offers); n != 1 {
+		t.Fatalf("the receiver saw %d offers, want 1 (the second is answered from what is in place)", n)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tree", "a.txt"), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := tx.room.SendFiles(ctx, []string{src}, pickOnly)
+	var te *TransferError
+	if !errors.As(err, &te) || te.Code != XferExists {
+		t.Fatalf("after a placed file changed: %v, want code %s", err, XferExists)
+	}
+}
+
 func TestTransferRefusals(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -24,7 +24,15 @@ const (
 	recordEvery   = 256 // chunks between two syncs of the .part files and the record (8 MiB)
 	progressEvery = 250 * time.Millisecond
 	startWait     = 60 * time.Second // an accepted offer waits this long for its FileStart
+	placedMemory  = 10 * time.Minute // a transfer received in full is answered again this long
 )
+
+// placedXfer is a transfer received in full: an offer of it again from the same peer (the
+// sender did not see the result: its transport changed at that moment) gets the OK result again.
+type placedXfer struct {
+	peer string
+	at   time.Time
+}
 
 // placedChunk marks a file of the record as renamed into place.
 const placedChunk = ^uint64(0)
@@ -86,6 +94,11 @@ func (r *Room) onOffer(m peer.Message) {
 		r.emit(&TransferError{Peer: m.Peer, ID: o.ID, Incoming: true, Code: XferNotReceiving, Err: errors.New("an offer of files, and no receive directory")})
 		return
 	}
+	if r.placedAgain(m.Peer, o) {
+		r.log.Info("transfer offered again after it was received in full: the result goes again", "peer", short(m.Peer), "id", short(o.ID))
+		r.sendJSON(m.Peer, KindFileResult, FileResult{ID: o.ID, OK: true})
+		return
+	}
 	r.mu.Lock()
 	old := r.in[o.ID]
 	r.mu.Unlock()
@@ -101,6 +114,42 @@ func (r *Room) onOffer(m peer.Message) {
 	r.in[o.ID] = in
 	r.mu.Unlock()
 	r.wg.Go(in.run)
+}
+
+// placedAgain reports whether o, from peerID, was received in full within placedMemory and its
+// files are still in the receive directory at their sizes.
+func (r *Room) placedAgain(peerID string, o FileOffer) bool {
+	r.mu.Lock()
+	px, ok := r.placed[o.ID]
+	r.mu.Unlock()
+	if !ok || px.peer != peerID || time.Since(px.at) > placedMemory {
+		return false
+	}
+	root, err := os.OpenRoot(r.o.Files.Dir)
+	if err != nil {
+		return false
+	}
+	defer root.Close()
+	for _, f := range o.Files {
+		st, err := root.Lstat(f.Path)
+		if err != nil || !st.Mode().IsRegular() || st.Size() != f.Size {
+			return false
+		}
+	}
+	return true
+}
+
+// notePlaced remembers a transfer received in full and forgets those older than placedMemory.
+func (r *Room) notePlaced(peerID string, o FileOffer) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, px := range r.placed {
+		if now.Sub(px.at) > placedMemory {
+			delete(r.placed, id)
+		}
+	}
+	r.placed[o.ID] = placedXfer{peer: peerID, at: now}
 }
 
 // Accept answers an incoming offer that waits for the user (TransferOffer).
@@ -503,6 +552,7 @@ func (in *incoming) place(rx *rxFile) (string, error) {
 // peer's acknowledgements (Node.WaitAcked) knows the sender has it.
 func (in *incoming) complete() (string, error) {
 	_ = in.r.rec.drop(in.offer.ID)
+	in.r.notePlaced(in.peer, in.offer)
 	in.r.sendJSON(in.peer, KindFileResult, FileResult{ID: in.offer.ID, OK: true})
 	in.r.emit(progress(in.peer, in.offer, true, "", in.bytes, in.moved, in.began))
 	return "", nil

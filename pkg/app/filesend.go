@@ -24,6 +24,10 @@ import (
 // its user waits longer (the user may be away): the sender re-offers after it.
 const answerWait = 10 * time.Minute
 
+// resultGrace is how long the sender waits for the result once the transfer's channel closed
+// under it with the session still up, before it offers again.
+const resultGrace = 15 * time.Second
+
 // outgoing routes the receiver's answers and results to SendFiles.
 type outgoing struct {
 	answers chan FileAnswer
@@ -141,13 +145,36 @@ func (s *sending) attempt(ctx context.Context) (bool, error) {
 		}
 		return true, &TransferError{Peer: s.peer, ID: o.ID, Code: code, Err: errors.New(orDash(ans.Reason))}
 	}
-	if err := s.push(ctx, ans.Have); err != nil {
+	// The transfer's channel stays open until the result: closing a DataChannel right after the
+	// last Send may lose what is still in flight in some stacks, and a receiver that takes the
+	// channel late still finds it open.
+	ch, err := s.push(ctx, ans.Have)
+	if ch != nil {
+		defer ch.Close()
+	}
+	if err != nil {
 		return s.interrupted(ctx, err)
 	}
+	var chDone <-chan struct{}
+	if ch != nil {
+		chDone = ch.Done()
+	}
+	var grace <-chan time.Time
 	for {
 		select {
 		case res := <-s.out.results:
 			return finish(res)
+		case <-chDone:
+			// The channel went (its transport changed) while the session goes on: the result
+			// may still come on the session; if not, offer again and the receiver answers with
+			// what it holds (or with the result, when it has everything in place).
+			chDone = nil
+			g := time.NewTimer(resultGrace)
+			defer g.Stop()
+			grace = g.C
+		case <-grace:
+			r.log.Info("transfer: its channel closed and no result came; offering again", "id", short(o.ID))
+			return false, nil
 		case <-gone:
 			select { // a result that came with the transport's end still counts
 			case res := <-s.out.results:
@@ -175,12 +202,13 @@ func (s *sending) interrupted(ctx context.Context, err error) (bool, error) {
 	return false, nil
 }
 
-// push sends the chunks the receiver does not hold.
-func (s *sending) push(ctx context.Context, have [][3]uint64) error {
+// push sends the chunks the receiver does not hold, on the transfer's own channel when the path
+// has one (returned, still open: the caller closes it) or on the session.
+func (s *sending) push(ctx context.Context, have [][3]uint64) (*peer.Channel, error) {
 	r, o := s.r, s.offer
 	held, heldBytes, err := heldRanges(o, have)
 	if err != nil {
-		return &TransferError{Peer: s.peer, ID: o.ID, Code: XferBadManifest, Err: err}
+		return nil, &TransferError{Peer: s.peer, ID: o.ID, Code: XferBadManifest, Err: err}
 	}
 	idb, _ := hex.DecodeString(o.ID)
 	st := FileStart{ID: o.ID}
@@ -188,22 +216,21 @@ func (s *sending) push(ctx context.Context, have [][3]uint64) error {
 	var cc *chunkCipher
 	if c, err := r.o.Node.OpenChannel(ctx, s.peer, ChannelPrefix+o.ID); err == nil {
 		ch = c
-		defer ch.Close()
 		st.Channel, st.Salt = c.Label(), make([]byte, 16)
 		if _, err := rand.Read(st.Salt); err != nil {
-			return err
+			return ch, err
 		}
 		key, err := c.ExportKey(chunkKeyLabel, append(append([]byte(nil), idb...), st.Salt...), 32)
 		if err != nil {
-			return err
+			return ch, err
 		}
 		cc, err = newChunkCipher(key)
 		clear(key)
 		if err != nil {
-			return err
+			return ch, err
 		}
 	} else if !errors.Is(err, peer.ErrNoChannel) {
-		return err
+		return ch, err
 	} else if !s.warned {
 		s.warned = true
 		r.emit(TransferWarning{Peer: s.peer, ID: o.ID, Code: "relay",
@@ -211,10 +238,10 @@ func (s *sending) push(ctx context.Context, have [][3]uint64) error {
 	}
 	body, err := json.Marshal(st)
 	if err != nil {
-		return err
+		return ch, err
 	}
 	if err := r.o.Node.Send(ctx, s.peer, KindFileStart, body); err != nil {
-		return err
+		return ch, err
 	}
 	bytes := heldBytes
 	buf := make([]byte, ChunkSize)
@@ -225,7 +252,7 @@ func (s *sending) push(ctx context.Context, have [][3]uint64) error {
 		}
 		fh, err := os.Open(s.srcs[i])
 		if err != nil {
-			return &TransferError{Peer: s.peer, ID: o.ID, Path: f.Path, Code: XferSourceChanged, Err: err}
+			return ch, &TransferError{Peer: s.peer, ID: o.ID, Path: f.Path, Code: XferSourceChanged, Err: err}
 		}
 		for c := range f.Chunks() {
 			for len(held) > 0 && (held[0][0] < uint64(i) || (held[0][0] == uint64(i) && held[0][2] <= c)) {
@@ -237,7 +264,7 @@ func (s *sending) push(ctx context.Context, have [][3]uint64) error {
 			n := f.chunkLen(c)
 			if _, err := fh.ReadAt(buf[:n], int64(c)*ChunkSize); err != nil {
 				_ = fh.Close()
-				return &TransferError{Peer: s.peer, ID: o.ID, Path: f.Path, Code: XferSourceChanged, Err: fmt.Errorf("read: %w", err)}
+				return ch, &TransferError{Peer: s.peer, ID: o.ID, Path: f.Path, Code: XferSourceChanged, Err: fmt.Errorf("read: %w", err)}
 			}
 			rec = encodeChunk(rec, cc, idb, uint32(i), c, buf[:n])
 			if ch != nil {
@@ -247,7 +274,7 @@ func (s *sending) push(ctx context.Context, have [][3]uint64) error {
 			}
 			if err != nil {
 				_ = fh.Close()
-				return err
+				return ch, err
 			}
 			bytes += int64(n)
 			s.moved += int64(n)
@@ -259,7 +286,7 @@ func (s *sending) push(ctx context.Context, have [][3]uint64) error {
 		_ = fh.Close()
 	}
 	r.emit(progress(s.peer, o, false, "", bytes, s.moved, s.began))
-	return nil
+	return ch, nil
 }
 
 // heldRanges checks the receiver's Have against the manifest and returns it sorted by file and

@@ -47,7 +47,8 @@ type Room struct {
 	mu      sync.Mutex // guards the fields below
 	in      map[string]*incoming
 	out     map[string]*outgoing
-	peersCh chan struct{} // closed and replaced at each peer event
+	placed  map[string]placedXfer // transfers received in full lately (filerecv.go)
+	peersCh chan struct{}         // closed and replaced at each peer event
 
 	emitMu   sync.RWMutex // emit holds it shared; closing events holds it
 	evClosed bool
@@ -66,7 +67,7 @@ func New(opts *Options) (*Room, error) {
 	r := &Room{o: o, log: o.Logger, events: make(chan Event, 64), ctx: ctx, cancel: cancel,
 		waiting: map[string]bool{}, present: map[string]bool{}, receipts: map[string]bool{},
 		delivered: make(chan deliveredBatch, 16),
-		rec:       &memRecord{}, in: map[string]*incoming{}, out: map[string]*outgoing{}, peersCh: make(chan struct{})}
+		rec:       &memRecord{}, in: map[string]*incoming{}, out: map[string]*outgoing{}, placed: map[string]placedXfer{}, peersCh: make(chan struct{})}
 	if o.Postbox != nil {
 		r.rec = boltRecord{o.Postbox.db}
 	}

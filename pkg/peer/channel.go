@@ -161,6 +161,15 @@ func (c *Channel) Recv(ctx context.Context) ([]byte, error) {
 	}
 }
 
+func (c *Channel) isDone() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Close closes the DataChannel; the peer's end closes too.
 func (c *Channel) Close() error {
 	c.shut()
@@ -291,6 +300,10 @@ func newChanRegistry() *chanRegistry { return &chanRegistry{slots: map[string]ch
 func (r *chanRegistry) slot(peerID, label string) chan *Channel {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.slotLocked(peerID, label)
+}
+
+func (r *chanRegistry) slotLocked(peerID, label string) chan *Channel {
 	k := peerID + "\x00" + label
 	s := r.slots[k]
 	if s == nil {
@@ -310,28 +323,67 @@ func (r *chanRegistry) release(peerID, label string, s chan *Channel) {
 	}
 }
 
-// offer parks c for AcceptChannel; a channel nobody takes within channelAcceptWait, or a second
-// one with the same label, is closed.
+// parked reports whether c still waits in s for AcceptChannel.
+func (r *chanRegistry) parked(s chan *Channel, c *Channel) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	select {
+	case p := <-s:
+		s <- p
+		return p == c
+	default:
+		return false
+	}
+}
+
+// offer parks c for AcceptChannel. A channel nobody takes within channelAcceptWait is closed. A
+// channel the peer closed before AcceptChannel came stays parked for that time too: it still holds
+// what was sent on it (a small file's only chunk may come and the channel close before the
+// receiver asks for it). A second channel with the same label replaces a parked one that is
+// closed (the peer opened it again) and is refused while the parked one is open.
 func (r *chanRegistry) offer(c *Channel) {
-	s := r.slot(c.peer, c.label)
+	r.mu.Lock()
+	s := r.slotLocked(c.peer, c.label)
 	select {
 	case s <- c:
-	default:
-		c.shut()
-		return
+	case old := <-s:
+		if !old.isDone() {
+			s <- old
+			r.mu.Unlock()
+			c.l.n.log.Warn("peer: refusing a DataChannel: one with its label waits to be accepted", "peer", c.peer, "label", c.label)
+			c.shut()
+			return
+		}
+		if n := len(old.msgs); n > 0 {
+			c.l.n.log.Warn("peer: a closed DataChannel nobody accepted is replaced by a new one with its label; its unread messages are dropped",
+				"peer", c.peer, "label", c.label, "messages", n)
+		}
+		s <- c
 	}
+	r.mu.Unlock()
 	t := time.NewTimer(channelAcceptWait)
 	c.l.n.goTracked(func() {
 		defer t.Stop()
 		select {
 		case <-t.C:
-		case <-c.done:
 		case <-c.l.n.ctx.Done():
+		case <-c.done:
+			if !r.parked(s, c) {
+				return // taken, or replaced
+			}
+			select { // closed before it was taken: it waits with what it holds
+			case <-t.C:
+			case <-c.l.n.ctx.Done():
+			}
 		}
 		r.mu.Lock()
 		select {
 		case stale := <-s:
 			if stale == c {
+				if n := len(c.msgs); n > 0 {
+					c.l.n.log.Warn("peer: a DataChannel the peer opened was not accepted in time; its unread messages are dropped",
+						"peer", c.peer, "label", c.label, "messages", n, "wait", channelAcceptWait)
+				}
 				c.shut()
 			} else {
 				s <- stale

@@ -85,6 +85,72 @@ func TestChannel(t *testing.T) {
 	}
 }
 
+// TestChannelClosedBeforeAccept: the opener sends and closes before the peer calls
+// AcceptChannel (a one-chunk file: the chunk and the close can come before the FileStart that
+// names the channel). The channel waits with what it holds: AcceptChannel takes it, Recv returns
+// the messages and then ErrChannelClosed. A channel opened again with the label replaces the
+// closed one.
+func TestChannelClosedBeforeAccept(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t, 60*time.Second)
+	_, a, b := pair(t, ctx, nil, nil)
+	const label = ChannelLabelPrefix + "file/early"
+	var prev *Channel
+	for round := range 2 {
+		cb, err := b.n.OpenChannel(ctx, "a", label)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if err := cb.Send(ctx, []byte{byte(round), byte(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = cb.Close()
+		// Wait until a's end saw the close while nobody accepted it.
+		seen := false
+		tick := time.NewTicker(2 * time.Millisecond)
+		wait, cancel := context.WithTimeout(ctx, 15*time.Second)
+		for {
+			c := a.n.parkedChannel("b", label)
+			if c == prev {
+				c = nil // round 0's, not replaced yet
+			}
+			if c == nil && seen {
+				t.Fatalf("round %d: the closed channel was dropped before anyone accepted it", round)
+			}
+			if c != nil && isClosed(c.Done()) {
+				prev = c
+				break
+			}
+			seen = seen || c != nil
+			select {
+			case <-tick.C:
+			case <-wait.Done():
+				t.Fatalf("round %d: no closed channel waits to be accepted (dropped?): %v", round, wait.Err())
+			}
+		}
+		tick.Stop()
+		cancel()
+		if round == 0 {
+			continue // round 1 opens the label again: the new channel replaces this one
+		}
+		ca, err := a.n.AcceptChannel(ctx, "b", label)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			m, err := ca.Recv(ctx)
+			if err != nil || !bytes.Equal(m, []byte{byte(round), byte(i)}) {
+				t.Fatalf("message %d: %x, %v", i, m, err)
+			}
+		}
+		if _, err := ca.Recv(ctx); !errors.Is(err, ErrChannelClosed) {
+			t.Fatalf("after the messages: %v", err)
+		}
+	}
+}
+
 func TestChannelRefused(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t, 60*time.Second)
@@ -119,5 +185,14 @@ func TestChannelServerRelay(t *testing.T) {
 	_, _, b := pair(t, ctx, via, via)
 	if _, err := b.n.OpenChannel(ctx, "a", ChannelLabelPrefix+"x"); !errors.Is(err, ErrNoChannel) {
 		t.Fatalf("err %v, want ErrNoChannel", err)
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }

@@ -353,3 +353,20 @@ func (n *Node) activeGen(peer string) uint64 {
 	}
 	return 0
 }
+
+// parkedChannel is the channel peerID opened with label that waits for AcceptChannel, or nil.
+func (n *Node) parkedChannel(peerID, label string) *Channel {
+	n.chans.mu.Lock()
+	defer n.chans.mu.Unlock()
+	s := n.chans.slots[peerID+"\x00"+label]
+	if s == nil {
+		return nil
+	}
+	select {
+	case c := <-s:
+		s <- c
+		return c
+	default:
+		return nil
+	}
+}
