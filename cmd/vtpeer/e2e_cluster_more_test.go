@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
@@ -66,7 +69,43 @@ func startClusterAt(ctx context.Context, t *testing.T, httpAddrs []string, extra
 	for i, nd := range nodes {
 		nd.url = waitListening(ctx, t, nd.proc, i)
 	}
+	for _, nd := range nodes {
+		waitReady(ctx, t, nd.url)
+	}
 	return nodes
+}
+
+// waitReady waits until the node at ws URL u answers /readyz with 200, as
+// a load balancer's health check would before sending it clients (a node
+// that starts on a store others moved past takes no joins until it has
+// caught up).
+func waitReady(ctx context.Context, t *testing.T, u string) {
+	t.Helper()
+	url := "http://" + strings.TrimPrefix(u, "ws://") + "/readyz"
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last string
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s never ready: %s", url, last)
+		case <-tick.C:
+		}
+	}
 }
 
 // waitListening returns the ws URL serve process p logs it listens on.
@@ -272,7 +311,7 @@ func TestClusterNodeRestartKeepsStore(t *testing.T) {
 		}
 	}
 	nodes[2].proc = startProc(t, []string{"VTPEER_HOME=" + nodes[2].home}, args...)
-	waitListening(ctx, t, nodes[2].proc, 2)
+	waitReady(ctx, t, waitListening(ctx, t, nodes[2].proc, 2))
 	if m := serverNameRE.FindStringSubmatch(nodes[2].proc.stderr.String()); m == nil || m[1] != names[2] {
 		t.Fatalf("restarted node 2 is server %v, want %s", m, names[2])
 	}

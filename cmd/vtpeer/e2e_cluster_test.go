@@ -50,6 +50,9 @@ func startClusterProcs(ctx context.Context, t *testing.T, n int, extra ...string
 			}
 		}
 	}
+	for _, u := range urls {
+		waitReady(ctx, t, u)
+	}
 	return procs, urls
 }
 

@@ -110,7 +110,11 @@ func (c *clusterFlags) start(ctx context.Context, log *slog.Logger) (*sharedRoom
 			replicas = min(3, clusterSize(c.listen, c.routes))
 		}
 	}
-	cl, err := cluster.New(sctx, r.nc, &cluster.Options{Replicas: replicas, Logger: log.With("component", "cluster")})
+	copts := &cluster.Options{Replicas: replicas, Logger: log.With("component", "cluster")}
+	if r.node != nil && c.listen != "" {
+		copts.CaughtUp = r.node.CaughtUp // a restarted node turns joins away until its replicas are current
+	}
+	cl, err := cluster.New(sctx, r.nc, copts)
 	if err != nil {
 		r.close()
 		return nil, fmt.Errorf("join the cluster: %w", err)

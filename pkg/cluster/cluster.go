@@ -46,6 +46,11 @@ type Options struct {
 	// its last member goes stays there (default 1m). Nodes that missed the
 	// room's end (cut off longer than this) read it again (see sweep).
 	EmptyRoomTTL time.Duration
+	// CaughtUp, if set, is asked by Ready until it first returns nil: the
+	// node takes no join and /readyz says why while it is catching up
+	// after a start (EmbeddedNode.CaughtUp). Nil: no such wait (an
+	// external NATS answers for itself).
+	CaughtUp func() error
 	// Logger receives membership and presence events. Nil: discard.
 	Logger *slog.Logger
 }
@@ -350,7 +355,8 @@ func (c *Cluster) Attach(n signal.Node) func() {
 }
 
 // Ready implements signal.Cluster: the NATS connection is up, the node
-// has not lost its cluster (lostLocked), and the room bucket has answered
+// has caught up since its start (Options.CaughtUp), has not lost its
+// cluster (lostLocked), and the room bucket has answered
 // within the last 4 × DeadAfter. A bucket silent for less (the JetStream
 // leader election that follows a node's death: 4 to 10 s) does not make
 // the node unready: joins meanwhile wait for the new leader, as long as
@@ -358,6 +364,11 @@ func (c *Cluster) Attach(n signal.Node) func() {
 func (c *Cluster) Ready() error {
 	if !c.nc.IsConnected() {
 		return fmt.Errorf("%w: not connected to nats", signal.ErrUnavailable)
+	}
+	if c.opts.CaughtUp != nil {
+		if err := c.opts.CaughtUp(); err != nil {
+			return fmt.Errorf("%w: %w", signal.ErrUnavailable, err)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

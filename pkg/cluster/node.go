@@ -61,6 +61,46 @@ type EmbeddedNode struct {
 	log      *slog.Logger
 	done     chan struct{} // closed by Close: stops compactLoop
 	wg       sync.WaitGroup
+
+	healthMu  sync.Mutex
+	caughtUp  bool      // JetStream was healthy once since the start
+	lastCheck time.Time // of the last unhealthy answer (checks are rate-limited)
+	lastWhy   error
+}
+
+// caughtUpEvery bounds how often CaughtUp asks nats-server while it is
+// not caught up (every join asks it then).
+const caughtUpEvery = 250 * time.Millisecond
+
+// CaughtUp reports nil once the node's JetStream has been healthy at least
+// once since the node started: it reached the meta leader and every stream
+// and consumer with a replica here is current with its leader (what
+// nats-server's /healthz checks). Before that it says why not: a node
+// restarted on its store serves stale room state and its votes do not count
+// until it has caught up. It stays nil afterwards (a later election on a
+// live cluster is not a reason to turn clients away: Cluster.Ready judges
+// that).
+func (n *EmbeddedNode) CaughtUp() error {
+	n.healthMu.Lock()
+	defer n.healthMu.Unlock()
+	if n.caughtUp {
+		return nil
+	}
+	if time.Since(n.lastCheck) < caughtUpEvery && n.lastWhy != nil {
+		return n.lastWhy
+	}
+	h := n.srv.Healthz(&server.HealthzOptions{})
+	if h.Status == "ok" && h.Error == "" && len(h.Errors) == 0 {
+		n.caughtUp = true
+		n.log.Info("nats node caught up with its cluster")
+		return nil
+	}
+	why := h.Error
+	if why == "" && len(h.Errors) > 0 {
+		why = h.Errors[0].Error
+	}
+	n.lastCheck, n.lastWhy = time.Now(), fmt.Errorf("catching up with the cluster since its start: %s", why)
+	return n.lastWhy
 }
 
 // StartNode starts an embedded NATS server and waits until it accepts

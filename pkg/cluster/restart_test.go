@@ -2,15 +2,19 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/verytippers/vtpeer/pkg/signal"
 )
 
 // TestRoomBucketAfterRestart: three NATS nodes on their stores hold the
@@ -159,4 +163,93 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestCaughtUpAfterRestart: a node that starts again on its store while its
+// peers are down has no meta leader and cannot be current: CaughtUp says
+// why (and a Cluster built on it is not Ready, so /readyz answers 503 and
+// joins go elsewhere). Once its peers are back and its replicas current,
+// CaughtUp is nil for good.
+func TestCaughtUpAfterRestart(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	addrs, routes, err := routeAddrs(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stores := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	start := func(i int) *EmbeddedNode {
+		t.Helper()
+		n, err := StartNode(ctx, &NodeOptions{Name: fmt.Sprintf("c%d", i), ClusterListen: addrs[i], Routes: routes,
+			StoreDir: filepath.Join(stores[i], "store")})
+		if err != nil {
+			t.Fatalf("start node %d: %v", i, err)
+		}
+		t.Cleanup(n.Close)
+		return n
+	}
+	var nodes []*EmbeddedNode
+	for i := range 3 {
+		nodes = append(nodes, start(i))
+	}
+	nc, err := nodes[0].Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(ctx, nc, &Options{Prefix: newPrefix(), Replicas: 3, NodeID: "c0"})
+	if err != nil {
+		t.Fatalf("cluster.New: %v", err)
+	}
+	_ = c.Close()
+	nc.Close()
+	for _, n := range nodes {
+		n.Close()
+	}
+
+	nodes[0] = start(0)
+	err = nodes[0].CaughtUp()
+	if err == nil || !strings.Contains(err.Error(), "catching up") {
+		t.Fatalf("CaughtUp with both peers down: %v, want why it is not", err)
+	}
+	t.Logf("alone after the restart: %v", err)
+	nodes[1], nodes[2] = start(1), start(2)
+	for nodes[0].CaughtUp() != nil {
+		if ctx.Err() != nil {
+			t.Fatalf("not caught up with its peers back: %v", nodes[0].CaughtUp())
+		}
+		waitABit(ctx, 250*time.Millisecond)
+	}
+}
+
+// TestReadyWaitsForCaughtUp: Options.CaughtUp holds Ready (and so joins
+// and /readyz) until it first answers nil.
+func TestReadyWaitsForCaughtUp(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, err := loneNode(t).Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	var behind atomic.Bool
+	behind.Store(true)
+	c, err := New(ctx, nc, &Options{Prefix: newPrefix(), CaughtUp: func() error {
+		if behind.Load() {
+			return errors.New("catching up with the cluster since its start: stream not current")
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.Ready(); !errors.Is(err, signal.ErrUnavailable) || !strings.Contains(err.Error(), "stream not current") {
+		t.Fatalf("Ready while catching up: %v", err)
+	}
+	behind.Store(false)
+	if err := c.Ready(); err != nil {
+		t.Fatalf("Ready once caught up: %v", err)
+	}
 }

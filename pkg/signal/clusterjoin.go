@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -23,7 +25,7 @@ type remoteTargets struct {
 // nodes come from the RoomViews it gives.
 func (s *Server) handleClusterJoin(c *conn, f Frame, v int, resume [32]byte) {
 	if err := s.cluster.Ready(); err != nil {
-		c.sendError(CodeUnavailable, "this node has lost its cluster; connect to another node")
+		c.sendError(CodeUnavailable, fmt.Sprintf("this node takes no joins now (%s); connect to another node", strings.TrimPrefix(err.Error(), ErrUnavailable.Error()+": ")))
 		return
 	}
 	j, ok := s.openJoinLocked(c, f, resume)
