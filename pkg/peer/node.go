@@ -113,11 +113,10 @@ func (n *Node) Joined(ctx context.Context, selfID string, peers []string, ice []
 		p.mu.Lock()
 		p.left = false
 		idle := p.link == nil && (p.ice == nil || p.ice.isDead()) && (p.srv == nil || p.srv.isDead())
-		cut := p.relayCut
-		p.relayCut = false
+		relay := p.reofferRelayLocked() // the same rule as PeerJoined's
 		p.mu.Unlock()
 		switch {
-		case idle && cut: // the session ran over the relay until PeerLeft: resume it there
+		case idle && relay: // the session ran over the relay until PeerLeft: resume it there
 			offerRelay = append(offerRelay, p)
 		case idle:
 			offer = append(offer, p)
