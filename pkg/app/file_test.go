@@ -66,14 +66,22 @@ func pickOnly(ps []peer.PeerInfo) (string, error) {
 	return "", errors.New("no peer is connected")
 }
 
+// autoAcceptPair is a receiver that takes every offer into a fresh directory (returned) and a
+// sender, in a room of their own.
+func autoAcceptPair(t *testing.T) (dir string, rx, tx *member) {
+	t.Helper()
+	h := newHub(t)
+	dir = t.TempDir()
+	rx = newMember(t, h, "files", "rx", memberOpts{files: &FileOptions{Dir: dir, AutoAccept: true}})
+	tx = newMember(t, h, "files", "tx", memberOpts{})
+	return dir, rx, tx
+}
+
 func TestTransferTree(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	h := newHub(t)
-	dir := t.TempDir()
-	rx := newMember(t, h, "files", "rx", memberOpts{files: &FileOptions{Dir: dir, AutoAccept: true}})
-	tx := newMember(t, h, "files", "tx", memberOpts{})
+	dir, rx, tx := autoAcceptPair(t)
 	src := writeTree(t, "tree", 3<<20+123)
 	errc := make(chan error, 1)
 	go func() {
@@ -103,10 +111,7 @@ func TestTransferOfferedAgainAfterDone(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	h := newHub(t)
-	dir := t.TempDir()
-	rx := newMember(t, h, "files", "rx", memberOpts{files: &FileOptions{Dir: dir, AutoAccept: true}})
-	tx := newMember(t, h, "files", "tx", memberOpts{})
+	dir, rx, tx := autoAcceptPair(t)
 	go func() {
 		for range tx.room.Events() {
 		}

@@ -31,25 +31,8 @@ func TestRoomBucketAfterRestart(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	addrs, routes, err := routeAddrs(3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stores := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-	start := func(i int) *EmbeddedNode {
-		t.Helper()
-		n, err := StartNode(ctx, &NodeOptions{Name: fmt.Sprintf("b%d", i), ClusterListen: addrs[i], Routes: routes,
-			StoreDir: filepath.Join(stores[i], "store")})
-		if err != nil {
-			t.Fatalf("start node %d: %v", i, err)
-		}
-		t.Cleanup(n.Close)
-		return n
-	}
-	var nodes []*EmbeddedNode
-	for i := range 3 {
-		nodes = append(nodes, start(i))
-	}
+	start := storedNodes(ctx, t, "b")
+	nodes := []*EmbeddedNode{start(0), start(1), start(2)}
 	nc, err := nodes[0].Connect()
 	if err != nil {
 		t.Fatal(err)
@@ -174,25 +157,8 @@ func TestCaughtUpAfterRestart(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	addrs, routes, err := routeAddrs(3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stores := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-	start := func(i int) *EmbeddedNode {
-		t.Helper()
-		n, err := StartNode(ctx, &NodeOptions{Name: fmt.Sprintf("c%d", i), ClusterListen: addrs[i], Routes: routes,
-			StoreDir: filepath.Join(stores[i], "store")})
-		if err != nil {
-			t.Fatalf("start node %d: %v", i, err)
-		}
-		t.Cleanup(n.Close)
-		return n
-	}
-	var nodes []*EmbeddedNode
-	for i := range 3 {
-		nodes = append(nodes, start(i))
-	}
+	start := storedNodes(ctx, t, "c")
+	nodes := []*EmbeddedNode{start(0), start(1), start(2)}
 	nc, err := nodes[0].Connect()
 	if err != nil {
 		t.Fatal(err)
@@ -251,5 +217,27 @@ func TestReadyWaitsForCaughtUp(t *testing.T) {
 	behind.Store(false)
 	if err := c.Ready(); err != nil {
 		t.Fatalf("Ready once caught up: %v", err)
+	}
+}
+
+// storedNodes prepares three clustered NATS nodes on stores of their own
+// (named prefix0..2) and returns a function that starts node i, on its
+// store, again after a stop too.
+func storedNodes(ctx context.Context, t *testing.T, prefix string) func(i int) *EmbeddedNode {
+	t.Helper()
+	addrs, routes, err := routeAddrs(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stores := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	return func(i int) *EmbeddedNode {
+		t.Helper()
+		n, err := StartNode(ctx, &NodeOptions{Name: fmt.Sprintf("%s%d", prefix, i), ClusterListen: addrs[i], Routes: routes,
+			StoreDir: filepath.Join(stores[i], "store")})
+		if err != nil {
+			t.Fatalf("start node %d: %v", i, err)
+		}
+		t.Cleanup(n.Close)
+		return n
 	}
 }
