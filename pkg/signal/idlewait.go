@@ -22,8 +22,10 @@ import (
 // (TLS connections never park this way), or in bytes sent before the
 // upgrade completed (hijacked.br is nil then).
 type idleWait struct {
-	rc syscall.RawConn
-	br *bufio.Reader // coder/websocket's read buffer for this connection
+	rc    syscall.RawConn
+	br    *bufio.Reader // coder/websocket's read buffer for this connection
+	ready func(fd uintptr) bool
+	woken bool // the socket has signalled readiness since the peek
 }
 
 // newIdleWait returns the idleWait for a connection hijacked as raw with
@@ -40,7 +42,23 @@ func newIdleWait(raw net.Conn, br *bufio.Reader) *idleWait {
 	if err != nil {
 		return nil
 	}
-	return &idleWait{rc: rc, br: br}
+	w := &idleWait{rc: rc, br: br}
+	w.ready = w.readable // once: a method value made per wait would be allocated per wait
+	return w
+}
+
+// readable is the syscall.RawConn.Read callback. It peeks once; when the
+// peek finds nothing, RawConn.Read waits for the socket to become readable
+// and calls it again, and that wake-up is enough: no second peek, so a
+// wait costs the same two system calls as the read it replaces (one that
+// finds nothing, one that reads). A spurious wake-up only means that the
+// read that follows waits inside coder/websocket, as before.
+func (w *idleWait) readable(fd uintptr) bool {
+	if w.woken {
+		return true
+	}
+	w.woken = true
+	return peekReady(fd)
 }
 
 // waitReadable returns once the client's socket has bytes to read (or
@@ -62,5 +80,6 @@ func (c *conn) waitReadable() {
 	}
 	// An error (the connection was closed or cut) is met again, and
 	// handled, by the read that follows.
-	_ = w.rc.Read(peekReady)
+	w.woken = false
+	_ = w.rc.Read(w.ready)
 }
