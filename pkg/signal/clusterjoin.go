@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -83,12 +83,9 @@ func (s *Server) handleClusterJoin(c *conn, f Frame, v int, resume [32]byte) {
 		peers = append(peers, m.id)
 		others = append(others, m)
 	}
-	remote := make([]string, 0, len(r.remote))
-	for p := range r.remote {
-		remote = append(remote, p)
+	for _, m := range r.remote { // sorted by peer id
+		peers = append(peers, m.id)
 	}
-	sort.Strings(remote)
-	peers = append(peers, remote...)
 	r.members = append(r.members, c)
 	c.room, c.id, c.resume, c.session, c.joinRev = r, id, resume, session, view.Rev
 	// Queued before the room is unlocked: every later RoomView (another
@@ -137,18 +134,16 @@ func (s *Server) applyViewLocked(r *room, v RoomView, same bool) (evict []*conn,
 		return nil, nil
 	}
 	self := s.cluster.NodeID()
-	remote := make(map[string]string, len(v.Members))
+	remote := remoteMembers(v.Members, self)
 	mine := make(map[string]string)
 	for _, m := range v.Members {
 		if m.Node == self {
 			mine[m.PeerID] = m.Session
-		} else {
-			remote[m.PeerID] = m.Session
 		}
 	}
 	for i := 0; i < len(r.members); i++ {
 		c := r.members[i]
-		_, takenOver := remote[c.id]
+		_, takenOver := findRemote(remote, c.id)
 		lost := c.joinRev < v.Rev && mine[c.id] != c.session
 		if takenOver || lost {
 			r.remove(c)
@@ -161,20 +156,20 @@ func (s *Server) applyViewLocked(r *room, v RoomView, same bool) (evict []*conn,
 	if len(r.members) > 0 {
 		local = append(local, r.members...)
 	}
-	for id, sess := range remote {
-		if old, ok := r.remote[id]; !ok || old != sess {
-			notices = append(notices, notice{to: local, f: Frame{Type: TypePeerJoined, Room: r.name, PeerID: id}})
+	for _, m := range remote {
+		if old, ok := findRemote(r.remote, m.id); !ok || old != m.session {
+			notices = append(notices, notice{to: local, f: Frame{Type: TypePeerJoined, Room: r.name, PeerID: m.id}})
 		}
 	}
-	for id := range r.remote {
-		if _, ok := remote[id]; !ok {
-			notices = append(notices, notice{to: local, f: Frame{Type: TypePeerLeft, Room: r.name, PeerID: id}})
+	for _, m := range r.remote {
+		if _, ok := findRemote(remote, m.id); !ok {
+			notices = append(notices, notice{to: local, f: Frame{Type: TypePeerLeft, Room: r.name, PeerID: m.id}})
 		}
 	}
 	r.rev, r.remote = v.Rev, remote
 	if len(evict) > 0 {
 		for _, c := range evict {
-			_, there := remote[c.id]
+			_, there := findRemote(remote, c.id)
 			_, here := mine[c.id] // resumed by a join on this node
 			if !there && !here {
 				// Lost, not taken over: the others here hear it left.
@@ -184,6 +179,53 @@ func (s *Server) applyViewLocked(r *room, v RoomView, same bool) (evict []*conn,
 		s.dropIfEmptyLocked(r)
 	}
 	return evict, notices
+}
+
+// remoteMember is a member of a room that another node holds. A room keeps
+// them in a slice sorted by peer id rather than a map: a room has a few
+// members, and a Go map costs about 300 bytes even with one entry, for
+// every room on every node.
+type remoteMember struct{ id, session string }
+
+// remoteMembers returns the members of ms that node self does not hold,
+// sorted by peer id, one per peer id (the last one listed, as a map
+// would keep), in a slice of their exact number; nil when none.
+func remoteMembers(ms []Member, self string) []remoteMember {
+	n := 0
+	for _, m := range ms {
+		if m.Node != self {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	rs := make([]remoteMember, 0, n)
+	for _, m := range ms {
+		if m.Node != self {
+			rs = append(rs, remoteMember{m.PeerID, m.Session})
+		}
+	}
+	slices.SortStableFunc(rs, func(a, b remoteMember) int { return strings.Compare(a.id, b.id) })
+	out := rs[:0]
+	for _, m := range rs {
+		if k := len(out); k > 0 && out[k-1].id == m.id {
+			out[k-1] = m
+			continue
+		}
+		out = append(out, m)
+	}
+	return slices.Clip(out)
+}
+
+// findRemote returns the session of the member with peer id in rs (sorted
+// by peer id).
+func findRemote(rs []remoteMember, id string) (string, bool) {
+	i, ok := slices.BinarySearchFunc(rs, id, func(m remoteMember, id string) int { return strings.Compare(m.id, id) })
+	if !ok {
+		return "", false
+	}
+	return rs[i].session, true
 }
 
 // finishView sends what applyViewLocked returned. s.mu must not be held.

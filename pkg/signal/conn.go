@@ -20,7 +20,8 @@ import (
 type conn struct {
 	s       *Server
 	ws      *websocket.Conn
-	raw     net.Conn // the hijacked TCP (or TLS) connection under ws, when known
+	raw     net.Conn  // the hijacked TCP (or TLS) connection under ws, when known
+	park    *idleWait // where readLoop waits between messages; nil: inside ws's read (idlewait.go)
 	ip      string
 	claims  *Claims // from the upgrade request, when Auth is on
 	limiter *rate.Limiter
@@ -49,6 +50,7 @@ type conn struct {
 	drained chan struct{} // closed when queued ≤ drainAt or dead; nil when nobody waits
 	drainAt int
 	dead    bool
+	closing bool // closeWith began a close handshake, which reads the connection
 }
 
 func newConn(s *Server, ws *websocket.Conn, ip string, claims *Claims) *conn {
@@ -68,6 +70,7 @@ func (c *conn) readLoop() {
 	defer c.s.wg.Done()
 	defer c.cleanup()
 	for {
+		c.waitReadable()
 		typ, bp, err := c.readMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
@@ -269,6 +272,9 @@ const closeHandshakeTimeout = time.Second
 // closeWith starts a close handshake with code in a goroutine the Server
 // waits for; the reader ends when it completes.
 func (c *conn) closeWith(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
 	c.s.wg.Add(1)
 	go func() {
 		defer c.s.wg.Done()

@@ -17,11 +17,22 @@ const (
 
 // smallHijacker wraps a ResponseWriter so that the hijacked connection gets
 // small bufio buffers (coder/websocket keeps whatever Hijack returns).
-// It records the connection in *raw so that the server can cut it.
+// It records what it hands over in *got so that the server can cut the
+// connection and park its idle reader on the socket (idlewait.go).
 type smallHijacker struct {
 	http.ResponseWriter
 	hj  http.Hijacker
-	raw *net.Conn
+	got *hijacked
+}
+
+// hijacked is what a smallHijacker handed to coder/websocket.
+type hijacked struct {
+	raw net.Conn
+	// br is the read buffer coder/websocket reads every frame through,
+	// when it started empty; nil when the client had sent bytes after its
+	// upgrade request (coder/websocket then keeps them outside br until
+	// its first read, so br being empty would not mean nothing is waiting).
+	br *bufio.Reader
 }
 
 // Hijack implements http.Hijacker.
@@ -30,13 +41,14 @@ func (s smallHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return c, brw, err
 	}
-	*s.raw = c
+	s.got.raw = c
 	if err := brw.Writer.Flush(); err != nil {
 		return c, brw, err
 	}
 	r := brw.Reader
 	if r.Buffered() == 0 {
 		r = bufio.NewReaderSize(c, connReadBuf)
+		s.got.br = r
 	}
 	return c, bufio.NewReadWriter(r, bufio.NewWriterSize(c, connWriteBuf)), nil
 }

@@ -15,9 +15,9 @@ type room struct {
 	members []*conn // held by this node
 
 	// With a Cluster only (clusterjoin.go), guarded by s.mu:
-	rev     uint64            // revision of the last RoomView applied
-	remote  map[string]string // peer id → session of the members other nodes hold
-	joining int               // joins waiting for Cluster.Join; keeps the room while > 0
+	rev     uint64         // revision of the last RoomView applied
+	remote  []remoteMember // the members other nodes hold, sorted by peer id
+	joining int            // joins waiting for Cluster.Join; keeps the room while > 0
 }
 
 // notice is a frame to deliver to some connections once s.mu is released.
@@ -300,7 +300,7 @@ func (s *Server) relayTargets(c *conn, room, to []byte, buf []*conn) ([]*conn, s
 		if len(to) == 0 {
 			fwd.on = true
 		} else {
-			_, fwd.on = r.remote[string(to)]
+			_, fwd.on = findRemote(r.remote, string(to))
 		}
 		fwd.rev = r.rev
 	}

@@ -128,10 +128,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		claims = c
 	}
-	var raw net.Conn
+	var got hijacked
 	hj, ok := w.(http.Hijacker)
 	if ok {
-		w = smallHijacker{ResponseWriter: w, hj: hj, raw: &raw}
+		w = smallHijacker{ResponseWriter: w, hj: hj, got: &got}
 	}
 	ws, err := websocket.Accept(w, r, &s.accept)
 	if err != nil {
@@ -140,7 +140,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(s.opts.MaxFrame)
 	c := newConn(s, ws, ip, claims)
-	c.raw = raw
+	c.raw = got.raw
+	c.park = newIdleWait(got.raw, got.br)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
