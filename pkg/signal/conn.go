@@ -39,7 +39,6 @@ type conn struct {
 	violations int // only touched by readLoop
 
 	writeStart atomic.Int64 // Server.clock when the current write began, 0 between writes
-	timedOut   atomic.Bool  // a write took longer than WriteTimeout
 
 	mu      sync.Mutex // guards the fields below
 	queue   [][]byte

@@ -201,9 +201,6 @@ func (c *conn) writeLoop(wake <-chan struct{}) {
 			c.setDeadLocked()
 			c.writing = false
 			c.mu.Unlock()
-			if c.timedOut.Load() {
-				c.s.m.dropped.WithLabelValues("write_timeout").Inc()
-			}
 			_ = c.ws.CloseNow()
 			return
 		}
@@ -242,7 +239,9 @@ func (w *watchdog) check() {
 	}
 	c := w.c
 	if start := c.writeStart.Load(); start != 0 && time.Duration(c.s.clock()-start) >= c.s.opts.WriteTimeout {
-		c.timedOut.Store(true)
+		// Counted before the cut: the members' peer-left may go out before the
+		// failed write returns to the writer.
+		c.s.m.dropped.WithLabelValues("write_timeout").Inc()
 		_ = c.ws.CloseNow() // fails the write
 		return
 	}
