@@ -363,6 +363,16 @@ func (l *link) fail(code string, err error) {
 	if l.isDead() {
 		return
 	}
+	l.mu.Lock()
+	abandoned := l.abandoned
+	l.mu.Unlock()
+	if abandoned {
+		// The user's Retry superseded this attempt (e.g. the peer refused to continue a
+		// session the retry starts afresh): its end is no news to report.
+		l.n.log.Info("peer: an attempt the retry replaced ended", "peer", l.p.id, "gen", l.gen, "code", code, "err", err)
+		l.close(err)
+		return
+	}
 	if l.p.rejectUnlessLive(l) {
 		err = fmt.Errorf("%w (%w: gen %d)", err, ErrSessionGoesOn, l.gen)
 	}

@@ -144,6 +144,14 @@ func (l *link) armRelayDeadline() {
 
 // connectRelay replaces the peer's relay transport with a new one that we offer.
 func (n *Node) connectRelay(p *peerState) {
+	if n.selfIDSafe() > p.id && p.answeringRelay() {
+		// The peer's offer is being answered and, coming from the lower id, wins any glare:
+		// an offer of ours now (both users' Retry at about the same time) would only replace
+		// the transport the peer is about to call ready, and leave the two ends on different
+		// ones.
+		n.log.Debug("peer: not offering a relay transport: the peer's offer is being answered", "peer", p.id)
+		return
+	}
 	l := newRelayLink(p, n.nextGen(), true)
 	if !p.installRelay(l) {
 		l.close(nil)
@@ -151,6 +159,20 @@ func (n *Node) connectRelay(p *peerState) {
 	}
 	l.armRelayDeadline()
 	l.onOpen()
+}
+
+// answeringRelay reports whether a relay transport the peer offered is being negotiated: ours to
+// answer, neither ready nor dead yet.
+func (p *peerState) answeringRelay() bool {
+	p.mu.Lock()
+	ls := [2]*link{p.srv, p.cand}
+	p.mu.Unlock()
+	for _, l := range ls { // not under p.mu: isReady takes l.mu
+		if l != nil && l.relay && !l.offerer && !l.isDead() && !l.isReady() {
+			return true
+		}
+	}
+	return false
 }
 
 // reofferRelayLocked reports whether to offer a new relay transport to p now that it is back in
