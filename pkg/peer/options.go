@@ -120,6 +120,7 @@ type testKnobs struct {
 	iceRetry     time.Duration                                       // auto: ICE retry while on the relay
 	hsBackoff    time.Duration                                       // first wait after a failed handshake
 	relayFirst   bool                                                // non-upgrade PeerConnections use relay candidates only
+	noZeroCsum   bool                                                // do not offer SCTP zero checksums (a peer before it did)
 }
 
 func (o *Options) validate() error {
