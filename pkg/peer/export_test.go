@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -387,4 +389,24 @@ func (n *Node) parkedChannel(peerID, label string) *Channel {
 	default:
 		return nil
 	}
+}
+
+// selectedLocalAddr is "ip:port" of the local candidate of the selected ICE pair of the current
+// PeerConnection to peer, "" if none.
+func (n *Node) selectedLocalAddr(peer string) string {
+	n.mu.Lock()
+	p := n.peers[peer]
+	n.mu.Unlock()
+	if p == nil {
+		return ""
+	}
+	l := p.current()
+	if l == nil || l.pc == nil || l.pc.SCTP() == nil || l.pc.SCTP().Transport() == nil {
+		return ""
+	}
+	pair, err := l.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		return ""
+	}
+	return net.JoinHostPort(pair.Local.Address, strconv.Itoa(int(pair.Local.Port)))
 }
