@@ -92,6 +92,7 @@ type pairResult struct {
 	txRSS, rxRSS            int64   // KiB, ru_maxrss
 	txHWM, rxHWM            int64   // KiB, VmHWM at the end of the sealed transfer
 	txAnon, rxAnon          int64   // KiB, largest RssAnon sampled during the sealed transfer
+	txCPU, rxCPU            float64 // seconds of CPU (user + system) of each process, both runs
 }
 
 func runBenchFiles(ctx context.Context, g *globals, out io.Writer, o *benchFilesOptions) error {
@@ -121,7 +122,7 @@ func runBenchFiles(ctx context.Context, g *globals, out io.Writer, o *benchFiles
 	defer stop()
 	fmt.Fprintf(out, "bench files: %s of random data, %d round(s), loopback, direct path, one process per peer; load average %s\n",
 		o.size.String(), o.rounds, loadAvg())
-	fmt.Fprintf(out, "%-6s %8s %12s %10s %7s %20s %20s  %s\n", "round", "hash s", "sealed MB/s", "raw MB/s", "ratio", "send RSS MiB", "recv RSS MiB", "first")
+	fmt.Fprintf(out, "%-6s %8s %12s %10s %7s %20s %20s  %-6s %s\n", "round", "hash s", "sealed MB/s", "raw MB/s", "ratio", "send RSS MiB", "recv RSS MiB", "first", "CPU s/GiB")
 	size := int64(o.size)
 	var rs []pairResult
 	for r := range o.rounds {
@@ -139,8 +140,8 @@ func runBenchFiles(ctx context.Context, g *globals, out io.Writer, o *benchFiles
 		if rawFirst(r + 1) {
 			order = "raw"
 		}
-		fmt.Fprintf(out, "%-6d %8.2f %12.1f %10.1f %6.2f× %20s %20s  %s\n", r+1, pr.manifest, mbps(size, pr.transfer), mbps(size, pr.raw),
-			pr.raw/pr.transfer, rssCell(pr.txRSS, pr.txHWM, pr.txAnon), rssCell(pr.rxRSS, pr.rxHWM, pr.rxAnon), order)
+		fmt.Fprintf(out, "%-6d %8.2f %12.1f %10.1f %6.2f× %20s %20s  %-6s %s\n", r+1, pr.manifest, mbps(size, pr.transfer), mbps(size, pr.raw),
+			pr.raw/pr.transfer, rssCell(pr.txRSS, pr.txHWM, pr.txAnon), rssCell(pr.rxRSS, pr.rxHWM, pr.rxAnon), order, cpuCell(size, pr.txCPU, pr.rxCPU))
 	}
 	if len(rs) > 1 {
 		var sealed, raw, ratio []float64
@@ -153,7 +154,8 @@ func runBenchFiles(ctx context.Context, g *globals, out io.Writer, o *benchFiles
 	}
 	fmt.Fprintln(out, "(MB/s of file data, 1 MB = 10^6 B; ratio = sealed/raw of the same round. RSS, MiB: peak of the process (ru_maxrss, raw run included),")
 	fmt.Fprintln(out, " peak when the sealed transfer ended (VmHWM), largest anonymous part sampled during it (RssAnon: heap, stacks, buffers; the")
-	fmt.Fprintln(out, " rest of the RSS is the mapped binary and the postbox file); first: which run came first in the round)")
+	fmt.Fprintln(out, " rest of the RSS is the mapped binary and the postbox file); first: which run came first in the round; CPU s/GiB: user + system")
+	fmt.Fprintln(out, " CPU seconds of the sender and of the receiver over their whole life (both runs) per GiB of file data moved, sealed and raw)")
 	if o.resume {
 		var transfers []float64
 		for _, pr := range rs {
@@ -223,6 +225,7 @@ func runPair(ctx context.Context, g *globals, url, room, src, dir, home string, 
 	if pr.rxRSS, err = rx.wait(); err != nil {
 		return pr, err
 	}
+	pr.txCPU, pr.rxCPU = tx.cpu, rx.cpu
 	return pr, nil
 }
 
@@ -317,6 +320,13 @@ func runResume(ctx context.Context, g *globals, out io.Writer, url, src, work st
 	return nil
 }
 
+// cpuCell is each process's CPU seconds per GiB moved (a round moves the file twice: sealed and
+// raw): sender + receiver = total.
+func cpuCell(size int64, tx, rx float64) string {
+	g := 2 * float64(size) / (1 << 30)
+	return fmt.Sprintf("%.1f + %.1f = %.1f", tx/g, rx/g, (tx+rx)/g)
+}
+
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // filesPeer is a running child process and the lines it reported.
@@ -326,7 +336,8 @@ type filesPeer struct {
 	lines chan filesLine
 	seen  []filesLine
 	once  sync.Once
-	rss   int64 // ru_maxrss, KiB
+	rss   int64   // ru_maxrss, KiB
+	cpu   float64 // user + system CPU seconds, once ended
 	err   error
 }
 
@@ -407,6 +418,9 @@ func (p *filesPeer) wait() (int64, error) {
 			p.err = fmt.Errorf("%s: %w", p.role, err)
 		}
 		p.rss = maxRSS(p.cmd.ProcessState)
+		if ps := p.cmd.ProcessState; ps != nil {
+			p.cpu = (ps.UserTime() + ps.SystemTime()).Seconds()
+		}
 	})
 	return p.rss, p.err
 }

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestBenchFiles runs "vtpeer-bench files" with a small file through the root command: two
-// child processes per pair, a sealed transfer and a raw run, their RSS, and the resume pass
+// child processes per pair, a sealed transfer and a raw run, their RSS and CPU time, and the resume pass
 // with a killed receiver.
 func TestBenchFiles(t *testing.T) {
 	t.Parallel()
@@ -35,12 +35,12 @@ func TestBenchFiles(t *testing.T) {
 		t.Fatalf("bench files: %v\n%s\nchildren's stderr:\n%s", err, out.String(), stderr.String())
 	}
 	text := out.String()
-	row := regexp.MustCompile(`(?m)^1 +[0-9.]+ +([0-9.]+) +([0-9.]+) +([0-9.]+)× +([0-9.]+) [0-9.]+ [0-9.]+ +([0-9.]+) [0-9.]+ [0-9.]+  sealed$`)
+	row := regexp.MustCompile(`(?m)^1 +[0-9.]+ +([0-9.]+) +([0-9.]+) +([0-9.]+)× +([0-9.]+) [0-9.]+ [0-9.]+ +([0-9.]+) [0-9.]+ [0-9.]+  sealed +([0-9.]+) \+ ([0-9.]+) = [0-9.]+$`)
 	m := row.FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("no result row for round 1:\n%s", text)
 	}
-	for i, name := range []string{"", "sealed MB/s", "raw MB/s", "ratio", "sender RSS", "receiver RSS"} {
+	for i, name := range []string{"", "sealed MB/s", "raw MB/s", "ratio", "sender RSS", "receiver RSS", "sender CPU s/GiB", "receiver CPU s/GiB"} {
 		if i > 0 && (m[i] == "0.0" || m[i] == "0.00") {
 			t.Errorf("%s is zero:\n%s", name, text)
 		}

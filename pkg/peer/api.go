@@ -12,23 +12,29 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
-// pionStack is the Node's pion configuration: one API, one certificate and one ICE UDP socket
-// shared by every PeerConnection of the Node.
+// pionStack is the Node's pion configuration: one API and one certificate shared by every
+// PeerConnection of the Node.
 //
-// The socket is ours (net.ListenUDP) so that we can give it large kernel buffers: with the
-// default ~208 KiB receive buffer a loopback bulk transfer drops datagrams, halves throughput and
-// swings from run to run. The kernel silently caps SetReadBuffer/SetWriteBuffer at
-// net.core.rmem_max / wmem_max. The socket is handed to pion with webrtc.NewICEUDPMux and
-// SettingEngine.SetICEUDPMux; the mux demultiplexes PeerConnections by ICE username fragment.
+// pion opens the ICE UDP sockets of each PeerConnection itself, through bufferedNet, which gives
+// each socket large kernel buffers: with the default ~208 KiB receive buffer a loopback bulk
+// transfer drops datagrams, halves throughput and swings from run to run. The kernel silently
+// caps SetReadBuffer/SetWriteBuffer at net.core.rmem_max / wmem_max.
+//
+// There is no ICE UDP mux (one socket shared by every PeerConnection, SetICEUDPMux): pion's mux
+// reads the socket in a goroutine of its own and queues each datagram for its PeerConnection in
+// an 8 KiB buffer, without bound. When that PeerConnection's reader falls behind (a loaded
+// machine), the mux moves the kernel's backlog into the Go heap at 7 times its size: up to the
+// SCTP window's ~3,500 packets, ~28 MiB. Without it the backlog waits in the kernel's socket
+// buffer and pion's ICE buffer (1 MB) holds the rest (docs/BENCHMARKS.md, "File transfer").
 type pionStack struct {
 	api         *webrtc.API
 	cert        webrtc.Certificate
 	fingerprint []byte // SHA-256 of our DTLS certificate (DER)
-	conn        *net.UDPConn
-	mux         ice.UDPMux
 }
 
 func newPionStack(o *Options) (*pionStack, error) {
@@ -58,6 +64,13 @@ func newPionStack(o *Options) (*pionStack, error) {
 	// makes the limit symmetric, so a peer cannot hand us a frame we could not resend to it.
 	se.SetSCTPMaxMessageSize(uint32(announcedMaxMessageSize(o)))
 	se.SetSCTPMaxReceiveBufferSize(4 << 20)
+	// SCTP zero checksum (RFC 9653): we announce in INIT / INIT-ACK that we accept SCTP packets
+	// without a CRC32c, because DTLS's AEAD already authenticates every record; a peer that
+	// announced the same gets packets without one from us. It is negotiated per direction: a peer
+	// that does not announce it (an older vtpeer, a browser without it) still gets CRC32c, and
+	// its packets are checked as before. It saves computing and checking a CRC32c per ~1.2 KB
+	// packet (about 1 % of the CPU of a bulk transfer here: docs/BENCHMARKS.md).
+	se.EnableSCTPZeroChecksum(!o.knobs.noZeroCsum)
 	// Cap the SCTP retransmission timeout (pion default 60 s): under heavy loss the exponential
 	// backoff otherwise freezes a chat for tens of seconds.
 	se.SetSCTPRTOMax(3 * time.Second)
@@ -97,22 +110,11 @@ func newPionStack(o *Options) (*pionStack, error) {
 		se.SetNet(o.knobs.vnet)
 		se.SetIPFilter(func(ip net.IP) bool { return !ip.IsLoopback() })
 	} else {
-		laddr := &net.UDPAddr{} // all interfaces
-		if o.knobs.loopbackOnly {
-			laddr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
-		}
-		conn, err := net.ListenUDP("udp", laddr)
+		std, err := stdnet.NewNet()
 		if err != nil {
-			return nil, fmt.Errorf("listen ice udp: %w", err)
+			return nil, fmt.Errorf("ice network: %w", err)
 		}
-		if o.UDPBufferSize > 0 {
-			// Errors are not fatal: the kernel may refuse or cap; pion still works.
-			_ = conn.SetReadBuffer(o.UDPBufferSize)
-			_ = conn.SetWriteBuffer(o.UDPBufferSize)
-		}
-		s.conn = conn
-		s.mux = webrtc.NewICEUDPMux(lf.NewLogger("ice-mux"), conn)
-		se.SetICEUDPMux(s.mux)
+		se.SetNet(&bufferedNet{Net: std, size: o.UDPBufferSize})
 	}
 	s.api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
 	return s, nil
@@ -127,13 +129,25 @@ func relayWait(o *Options) time.Duration {
 	return 0
 }
 
-func (s *pionStack) close() {
-	if s.mux != nil {
-		_ = s.mux.Close()
+// bufferedNet is the host network with UDPBufferSize as the kernel read and write buffer of
+// every UDP socket pion opens for ICE (host and server-reflexive candidates).
+type bufferedNet struct {
+	transport.Net
+	size int
+}
+
+// ListenUDP opens the socket and sets its buffers. Errors setting them are not fatal: the kernel
+// may refuse or cap; pion still works.
+func (b *bufferedNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := b.Net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
 	}
-	if s.conn != nil {
-		_ = s.conn.Close()
+	if b.size > 0 {
+		_ = c.SetReadBuffer(b.size)
+		_ = c.SetWriteBuffer(b.size)
 	}
+	return c, nil
 }
 
 func toWebRTC(servers []ICEServer) []webrtc.ICEServer {

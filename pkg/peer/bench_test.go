@@ -11,8 +11,8 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// Benchmarks compare vtpeer with a bare pion pair built from the same SettingEngine (same UDP mux
-// and buffers) and signalled asynchronously in memory. Each reports both figures and their ratio
+// Benchmarks compare vtpeer with a bare pion pair built from the same SettingEngine (same UDP
+// socket buffers) and signalled asynchronously in memory. Each reports both figures and their ratio
 // from the same run. See docs/BENCHMARKS.md.
 
 // rawPair is a bare pion DataChannel pair: no seal, no acks.
@@ -146,9 +146,6 @@ func (rp *rawPair) close() {
 		_ = rp.pcs[i].Close()
 	}
 	rp.wg.Wait()
-	for i := range 2 {
-		rp.stacks[i].close()
-	}
 }
 
 func benchCtx(b *testing.B) context.Context {

@@ -31,10 +31,11 @@
 // is informational. A handshake, seal or protocol failure is treated as an attack: an Error event
 // is emitted, the link closed and the peer not reconnected.
 //
-// Sockets: each Node opens one UDP socket (all interfaces) with 4 MiB kernel read/write buffers
-// (Options.UDPBufferSize; capped by net.core.rmem_max/wmem_max) and hands it to pion through
-// webrtc.NewICEUDPMux and SettingEngine.SetICEUDPMux: every PeerConnection of the Node shares it.
-// Small default buffers drop datagrams under bulk load. mDNS is off, loopback candidates are
+// Sockets: pion opens the ICE UDP sockets of each PeerConnection (one per local address, as a
+// browser does) through SettingEngine.SetNet with a network that gives each 4 MiB kernel
+// read/write buffers (Options.UDPBufferSize; capped by net.core.rmem_max/wmem_max). Small
+// default buffers drop datagrams under bulk load. There is no shared ICE UDP mux: pion's mux
+// queues datagrams in the Go heap without bound when a PeerConnection's reader falls behind. mDNS is off, loopback candidates are
 // included, and the ICE acceptance waits are zero so a peer-reflexive pair found before the
 // trickled candidate is nominated at once instead of after 1 s.
 //

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +23,25 @@ func withLoopback(o *Options) *Options { o.knobs.loopbackOnly = true; return o }
 
 // withRelayFirst makes every PeerConnection but a direct upgrade use relay candidates only, as
 // when the relay pair wins the race against a direct one (a real host candidate exists).
-func withRelayFirst(o *Options) { o.knobs.relayFirst = true }
+func withRelayFirst(o *Options)      { o.knobs.relayFirst = true }
+func withoutZeroChecksum(o *Options) { o.knobs.noZeroCsum = true }
+
+// sctpZeroChecksum is whether the current transport to peer sends and accepts SCTP packets
+// without a CRC32c (RFC 9653, as negotiated); ok is false before its SCTP association is up.
+func (n *Node) sctpZeroChecksum(peer string) (send, recv, ok bool) {
+	n.mu.Lock()
+	p := n.peers[peer]
+	n.mu.Unlock()
+	if p == nil {
+		return false, false, false
+	}
+	l := p.current()
+	if l == nil || l.pc == nil || l.pc.SCTP() == nil {
+		return false, false, false
+	}
+	m, ok := l.pc.SCTP().Metadata()
+	return m.ZeroChecksumSendingEnabled, m.ZeroChecksumReceivingEnabled, ok
+}
 func withVNet(o *Options, n transport.Net) *Options {
 	o.knobs.vnet = n
 	return o
@@ -369,4 +389,24 @@ func (n *Node) parkedChannel(peerID, label string) *Channel {
 	default:
 		return nil
 	}
+}
+
+// selectedLocalAddr is "ip:port" of the local candidate of the selected ICE pair of the current
+// PeerConnection to peer, "" if none.
+func (n *Node) selectedLocalAddr(peer string) string {
+	n.mu.Lock()
+	p := n.peers[peer]
+	n.mu.Unlock()
+	if p == nil {
+		return ""
+	}
+	l := p.current()
+	if l == nil || l.pc == nil || l.pc.SCTP() == nil || l.pc.SCTP().Transport() == nil {
+		return ""
+	}
+	pair, err := l.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		return ""
+	}
+	return net.JoinHostPort(pair.Local.Address, strconv.Itoa(int(pair.Local.Port)))
 }

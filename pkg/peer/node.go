@@ -61,12 +61,10 @@ func New(opts *Options) (*Node, error) {
 	}
 	var ib [8]byte
 	if _, err := rand.Read(ib[:]); err != nil {
-		stack.close()
 		return nil, fmt.Errorf("peer: instance id: %w", err)
 	}
 	m, err := newMetrics(o.Registry)
 	if err != nil {
-		stack.close()
 		return nil, fmt.Errorf("peer: metrics: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -265,7 +263,6 @@ func (n *Node) Close() error {
 	}
 	close(n.events.done)
 	n.wg.Wait()
-	n.stack.close()
 	return nil
 }
 

@@ -67,7 +67,7 @@ type Options struct {
 	VerifyIdentity VerifyIdentityFunc
 	// ExpectAddress, if set, aborts every session whose peer does not prove this address.
 	ExpectAddress string
-	// UDPBufferSize is the read and write buffer of the Node's ICE UDP socket (default 4 MiB; the
+	// UDPBufferSize is the read and write buffer of each ICE UDP socket (default 4 MiB; the
 	// kernel caps it at net.core.rmem_max / wmem_max). Negative keeps the kernel default.
 	UDPBufferSize int
 	// MaxMessageSize is the SCTP max message size we accept and the largest sealed frame we send
@@ -111,7 +111,7 @@ type Options struct {
 // testKnobs are unexported settings used by the package's own tests and benchmarks.
 type testKnobs struct {
 	loopbackOnly bool                                                // bind 127.0.0.1, loopback candidates only
-	vnet         transport.Net                                       // use a virtual network (no UDP mux)
+	vnet         transport.Net                                       // use a virtual network
 	frameHook    func(from, to string, text bool, b []byte) [][]byte // rewrite outgoing wire messages
 	restartWait  time.Duration                                       // ICE restart bound before renegotiation
 	iceTimeouts  [3]time.Duration                                    // disconnected, failed, keepalive
@@ -120,6 +120,7 @@ type testKnobs struct {
 	iceRetry     time.Duration                                       // auto: ICE retry while on the relay
 	hsBackoff    time.Duration                                       // first wait after a failed handshake
 	relayFirst   bool                                                // non-upgrade PeerConnections use relay candidates only
+	noZeroCsum   bool                                                // do not offer SCTP zero checksums (a peer before it did)
 }
 
 func (o *Options) validate() error {
