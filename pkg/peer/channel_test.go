@@ -17,22 +17,7 @@ func TestChannel(t *testing.T) {
 	ctx := ctxT(t, 60*time.Second)
 	_, a, b := pair(t, ctx, nil, nil)
 	const label = ChannelLabelPrefix + "file/test"
-	accepted := make(chan *Channel, 1)
-	go func() {
-		c, err := a.n.AcceptChannel(ctx, "b", label)
-		if err != nil {
-			t.Error(err)
-		}
-		accepted <- c
-	}()
-	cb, err := b.n.OpenChannel(ctx, "a", label)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := <-accepted
-	if ca == nil {
-		t.FailNow()
-	}
+	ca, cb := openChannelPair(t, ctx, a, b, label)
 	ka, err := ca.ExportKey("x", []byte("ctx"), 32)
 	if err != nil {
 		t.Fatal(err)
@@ -195,4 +180,27 @@ func isClosed(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// openChannelPair has b open an extra channel labelled label to a, and a accept it: a's end
+// first, b's second.
+func openChannelPair(t *testing.T, ctx context.Context, a, b *testNode, label string) (ca, cb *Channel) {
+	t.Helper()
+	accepted := make(chan *Channel, 1)
+	go func() {
+		c, err := a.n.AcceptChannel(ctx, "b", label)
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- c
+	}()
+	cb, err := b.n.OpenChannel(ctx, "a", label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca = <-accepted
+	if ca == nil {
+		t.FailNow()
+	}
+	return ca, cb
 }

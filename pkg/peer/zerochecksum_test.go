@@ -41,22 +41,7 @@ func TestSCTPZeroChecksum(t *testing.T) {
 				}
 			}
 			const label = ChannelLabelPrefix + "file/zero-checksum"
-			accepted := make(chan *Channel, 1)
-			go func() {
-				c, err := a.n.AcceptChannel(ctx, "b", label)
-				if err != nil {
-					t.Error(err)
-				}
-				accepted <- c
-			}()
-			cb, err := b.n.OpenChannel(ctx, "a", label)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ca := <-accepted
-			if ca == nil {
-				t.FailNow()
-			}
+			ca, cb := openChannelPair(t, ctx, a, b, label)
 			// 40 messages of 32 KiB each way: ~1,100 SCTP packets in each direction.
 			const n, size = 40, 32 << 10
 			for _, d := range []struct {
