@@ -191,15 +191,22 @@ func TestE2ESendBig(t *testing.T) {
 // receiver getting about the remainder only after the restart.
 func TestE2ESendResumeAfterKill(t *testing.T) {
 	t.Parallel()
-	for _, killed := range []string{"receiver", "sender"} {
-		t.Run(killed, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, killed string
+		anonymous    bool // the receiver has no account (no postbox): its record is transfers.db in VTPEER_HOME
+	}{
+		{"receiver", "receiver", false},
+		{"sender", "sender", false},
+		{"anonymous receiver", "receiver", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			testResumeAfterKill(t, killed)
+			testResumeAfterKill(t, tc.killed, tc.anonymous)
 		})
 	}
 }
 
-func testResumeAfterKill(t *testing.T, killed string) {
+func testResumeAfterKill(t *testing.T, killed string, anonymous bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
 	_, url := startServeProc(ctx, t, "")
@@ -209,14 +216,19 @@ func testResumeAfterKill(t *testing.T, killed string) {
 	src := filepath.Join(t.TempDir(), "movie.bin")
 	sum := writeRandom(t, src, size)
 	net := []string{"--server", url, "--ice-loopback"}
+	account, to := []string{"--keystore", ks, "--password-file", pw, "--account", addr}, []string{"--to", addr}
+	if anonymous {
+		account, to = nil, nil // the one peer in the room
+	}
 	receiver := func() *proc {
-		p := startProc(t, []string{"VTPEER_HOME=" + home}, append([]string{"join", "resume", "--json", "--receive-dir", dir, "--accept-files",
-			"--keystore", ks, "--password-file", pw, "--account", addr}, net...)...)
+		args := append([]string{"join", "resume", "--json", "--receive-dir", dir, "--accept-files"}, account...)
+		p := startProc(t, []string{"VTPEER_HOME=" + home}, append(args, net...)...)
 		p.waitEvent(ctx, "joined")
 		return p
 	}
 	sender := func() *proc {
-		return startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"send", src, "--room", "resume", "--to", addr, "--json", "--timeout", "200s"}, net...)...)
+		args := append([]string{"send", src, "--room", "resume", "--json", "--timeout", "200s"}, to...)
+		return startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append(args, net...)...)
 	}
 	rx := receiver()
 	send := sender()

@@ -219,6 +219,8 @@ func runJoin(ctx context.Context, cmd *cobra.Command, g *globals, o *joinOptions
 		defer pb.Close()
 		j.signer, opts.Signer, opts.Postbox = signer, signer, pb
 		cfg.signer, cfg.staticKey, cfg.mailbox = signer, pb.PublicKey(), pb.MailboxID()
+	} else if files != nil {
+		files.RecordDir = vtpeerHome(g) // no postbox: the record of received chunks still survives a restart
 	}
 	cfg.registry = registry
 	out.text("* connecting to %s", o.net.server)

@@ -286,3 +286,27 @@ func testTransferResume(t *testing.T, tamper bool) {
 	}
 	t.Logf("moved %d of %d bytes", last.Moved, last.Total)
 }
+
+// TestRecordDir: without a postbox, FileOptions.RecordDir keeps the record of received chunks in
+// transfers.db (what a restarted receiver resumes from: TestE2ESendResumeAfterKill's anonymous
+// receiver); a transfers.db another Room holds leaves the record in memory, and the Room works.
+func TestRecordDir(t *testing.T) {
+	t.Parallel()
+	h := newHub(t)
+	home := t.TempDir()
+	first := newMember(t, h, "files", "first", memberOpts{files: &FileOptions{Dir: t.TempDir(), RecordDir: home}})
+	if first.room.recDB == nil {
+		t.Fatal("no transfers.db opened in RecordDir")
+	}
+	if _, ok := first.room.rec.(boltRecord); !ok {
+		t.Fatalf("record %T, want the file", first.room.rec)
+	}
+	second := newMember(t, h, "files", "second", memberOpts{files: &FileOptions{Dir: t.TempDir(), RecordDir: home}})
+	if _, ok := second.room.rec.(*memRecord); !ok || second.room.recDB != nil {
+		t.Fatalf("record %T with transfers.db held by another Room, want memory", second.room.rec)
+	}
+	withPostbox := newMember(t, h, "files", "pb", memberOpts{postbox: true, files: &FileOptions{Dir: t.TempDir(), RecordDir: t.TempDir()}})
+	if withPostbox.room.recDB != nil {
+		t.Fatal("a Room with a postbox opened transfers.db too")
+	}
+}

@@ -15,6 +15,12 @@ type FileOptions struct {
 	MaxFileSize int64
 	// AutoAccept accepts every offer; otherwise each waits for Accept.
 	AutoAccept bool
+	// RecordDir holds the record of received chunks (a bbolt file,
+	// transfers.db) when the Room has no Postbox, so that a transfer
+	// resumes after a restart of the receiver too. With a Postbox the record
+	// lives in it. Empty: in memory (resume after a dropped link only). A
+	// transfers.db another process holds: in memory, with a warning.
+	RecordDir string
 }
 
 // DefaultMaxFileSize is FileOptions.MaxFileSize's default (4 GiB).

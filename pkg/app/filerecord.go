@@ -3,7 +3,9 @@ package app
 import (
 	"encoding/binary"
 	"fmt"
+	"path/filepath"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -87,6 +89,16 @@ func (b boltRecord) drop(id string) error {
 		}
 		return top.DeleteBucket([]byte(id))
 	})
+}
+
+// openRecordFile opens (or creates) dir/transfers.db for a Room without a
+// postbox (FileOptions.RecordDir).
+func openRecordFile(dir string) (*bolt.DB, error) {
+	db, err := boltutil.Open(filepath.Join(dir, "transfers.db"), time.Second, bucketTransfers)
+	if err != nil {
+		return nil, fmt.Errorf("transfer record: %w", err)
+	}
+	return db, nil
 }
 
 // memRecord keeps the record in memory: a Room without a postbox resumes

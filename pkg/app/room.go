@@ -9,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/verytippers/vtpeer/internal/boltutil"
 	"github.com/verytippers/vtpeer/pkg/peer"
 	"github.com/verytippers/vtpeer/pkg/tips"
 )
@@ -48,6 +51,7 @@ type Room struct {
 	in      map[string]*incoming
 	out     map[string]*outgoing
 	placed  map[string]placedXfer // transfers received in full lately (filerecv.go)
+	recDB   *bolt.DB              // the record's own file (FileOptions.RecordDir), closed by Close
 	peersCh chan struct{}         // closed and replaced at each peer event
 
 	emitMu   sync.RWMutex // emit holds it shared; closing events holds it
@@ -77,6 +81,19 @@ func New(opts *Options) (*Room, error) {
 			fo.MaxFileSize = DefaultMaxFileSize
 		}
 		r.o.Files = &fo
+		if o.Postbox == nil && fo.RecordDir != "" {
+			db, err := openRecordFile(fo.RecordDir)
+			switch {
+			case errors.Is(err, boltutil.ErrLocked):
+				r.log.Warn("the record of received chunks is kept in memory: transfers.db is in use by another vtpeer process "+
+					"(a transfer resumes after a restart only with a home of its own)", "dir", fo.RecordDir)
+			case err != nil:
+				cancel()
+				return nil, err
+			default:
+				r.rec, r.recDB = boltRecord{db}, db
+			}
+		}
 	}
 	for _, id := range o.Present {
 		r.present[id] = true
@@ -104,6 +121,11 @@ func (r *Room) Close() error {
 	r.cancel()
 	r.started.Store(true)
 	r.wg.Wait()
+	if r.recDB != nil {
+		if err := r.recDB.Close(); err != nil {
+			return fmt.Errorf("close the transfer record: %w", err)
+		}
+	}
 	return nil
 }
 
