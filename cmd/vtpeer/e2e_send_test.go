@@ -492,7 +492,8 @@ func TestE2ESendErrors(t *testing.T) {
 }
 
 // TestE2EChatSendFiles: /send in a join chat sends to the one connected peer, whose join
-// takes it (--accept-files); chat goes on meanwhile.
+// takes it (--accept-files); chat goes on meanwhile. The path has a space in it, quoted as in a
+// shell.
 func TestE2EChatSendFiles(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
@@ -504,9 +505,9 @@ func TestE2EChatSendFiles(t *testing.T) {
 	recv.waitEvent(ctx, "joined")
 	chat := startProc(t, []string{"VTPEER_HOME=" + t.TempDir()}, append([]string{"join", "chat", "--json"}, net...)...)
 	chat.waitEvent(ctx, "peer-connected")
-	src := filepath.Join(t.TempDir(), "pics")
+	src := filepath.Join(t.TempDir(), "holiday pics")
 	makeTree(t, src, 3<<20)
-	if _, err := io.WriteString(chat.stdin, "/send "+src+"\nstill chatting\n"); err != nil {
+	if _, err := io.WriteString(chat.stdin, "/send '"+src+"'\nstill chatting\n"); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}

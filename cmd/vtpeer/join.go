@@ -63,7 +63,7 @@ Each line on stdin is a message to every connected peer. Commands:
   /peers            list the peers, their SAS and proven addresses
   /sas              show the SAS of each peer
   /tip 0x… 5 [cid]  sign a tip of 5 VERY (needs an account) and send it
-  /send PATH...     send files or directories to the one connected peer
+  /send PATH...     send files or directories to the one connected peer ("quote" names with spaces)
   /accept [ID]      take an offer of files (--receive-dir); y answers too
   /refuse [ID]      refuse it; n answers too
   /quit             leave

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattn/go-shellwords"
+
 	"github.com/verytippers/vtpeer/pkg/app"
 	"github.com/verytippers/vtpeer/pkg/peer"
 	"github.com/verytippers/vtpeer/pkg/seal"
@@ -400,7 +402,13 @@ func (j *joinLoop) command(ctx context.Context, line string) bool {
 	case "/retry":
 		j.retry(f[1:])
 	case "/send":
-		j.sendFiles(ctx, f[1:])
+		// Paths as a shell takes them: quotes or backslashes keep spaces inside a name.
+		args, err := shellwords.Parse(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "/send")))
+		if err != nil {
+			j.out.text("! /send: %v (quote a path with spaces: /send \"my file.txt\")", err)
+			break
+		}
+		j.sendFiles(ctx, args)
 	case "/accept", "/refuse":
 		j.answer(f[0] == "/accept", f[1:])
 	default:
