@@ -1,12 +1,17 @@
 package app
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/verytippers/vtpeer/pkg/peer"
 )
 
 func TestHeldRanges(t *testing.T) {
@@ -93,4 +98,64 @@ func BenchmarkChunkSeal(b *testing.B) {
 	b.ReportMetric(float64(recT.Nanoseconds())/float64(b.N), "record-ns/op")
 	b.ReportMetric(float64(bareT.Nanoseconds())/float64(b.N), "aesgcm-ns/op")
 	b.ReportMetric(float64(recT)/float64(bareT), "record/aesgcm")
+}
+
+// TestSendOffersAgainAfterChannelClosed: the transfer's channel closes under the sender while
+// the session goes on (its PeerConnection was replaced) and no result came: after resultGrace the
+// sender offers again (the receiver then answers with what it holds, or with the result), instead
+// of waiting for a result nobody will send. A bare peer.Node plays the receiver.
+func TestSendOffersAgainAfterChannelClosed(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	h := newHub(t)
+	tx := newMember(t, h, "files", "tx", memberOpts{})
+	go func() {
+		for range tx.room.Events() {
+		}
+	}()
+	rx := h.node(t, "files", "rx", nil)
+	h.join("rx", rx)
+	hs := &hostile{t: t, node: rx, rx: "tx"}
+	hs.await(ctx, func(ev peer.Event) bool { _, ok := ev.(peer.PeerConnected); return ok })
+
+	src := filepath.Join(t.TempDir(), "x.bin")
+	if err := os.WriteFile(src, make([]byte, 3*ChunkSize), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- tx.room.SendFiles(ctx, []string{src}, pickOnly) }()
+
+	var offer FileOffer
+	hs.reply(ctx, KindFileOffer, &offer)
+	hs.send(ctx, KindFileAnswer, FileAnswer{ID: offer.ID, Accept: true})
+	var st FileStart
+	hs.reply(ctx, KindFileStart, &st)
+	if st.Channel == "" {
+		t.Fatal("no channel on a direct path")
+	}
+	ch, err := rx.AcceptChannel(ctx, "tx", st.Channel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := ch.Recv(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := time.Now()
+	_ = ch.Close() // as when the PeerConnection goes: no result follows
+
+	var again FileOffer
+	hs.reply(ctx, KindFileOffer, &again)
+	if again.ID != offer.ID {
+		t.Fatalf("offered %s again, want %s", again.ID, offer.ID)
+	}
+	if d := time.Since(closed); d < resultGrace-time.Second {
+		t.Fatalf("offered again %v after the channel closed, before the %v grace", d, resultGrace)
+	}
+	hs.send(ctx, KindFileResult, FileResult{ID: offer.ID, OK: true})
+	if err := <-errc; err != nil {
+		t.Fatalf("SendFiles: %v", err)
+	}
 }
