@@ -127,8 +127,8 @@ func (s *sending) attempt(ctx context.Context) (bool, error) {
 		case ans = <-s.out.answers:
 		case res := <-s.out.results:
 			// Also an OK one: the result of an earlier attempt whose transport looked gone
-			// just as the receiver confirmed (it has placed the files; a re-offer of a
-			// finished transfer gets no second result).
+			// just as the receiver confirmed, or the receiver's answer to this re-offer of a
+			// transfer it already placed in full (placedAgain).
 			return finish(res)
 		case <-gone:
 			return false, nil

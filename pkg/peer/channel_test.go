@@ -104,7 +104,7 @@ func TestChannelClosedBeforeAccept(t *testing.T) {
 			if c == nil && seen {
 				t.Fatalf("round %d: the closed channel was dropped before anyone accepted it", round)
 			}
-			if c != nil && isClosed(c.Done()) {
+			if c != nil && c.isDone() {
 				prev = c
 				break
 			}
@@ -170,15 +170,6 @@ func TestChannelServerRelay(t *testing.T) {
 	_, _, b := pair(t, ctx, via, via)
 	if _, err := b.n.OpenChannel(ctx, "a", ChannelLabelPrefix+"x"); !errors.Is(err, ErrNoChannel) {
 		t.Fatalf("err %v, want ErrNoChannel", err)
-	}
-}
-
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
 	}
 }
 
